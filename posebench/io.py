@@ -1,0 +1,181 @@
+"""Safe file I/O: npz without pickle, atomic writes, and a restricted unpickler for legacy files.
+
+Never call `pickle.load` on a user file: use `restricted_unpickle`, which only rebuilds numpy
+arrays, numpy scalars/dtypes and plain builtins (dict, list, tuple, str, numbers, bool, None).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import pickle
+import shutil
+import tempfile
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+from posebench.errors import InputError
+
+# (module, name) pairs a legacy pickle may reference: numpy array reconstruction only.
+_ALLOWED_GLOBALS = {
+    ("numpy.core.multiarray", "_reconstruct"),
+    ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy.core.multiarray", "scalar"),
+    ("numpy._core.multiarray", "scalar"),
+    ("numpy", "ndarray"),
+    ("numpy", "dtype"),
+    ("numpy.core.numeric", "_frombuffer"),
+    ("numpy._core.numeric", "_frombuffer"),
+    ("builtins", "dict"),
+    ("builtins", "list"),
+    ("builtins", "tuple"),
+    ("builtins", "set"),
+    ("builtins", "frozenset"),
+    ("builtins", "int"),
+    ("builtins", "float"),
+    ("builtins", "complex"),
+    ("builtins", "str"),
+    ("builtins", "bytes"),
+    ("builtins", "bool"),
+    ("_codecs", "encode"),
+    ("collections", "OrderedDict"),
+}
+
+
+class _RestrictedUnpickler(pickle.Unpickler):
+    def __init__(self, file, source: str):
+        super().__init__(file, encoding="latin1")
+        self._source = source
+
+    def find_class(self, module: str, name: str):
+        if (module, name) in _ALLOWED_GLOBALS:
+            return super().find_class(module, name)
+        raise InputError(
+            f"{self._source} holds a pickled object of type {module}.{name}, but only numpy "
+            "arrays, dicts, lists, strings and numbers are accepted; re-save the file with "
+            "plain numpy arrays (np.savez) or regenerate it with the dataset's official converter."
+        )
+
+
+def restricted_unpickle(data: bytes, source: str = "the file") -> object:
+    """Unpickle `data` allowing only numpy arrays and builtin containers/scalars."""
+    try:
+        return _RestrictedUnpickler(io.BytesIO(data), source).load()
+    except InputError:
+        raise
+    except Exception as exc:  # truncated or corrupt pickle stream
+        raise InputError(
+            f"{source} could not be read as a pickle of numpy arrays ({type(exc).__name__}: "
+            f"{exc}); expected an intact file from the dataset's converter; re-download or "
+            "re-create it."
+        ) from None
+
+
+def load_pickle_file(path: str | os.PathLike) -> object:
+    """Read a legacy .pkl (e.g. mmpose cameras.pkl) through the restricted unpickler."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path} does not exist; expected a .pkl file; check the path.")
+    return restricted_unpickle(path.read_bytes(), source=str(path))
+
+
+def load_npz(path: str | os.PathLike, what: str = "an .npz file") -> dict[str, np.ndarray]:
+    """Load every array of an .npz into memory with allow_pickle=False.
+
+    Object arrays (which need pickle) are refused with a one-sentence InputError.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path} does not exist; expected {what}; check the path.")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            out = {}
+            for key in z.files:
+                try:
+                    out[key] = z[key]
+                except ValueError as exc:
+                    if "allow_pickle" in str(exc) or "Object arrays" in str(exc):
+                        raise InputError(
+                            f"{path}: array '{key}' is an object array (it needs pickle, which "
+                            "posebench never loads); expected plain numeric or string arrays; "
+                            f"save '{key}' with a numeric or fixed-width string dtype."
+                        ) from None
+                    raise
+            return out
+    except InputError:
+        raise
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+        raise InputError(
+            f"{path} could not be read as .npz ({type(exc).__name__}: {exc}); expected {what} "
+            "written by np.savez; re-create the file (it may be truncated)."
+        ) from None
+
+
+@contextlib.contextmanager
+def atomic_path(final: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
+    """Yield a temporary path next to `final`; on success rename it over `final`.
+
+    On any exception the temporary file is removed and `final` is untouched.
+    """
+    final = Path(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=suffix or final.suffix,
+                               dir=final.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, final)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
+
+
+@contextlib.contextmanager
+def atomic_dir(final: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary directory next to `final`; on success it replaces `final`.
+
+    An existing `final` is only removed after the new one is complete.
+    """
+    final = Path(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp.", dir=final.parent))
+    try:
+        yield tmp
+        old = None
+        if final.exists():
+            old = final.parent / f".{final.name}.old.{os.getpid()}"
+            os.replace(final, old)
+        os.replace(tmp, final)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def write_json_atomic(path: str | os.PathLike, obj: object) -> None:
+    """Write `obj` as indented JSON, atomically."""
+    with atomic_path(path, suffix=".json") as tmp:
+        tmp.write_text(json.dumps(obj, indent=2, sort_keys=False, default=_json_default) + "\n")
+
+
+def savez_atomic(path: str | os.PathLike, **arrays: np.ndarray) -> None:
+    """np.savez (uncompressed) to `path`, atomically."""
+    with atomic_path(path, suffix=".npz") as tmp, open(tmp, "wb") as fh:
+        np.savez(fh, **arrays)
+
+
+def _json_default(o):
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
