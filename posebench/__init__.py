@@ -1,4 +1,4 @@
-"""posebench: evaluation toolkit for 3D human pose estimation, built around the Pose Structure Score.
+"""posebench: evaluation toolkit for 3D human pose estimation, built around PSS.
 
 Importing this package is cheap: heavy modules (torch, pandas, scikit-learn) load lazily.
 """
@@ -12,7 +12,7 @@ __all__ = ["__version__", "evaluate"]
 
 def __getattr__(name: str):
     if name == "evaluate":
-        from posebench.evaluate import evaluate
+        from posebench.evaluation import evaluate
 
         return evaluate
     raise AttributeError(f"module 'posebench' has no attribute {name!r}")

@@ -32,6 +32,8 @@ def register_exclusion(name: str, description: str):
 
 
 def exclusion_mask(dataset, name: str) -> np.ndarray:
+    import posebench.data.h36m_exclusions  # noqa: F401  (registers the Human3.6M exclusions)
+
     if name not in EXCLUSIONS:
         raise InputError(f"unknown exclusion '{name}'; expected one of "
                          f"{', '.join(EXCLUSIONS) or '(none registered)'}.")

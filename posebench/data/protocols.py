@@ -119,4 +119,5 @@ def default_protocol(dataset_kind: str) -> Protocol:
 
 
 def _load_presets() -> None:
+    import posebench.data.h36m_exclusions  # noqa: F401  (registers named exclusions)
     import posebench.data.presets  # noqa: F401  (registers on import)

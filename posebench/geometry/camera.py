@@ -74,3 +74,91 @@ def project_with_table(X_c: np.ndarray, cameras, camera_index: np.ndarray) -> np
     ci = np.asarray(camera_index)
     return project(X_c, cameras.f[ci], cameras.c[ci], cameras.k[ci], cameras.p[ci],
                    cameras.distortion)
+
+
+# ----------------------------------------------------------------------------- intrinsics
+def intrinsic_matrix(f: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """Pinhole matrices K (..., 3, 3) from focal lengths f (..., 2) px and centres c (..., 2) px."""
+    f, c = np.broadcast_arrays(np.asarray(f, dtype=np.float64), np.asarray(c, dtype=np.float64))
+    K = np.zeros(f.shape[:-1] + (3, 3))
+    K[..., 0, 0], K[..., 1, 1] = f[..., 0], f[..., 1]
+    K[..., 0, 2], K[..., 1, 2] = c[..., 0], c[..., 1]
+    K[..., 2, 2] = 1.0
+    return K
+
+
+def pixels_to_normalised(uv: np.ndarray, f: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """Pinhole pixels (..., J, 2) -> normalised coordinates (x, y) = ((u - cx)/fx, (v - cy)/fy)."""
+    return (np.asarray(uv, dtype=np.float64) - np.asarray(c)[..., None, :]) / np.asarray(f)[
+        ..., None, :]
+
+
+def normalised_to_pixels(xy: np.ndarray, f: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """Normalised coordinates (..., J, 2) -> pinhole pixels u = f x + c (no distortion)."""
+    return np.asarray(xy) * np.asarray(f)[..., None, :] + np.asarray(c)[..., None, :]
+
+
+# ----------------------------------------------------------------------------- undistortion
+def undistort_normalised(xy_d: np.ndarray, k: np.ndarray, p: np.ndarray, model: str = "h36m",
+                         iters: int = 20, tol: float = 1e-15) -> np.ndarray:
+    """Invert `distort`: distorted normalised (..., J, 2) -> undistorted normalised (..., J, 2).
+
+    Newton's method on ``distort(x) - x_d = 0`` starting at ``x = x_d``, with the 2x2 Jacobian
+    from central differences (step 1e-7; the residual itself is exact, so the root is found to
+    ~1e-15). Stops early when every update is below `tol`. NaN stays NaN. Points outside the
+    region where the model is invertible (far outside the image) may not converge: they come
+    back as the last iterate; `project` of the result tells how far off they are.
+    """
+    xy_d = np.asarray(xy_d, dtype=np.float64)
+    if model == "none":
+        return xy_d.copy()
+    x = xy_d.copy()
+    h = 1e-7
+    ex, ey = np.array([h, 0.0]), np.array([0.0, h])
+    for _ in range(iters):
+        r = distort(x, k, p, model) - xy_d
+        jx = (distort(x + ex, k, p, model) - distort(x - ex, k, p, model)) / (2 * h)
+        jy = (distort(x + ey, k, p, model) - distort(x - ey, k, p, model)) / (2 * h)
+        a, b, cc, d = jx[..., 0], jy[..., 0], jx[..., 1], jy[..., 1]  # J = [[a, b], [cc, d]]
+        det = a * d - b * cc
+        det = np.where(np.abs(det) < 1e-12, 1e-12, det)
+        dx = (d * r[..., 0] - b * r[..., 1]) / det
+        dy = (-cc * r[..., 0] + a * r[..., 1]) / det
+        x = x - np.stack([dx, dy], axis=-1)
+        step = np.nanmax(np.abs(np.stack([dx, dy]))) if np.isfinite(dx).any() else 0.0
+        if step < tol:
+            break
+    return x
+
+
+def undistort_points(uv: np.ndarray, f: np.ndarray, c: np.ndarray, k: np.ndarray | None = None,
+                     p: np.ndarray | None = None, model: str = "h36m", *,
+                     output: str = "pixels", iters: int = 20) -> np.ndarray:
+    """Remove lens distortion from observed pixels (iterative inverse of `project`'s distortion).
+
+    uv (..., J, 2) px as the camera sees them; f, c (..., 2) px; k (..., 3); p (..., 2).
+    ``output="pixels"``: ideal pinhole pixels ``f x + c``; ``"normalised"``: (x, y) = (X/Z, Y/Z).
+    """
+    xy = pixels_to_normalised(uv, f, c)
+    if k is not None and model != "none":
+        if p is None:
+            p = np.zeros(np.shape(k)[:-1] + (2,))
+        xy = undistort_normalised(xy, k, p, model, iters=iters)
+    if output == "normalised":
+        return xy
+    if output != "pixels":
+        raise ValueError(f"output must be 'pixels' or 'normalised', got {output!r}")
+    return normalised_to_pixels(xy, f, c)
+
+
+def back_project(uv: np.ndarray, depth: np.ndarray, f: np.ndarray, c: np.ndarray,
+                 k: np.ndarray | None = None, p: np.ndarray | None = None,
+                 model: str = "h36m") -> np.ndarray:
+    """Pixels + depth -> camera-frame points: inverse of `project`.
+
+    uv (..., J, 2) px (distorted, as observed); depth (..., J) mm along z; f, c (..., 2);
+    k (..., 3); p (..., 2) -> X_c (..., J, 3) mm with ``X_c = (x Z, y Z, Z)``.
+    """
+    xy = undistort_points(uv, f, c, k, p, model, output="normalised")
+    z = np.asarray(depth, dtype=np.float64)[..., None]
+    return np.concatenate([xy * z, z], axis=-1)

@@ -1,1 +1,51 @@
-"""posebench component."""
+"""posebench metrics: pure numpy, batched over leading dimensions, float64, no torch.
+
+Per-pose errors (``(..., J, 3)`` mm in, ``(...)`` out): `mpjpe`, `p_mpjpe`, `n_mpjpe`, `pck`,
+`auc`, `per_joint_errors` (``(..., J)``), `mpjve`; `pose_errors` computes several of them in one
+faster pass. Alignment: `root_centre`, `rigid_align`, `similarity_align`, `scale_least_squares`,
+`procrustes_scale`. Aggregation (an explicit choice): `aggregate`, `group_means`, `joint_means`.
+Pose Structure Score: `PoseStructureScore` (several models at once: `posebench.metrics.pss.scores`).
+Uncertainty: `bootstrap_ci`.
+"""
+
+from posebench.metrics.aggregate import aggregate, group_means, joint_means
+from posebench.metrics.alignment import (
+    procrustes_scale,
+    rigid_align,
+    root_centre,
+    scale_least_squares,
+    similarity_align,
+)
+from posebench.metrics.bootstrap import bootstrap_ci
+from posebench.metrics.errors import (
+    auc,
+    mpjpe,
+    mpjve,
+    n_mpjpe,
+    p_mpjpe,
+    pck,
+    per_joint_errors,
+    pose_errors,
+)
+from posebench.metrics.pss import PoseStructureScore
+
+__all__ = [
+    "PoseStructureScore",
+    "aggregate",
+    "auc",
+    "bootstrap_ci",
+    "group_means",
+    "joint_means",
+    "mpjpe",
+    "mpjve",
+    "n_mpjpe",
+    "p_mpjpe",
+    "pck",
+    "per_joint_errors",
+    "pose_errors",
+    "procrustes_scale",
+    "rigid_align",
+    "root_centre",
+    "scale_least_squares",
+    "similarity_align",
+]

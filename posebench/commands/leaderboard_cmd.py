@@ -1,0 +1,52 @@
+"""`posebench check` (regression gate) and `posebench leaderboard build` (tables from records)."""
+
+from __future__ import annotations
+
+import click
+
+
+class RegressionFound(click.ClickException):
+    """A metric got worse than the baseline by more than its tolerance (exit code 1)."""
+
+    exit_code = 1
+
+
+@click.command("check")
+@click.argument("result", type=click.Path(dir_okay=False))
+@click.option("--against", "baseline", required=True, type=click.Path(dir_okay=False),
+              help="Baseline result record (e.g. a leaderboard entry).")
+@click.option("--tolerance", "tolerances", multiple=True,
+              help="VALUE (all metrics) or METRIC=VALUE, e.g. mpjpe=0.5, pss=0.01 "
+                   "(defaults: 0.5 mm, 0.5 points PCK/AUC, 0.005 PSS).")
+def check_cmd(result, baseline, tolerances):
+    """Compare RESULT with a baseline: exit 0 ok, 1 regression, 2 bad input or mismatch.
+
+    Refuses to compare records computed on different datasets or protocols (fingerprints).
+    """
+    from posebench.results import compare_results, load_result, parse_tolerances
+
+    outcome = compare_results(load_result(result), load_result(baseline),
+                              parse_tolerances(tolerances))
+    click.echo(outcome.render())
+    if not outcome.ok:
+        raise RegressionFound(f"{len(outcome.regressions)} metric(s) regressed beyond tolerance: "
+                              f"{', '.join(outcome.regressions)}")
+
+
+@click.group("leaderboard")
+def leaderboard() -> None:
+    """Leaderboard tables generated from result records."""
+
+
+@leaderboard.command("build")
+@click.argument("folder", type=click.Path(file_okay=False))
+@click.option("--md", "md_path", type=click.Path(dir_okay=False), default=None,
+              help="Markdown output (default FOLDER/LEADERBOARD.md).")
+@click.option("--csv", "csv_path", type=click.Path(dir_okay=False), default=None,
+              help="CSV output (default FOLDER/leaderboard.csv).")
+def build_cmd(folder, md_path, csv_path):
+    """Build Markdown + CSV tables from every result record (*.json) under FOLDER."""
+    from posebench.results import write_leaderboard
+
+    md, table, n = write_leaderboard(folder, md_path, csv_path)
+    click.echo(f"{n} records -> {md}, {table}")

@@ -1,0 +1,60 @@
+"""`posebench data prepare h36m|3dhp --from LAYOUT PATH [--name NAME]`."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+H36M_LAYOUTS = ("videopose3d", "mmpose", "cdf")
+MPI3DHP_LAYOUTS = ("mmpose", "mat")
+
+
+@click.group("prepare")
+def prepare() -> None:
+    """Convert a dataset you have (one of the community layouts) into the canonical format
+    under $POSEBENCH_HOME/datasets/<name>. See docs/datasets.md for each layout."""
+
+
+def _run(kind: str, layout: str, path: str, name: str | None) -> None:
+    import warnings
+
+    from posebench.data.adapters import prepare as do_prepare
+    from posebench.data.dataset import read_meta
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        root = do_prepare(kind, layout, path, name=name or kind, progress=sys.stderr.isatty())
+    for w in caught:
+        click.echo(f"warning: {w.message}", err=True)
+    meta = read_meta(root)
+    click.echo(f"prepared {meta['name']} ({kind}, from {layout}) in {root}")
+    for split, info in meta["splits"].items():
+        click.echo(f"  {split}: {info['num_samples']} samples, fingerprint "
+                   f"{info['fingerprint'][:12]}")
+    if meta.get("trimmed"):
+        click.echo(f"  trimmed {len(meta['trimmed'])} trial(s) to matching mocap/video length "
+                   "(listed in meta.json)")
+
+
+_FROM_HELP = "Layout and path of your files, e.g. --from videopose3d data/ ."
+
+
+@prepare.command("h36m")
+@click.option("--from", "source", nargs=2, required=True,
+              type=(click.Choice(H36M_LAYOUTS), click.Path(exists=True)),
+              metavar="LAYOUT PATH", help=_FROM_HELP + " LAYOUT: " + "|".join(H36M_LAYOUTS))
+@click.option("--name", default=None, help="Dataset name (default: h36m).")
+def h36m(source: tuple[str, str], name: str | None) -> None:
+    """Human3.6M from VideoPose3D npz, mmpose npz or the original CDF files."""
+    _run("h36m", source[0], source[1], name)
+
+
+@prepare.command("3dhp")
+@click.option("--from", "source", nargs=2, required=True,
+              type=(click.Choice(MPI3DHP_LAYOUTS), click.Path(exists=True)),
+              metavar="LAYOUT PATH", help=_FROM_HELP + " LAYOUT: " + "|".join(MPI3DHP_LAYOUTS))
+@click.option("--name", default=None, help="Dataset name (default: 3dhp).")
+def mpi3dhp(source: tuple[str, str], name: str | None) -> None:
+    """MPI-INF-3DHP from mmpose npz or the official test set's annot_data.mat files."""
+    _run("3dhp", source[0], source[1], name)

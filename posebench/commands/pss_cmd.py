@@ -1,0 +1,55 @@
+"""`posebench pss`: fit a Pose Structure Score model on a dataset split, or show a saved one."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+
+@click.group("pss")
+def pss() -> None:
+    """Pose Structure Score models (k-means on normalised ground-truth poses)."""
+
+
+@pss.command("fit")
+@click.option("--dataset", required=True,
+              help="Dataset name (see `posebench data list`) or a dataset folder.")
+@click.option("--split", default="train", show_default=True, help="Split whose ground truth is "
+              "clustered.")
+@click.option("--k", "k", default=50, show_default=True, type=int, help="Number of clusters.")
+@click.option("--seed", default=0, show_default=True, type=int, help="k-means random seed.")
+@click.option("--normalization", default="root_unit_norm", show_default=True,
+              type=click.Choice(["root_unit_norm", "centroid_unit_norm", "root"]))
+@click.option("--algorithm", default="minibatch", show_default=True,
+              type=click.Choice(["minibatch", "lloyd"]))
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False),
+              help="Output path: writes OUT.npz and OUT.json.")
+def fit_cmd(dataset: str, split: str, k: int, seed: int, normalization: str, algorithm: str,
+            out: str) -> None:
+    """Fit PSS@k on the ground truth of DATASET/SPLIT and save it (npz + JSON, no pickle)."""
+    from posebench.metrics.pss import fit_on_dataset
+
+    model = fit_on_dataset(dataset, split, k=k, seed=seed, normalization=normalization,
+                           algorithm=algorithm)
+    path = model.save(out)
+    click.echo(f"PSS@{model.k} fitted on {model.info['num_samples']} poses of {dataset}/{split}; "
+               f"inertia {model.info['fit_inertia']:.4f}; fingerprint {model.fingerprint[:16]}; "
+               f"saved {path}")
+
+
+@pss.command("show")
+@click.argument("path", type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print the full description as JSON.")
+def show_cmd(path: str, as_json: bool) -> None:
+    """Print a saved PSS model's settings, fingerprints and fit information."""
+    from posebench.metrics.pss import PoseStructureScore
+
+    desc = PoseStructureScore.load(path).describe()
+    if as_json:
+        click.echo(json.dumps(desc, indent=2))
+        return
+    for key, value in desc.items():
+        if key == "cluster_sizes":
+            value = f"min {min(value)}, max {max(value)} ({len(value)} clusters)"
+        click.echo(f"{key:20s} {value}")

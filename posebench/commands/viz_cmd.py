@@ -1,0 +1,28 @@
+"""`posebench viz`: figures (sample grids with labels and the 3D skeleton)."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.group("viz")
+def viz() -> None:
+    """Figures: sample grids, skeletons."""
+
+
+@viz.command("sample")
+@click.option("--dataset", "dataset", default="synth", show_default=True,
+              help="Dataset name or folder.")
+@click.option("--split", default="test", show_default=True)
+@click.option("--index", default=None, type=int,
+              help="Sample whose instant is shown (default: a seeded random one).")
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--out", default="grid.png", show_default=True, type=click.Path(dir_okay=False))
+def sample_cmd(dataset, split, index, seed, out) -> None:
+    """Crops of one instant from all views with the 2D labels drawn, plus the 3D skeleton."""
+    from posebench.data.registry import load_dataset
+    from posebench.viz import sample_grid
+
+    ds = load_dataset(dataset, split)
+    path = sample_grid(ds, out, index=index, seed=seed)
+    click.echo(f"wrote {path}")

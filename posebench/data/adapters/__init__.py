@@ -1,0 +1,47 @@
+"""Adapters: community file layouts of Human3.6M and MPI-INF-3DHP -> canonical datasets.
+
+Each adapter module exposes ``read_<layout>(path, name=..., progress=...) ->
+dict[split, PoseDataset]`` plus metadata; `prepare` writes the result with
+`posebench.data.dataset.write_dataset` (atomically). Layouts:
+
+    h36m  videopose3d  data_3d_h36m.npz [+ data_2d_h36m_gt.npz]   (h36m_videopose3d)
+    h36m  mmpose       h36m_{train,test}.npz [+ cameras.pkl]       (h36m_mmpose)
+    h36m  cdf          D3_Positions_mono/*.cdf [+ D2_Positions]    (h36m_cdf)
+    3dhp  mmpose       mpi_inf_3dhp_{train,test_valid}.npz + cameras_{train,test}.pkl
+    3dhp  mat          TS1..TS6/annot_data.mat (MATLAB v7.3)        (mpi3dhp_mat)
+"""
+
+from __future__ import annotations
+
+import importlib
+
+#: (dataset kind, layout) -> "module:function" returning a `Prepared`.
+LAYOUTS: dict[tuple[str, str], str] = {
+    ("h36m", "videopose3d"): "posebench.data.adapters.h36m_videopose3d:read_videopose3d",
+    ("h36m", "mmpose"): "posebench.data.adapters.h36m_mmpose:read_mmpose",
+    ("h36m", "cdf"): "posebench.data.adapters.h36m_cdf:read_cdf",
+    ("3dhp", "mmpose"): "posebench.data.adapters.mpi3dhp_mmpose:read_mmpose",
+    ("3dhp", "mat"): "posebench.data.adapters.mpi3dhp_mat:read_mat",
+}
+
+
+def prepare(kind: str, layout: str, path, *, name: str | None = None, root=None,
+            progress: bool = False):
+    """Convert `path` (layout `layout` of dataset kind `kind`) and write the canonical dataset
+    to `root` (default ``$POSEBENCH_HOME/datasets/<name>``). Returns the written folder."""
+    from pathlib import Path
+
+    from posebench.data.dataset import write_dataset
+    from posebench.data.registry import posebench_home
+    from posebench.errors import InputError
+
+    if (kind, layout) not in LAYOUTS:
+        known = ", ".join(lay for k, lay in LAYOUTS if k == kind)
+        raise InputError(f"unknown {kind} layout '{layout}'; expected one of {known}.")
+    module, fn = LAYOUTS[(kind, layout)].split(":")
+    name = name or kind
+    prepared = getattr(importlib.import_module(module), fn)(Path(path), name=name,
+                                                            progress=progress)
+    root = Path(root) if root is not None else posebench_home() / "datasets" / name
+    return write_dataset(root, prepared.splits, kind=kind, source=f"{layout}:{Path(path)}",
+                         extra_meta=prepared.meta)

@@ -1,0 +1,459 @@
+"""evaluate(predictions, dataset, protocol) -> Report: the library behind `posebench eval`.
+
+Rules (recorded in every result under "alignment"):
+- both poses are root-centred at ``protocol.root`` (in their own skeletons) before MPJPE,
+  PCK and AUC; the evaluation skeleton's joints are then taken by canonical name;
+- P-MPJPE aligns by similarity (scale, rotation, translation); N-MPJPE by scale only
+  (``protocol.n_mpjpe_scale``: least squares or the Procrustes similarity scale);
+- PSS@k: k-means models fitted on the dataset's TRAINING split ground truth (evaluation
+  skeleton, root-centred) on first use and cached under
+  ``$POSEBENCH_HOME/pss/<train fingerprint>-<eval skeleton>-k<k>-s<seed>.npz``;
+- summary numbers aggregate per-sample values with ``protocol.aggregation`` ("frame": mean
+  over samples; "action": mean over per-action means); bootstrap CIs resample samples.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from posebench.errors import InputError
+
+KEY_COLUMNS = ("subject", "action", "subaction", "camera", "frame")
+#: Display order and labels of metrics in tables.
+METRIC_ORDER = ("mpjpe", "p_mpjpe", "n_mpjpe", "pck", "auc")
+_LABELS = {"mpjpe": "MPJPE", "p_mpjpe": "P-MPJPE", "n_mpjpe": "N-MPJPE", "auc": "AUC"}
+_UNITS = {"mpjpe": "mm", "p_mpjpe": "mm", "n_mpjpe": "mm", "pck": "%", "auc": "%"}
+
+
+def metric_label(name: str, pck_threshold: float = 150.0) -> str:
+    """Table label of a metric name ('pss@50' -> 'PSS@50', 'pck' -> 'PCK@150')."""
+    if name == "pck":
+        return f"PCK@{pck_threshold:g}"
+    if name.startswith("pss@"):
+        return "PSS@" + name[4:]
+    return _LABELS.get(name, name)
+
+
+@dataclass
+class Report:
+    """Result of `evaluate`.
+
+    summary     dict: metrics, protocol (in full), dataset name + fingerprint, PSS model
+                fingerprints, n samples, coverage, version, git commit, timestamp, notes
+    frame       pandas DataFrame, one row per scored sample: keys + per-sample metrics
+    per_group   {"action" | "subject" | "scene" | "joint": DataFrame}
+    """
+
+    summary: dict
+    frame: object
+    per_group: dict = field(default_factory=dict)
+
+    @property
+    def metrics(self) -> dict[str, float]:
+        return self.summary["metrics"]
+
+    def ci(self, metric: str, n_boot: int = 1000, alpha: float = 0.05,
+           seed: int | None = None) -> tuple[float, float]:
+        """Seeded percentile-bootstrap (1 - alpha) interval of a summary metric.
+
+        Resamples samples; under action-wise aggregation the bootstrap is stratified by action
+        and the statistic is the mean of per-action means (the reported number)."""
+        from posebench.metrics import bootstrap_ci
+
+        if metric not in self.frame.columns:
+            raise InputError(f"no per-sample metric '{metric}' in this report; expected one of "
+                             f"{', '.join(self.summary['metrics'])}; pick one of those.")
+        values = np.asarray(self.frame[metric], dtype=np.float64)
+        seed = self.summary.get("seed", 0) if seed is None else seed
+        groups = None
+        if self.summary["protocol"]["aggregation"] == "action":
+            groups = np.asarray(self.frame["action"]).astype(str)
+        lo, hi = bootstrap_ci(values, n_boot=n_boot, alpha=alpha, seed=seed, groups=groups)
+        return float(lo), float(hi)
+
+    def record(self) -> dict:
+        """JSON-ready result record: the summary plus per-group tables."""
+        out = dict(self.summary)
+        out["per_group"] = {name: json.loads(df.to_json(orient="index"))
+                            for name, df in self.per_group.items()}
+        return out
+
+    def render(self, fmt: str = "table") -> str:
+        """Text for `posebench eval --format table|markdown|csv|json`."""
+        from posebench.results import render_report
+
+        return render_report(self, fmt)
+
+
+# ------------------------------------------------------------------------------ evaluate
+def evaluate(predictions, dataset="synth", protocol=None, pss_models=None,
+             pss_k=(50, 100), allow_partial: bool = False, per_action: bool = False,
+             per_joint: bool = False, seed: int = 0, train=None) -> Report:
+    """Score predictions against a dataset under a protocol.
+
+    predictions  path to a predictions .npz, a `Predictions`, or an (N, J, 3) mm array in the
+                 protocol's canonical order
+    dataset      registry name ("synth", "h36m", ...), dataset folder, or a `PoseDataset`
+                 (the protocol's split)
+    protocol     name, `Protocol`, or None (the dataset kind's default)
+    pss_models   paths of saved PoseStructureScore models; they replace the auto-fitted ones
+    pss_k        k values of auto-fitted PSS models (fitted on the training split)
+    train        optional training-split `PoseDataset` for PSS when `dataset` is in memory
+    """
+    import pandas as pd
+
+    from posebench import metrics as M
+    from posebench.metrics.pss import hits_many
+    from posebench.predictions import Predictions, load_predictions, match_to_ground_truth
+    from posebench.results import protocol_fingerprint
+    from posebench.skeletons import convert, get_skeleton
+
+    notes: list[str] = []
+    if isinstance(predictions, Predictions):
+        preds = predictions
+    elif isinstance(predictions, np.ndarray):
+        preds = Predictions.from_array(predictions)
+    elif isinstance(predictions, (str, Path)):
+        preds = load_predictions(predictions)
+    else:
+        raise InputError(f"predictions of type {type(predictions).__name__} are not supported; "
+                         "expected a path to an .npz, a Predictions object or an (N, J, 3) array;"
+                         " pass one of those.")
+    ds, kind, root_dir, protocol = _resolve(dataset, protocol)  # after the cheap checks
+
+    match = match_to_ground_truth(preds, ds, protocol, allow_partial=allow_partial)
+    notes.extend(match.notes)
+    gt_all, gt_name = _ground_truth(ds, protocol, notes)
+    gt_src = gt_all[match.rows]
+    if not np.isfinite(gt_src).all():
+        raise InputError(f"dataset '{ds.name}' split '{ds.split}' has no finite 3D ground truth "
+                         f"for some of the {len(match.rows)} samples protocol {protocol.name} "
+                         "scores; expected a split with 3D annotations; pick a split or "
+                         "protocol with 3D ground truth.")
+    ds_skel = get_skeleton(ds.skeleton)
+    eval_skel = get_skeleton(protocol.eval_skeleton)
+    gt = convert(gt_src, ds_skel, eval_skel) - gt_src[:, ds_skel.index(protocol.root)][:, None]
+    pred = match.poses - match.root[:, None]
+
+    groups = ds.keys.action[match.rows]
+    root_idx = eval_skel.names.index(protocol.root) if protocol.root in eval_skel.names else None
+    values = _per_sample_metrics(M, pred, gt, protocol, root_idx)
+    pss = list(_pss_models(ds, root_dir, protocol, pss_models, pss_k, seed, train, notes))
+    pss_info = [info for _, _, info in pss]
+    try:
+        all_hits = hits_many([model for _, model, _ in pss], pred, gt) if pss else []
+    except ValueError as exc:
+        paths = ", ".join(str(info.get("path", name)) for name, _, info in pss)
+        raise InputError(f"PSS model(s) {paths} cannot score {eval_skel.num_joints}-joint "
+                         f"{eval_skel.name} poses ({exc}); expected models fitted on "
+                         f"{eval_skel.name}; refit with `posebench pss fit` or drop "
+                         "--pss-model.") from None
+    for (name, _, _), hits in zip(pss, all_hits):
+        values[name] = np.asarray(hits, dtype=np.float64)
+
+    summary_metrics = {name: float(M.aggregate(v, groups, how=protocol.aggregation))
+                       for name, v in values.items()}
+
+    frame = pd.DataFrame({"position": match.positions, "row": match.rows})
+    keys = ds.keys.take(match.rows)
+    for col in KEY_COLUMNS:
+        frame[col] = getattr(keys, col)
+    if "scene" in ds.extra:
+        frame["scene"] = np.asarray(ds.extra["scene"])[match.rows].astype(str)
+    for name, v in values.items():
+        frame[name] = v
+
+    per_group = _per_group_tables(M, frame, values, protocol, per_action, notes)
+    if per_joint:
+        errs = M.per_joint_errors(pred, gt)
+        per_group["joint"] = pd.DataFrame(
+            {"mpjpe": [float(M.aggregate(errs[:, j], groups, how=protocol.aggregation))
+                       for j in range(errs.shape[1])]},
+            index=pd.Index(eval_skel.names, name="joint"))
+
+    over = "actions of per-action means" if protocol.aggregation == "action" else "samples"
+    pdict = protocol.to_dict()
+    summary = {
+        "format": "posebench-result",
+        "format_version": 1,
+        "metrics": summary_metrics,
+        "headline": protocol.extra.get("headline", "mpjpe"),
+        "units": {k: _UNITS.get(k, "fraction") for k in summary_metrics},
+        "protocol": pdict,
+        "protocol_fingerprint": protocol_fingerprint(pdict),
+        "dataset": {"name": ds.name, "kind": kind, "split": ds.split,
+                    "fingerprint": ds.fingerprint(), "num_samples": len(ds)},
+        "ground_truth": gt_name,
+        "predictions": {"source": preds.source, "sha256": preds.sha256,
+                        "num_poses": len(preds), "read_as": match.skeleton},
+        "pss_models": pss_info,
+        "n_samples": int(len(match.rows)),
+        "coverage": match.coverage,
+        "alignment": (f"both poses root-centred at '{protocol.root}' before MPJPE, PCK and AUC; "
+                      "P-MPJPE: similarity Procrustes; N-MPJPE: "
+                      f"{protocol.n_mpjpe_scale} scale; aggregation: mean over {over}"),
+        "seed": int(seed),
+        "posebench_version": _version(),
+        "git_commit": git_commit(),
+        "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "notes": notes,
+    }
+    return Report(summary, frame, per_group)
+
+
+def _per_sample_metrics(M, pred: np.ndarray, gt: np.ndarray, protocol,
+                        root_idx: int | None) -> dict[str, np.ndarray]:
+    """(M,) arrays of the protocol's non-PSS metrics on root-centred poses.
+
+    `root_idx` is the root's index in the evaluation skeleton, or None when the protocol
+    centres on a joint it does not score (3dhp-14 centres on the pelvis, then drops it).
+    With a scored root, every metric comes from one chunked pass (`pose_errors`)."""
+    start, stop, step = protocol.auc_thresholds
+    thresholds = np.arange(start, stop + step / 2, step)
+    wanted = [m for m in METRIC_ORDER if m in protocol.metrics]
+    if root_idx is not None:
+        n_name = "n_mpjpe" if protocol.n_mpjpe_scale == "least_squares" else "n_mpjpe_procrustes"
+        names = tuple(n_name if m == "n_mpjpe" else m for m in wanted)
+        res = M.pose_errors(pred, gt, names, root=root_idx,
+                            pck_threshold=protocol.pck_threshold, auc_thresholds=thresholds)
+        return {m: np.asarray(res[n], dtype=np.float64) for m, n in zip(wanted, names)}
+    funcs = {
+        "mpjpe": lambda: M.mpjpe(pred, gt),
+        "p_mpjpe": lambda: M.p_mpjpe(pred, gt),
+        "n_mpjpe": lambda: _n_mpjpe(M, pred, gt, protocol, root_idx),
+        "pck": lambda: M.pck(pred, gt, threshold=protocol.pck_threshold),
+        "auc": lambda: M.auc(pred, gt, thresholds=thresholds),
+    }
+    return {m: np.asarray(funcs[m](), dtype=np.float64) for m in wanted}
+
+
+def _n_mpjpe(M, pred: np.ndarray, gt: np.ndarray, protocol, root_idx: int | None) -> np.ndarray:
+    """N-MPJPE of root-centred poses; an unscored root is appended as a zero joint."""
+    if root_idx is not None:
+        return M.n_mpjpe(pred, gt, scale=protocol.n_mpjpe_scale, root=root_idx)
+    if protocol.n_mpjpe_scale != "least_squares":
+        raise InputError(f"protocol {protocol.name} centres on '{protocol.root}' which its "
+                         f"{protocol.eval_skeleton} joints do not include, so the "
+                         f"{protocol.n_mpjpe_scale} N-MPJPE scale is undefined; expected "
+                         "least_squares there; fix the protocol definition.")
+    # The least-squares scale <P, G>/<P, P> ignores a zero joint and the zero joint's error is
+    # exactly 0, so the mean over J + 1 joints times (J + 1) / J is the mean over the J joints.
+    zero = np.zeros((len(pred), 1, 3))
+    j = pred.shape[1]
+    out = M.n_mpjpe(np.concatenate([pred, zero], 1), np.concatenate([gt, zero], 1),
+                    scale="least_squares", root=j)
+    return out * ((j + 1) / j)
+
+
+def _per_group_tables(M, frame, values, protocol, per_action: bool, notes: list[str]) -> dict:
+    import pandas as pd
+
+    fields = list(protocol.extra.get("breakdowns", ()))
+    if per_action and "action" not in fields:
+        fields.append("action")
+    tables = {}
+    for f in fields:
+        if f not in frame.columns:
+            notes.append(f"breakdown by {f} skipped: the dataset has no '{f}' per sample")
+            continue
+        g = np.asarray(frame[f]).astype(str)
+        uniq, counts = np.unique(g, return_counts=True)
+        cols = {"n": counts}
+        for name, v in values.items():
+            means = M.group_means(v, g)
+            cols[name] = [float(means[u]) for u in uniq]
+        tables[f] = pd.DataFrame(cols, index=pd.Index(uniq, name=f))
+    return tables
+
+
+def protocol_keys(dataset="synth", protocol=None) -> dict[str, np.ndarray]:
+    """Arrays of `posebench keys`: the protocol's samples in canonical order, no 3D truth.
+
+    index (M,) int64 positions for a predictions file; subject, action, subaction, camera,
+    frame (M,); poses_2d (M, J, 2) px (dataset skeleton); camera_f, camera_c (M, 2) px;
+    image_path (M,) and crop_affine (M, 2, 3) where the dataset has them; joint_names
+    (dataset skeleton), eval_joint_names; dataset_name, dataset_fingerprint, protocol_name.
+    """
+    from posebench.skeletons import get_skeleton
+
+    ds, _, _, p = _resolve(dataset, protocol)
+    rows = p.select(ds)
+    keys = ds.keys.take(rows)
+    cams = ds.cameras.take(ds.camera_index[rows])
+    out = {"index": np.arange(len(rows), dtype=np.int64)}
+    for col in KEY_COLUMNS:
+        out[col] = getattr(keys, col)
+    out["poses_2d"] = ds.poses_2d[rows]
+    out["camera_f"], out["camera_c"] = cams.f, cams.c
+    if ds.image_path is not None:
+        out["image_path"] = np.asarray(ds.image_path)[rows].astype(str)
+    if ds.crop_affine is not None:
+        out["crop_affine"] = np.asarray(ds.crop_affine, dtype=np.float64)[rows]
+    out["joint_names"] = np.array(get_skeleton(ds.skeleton).names)
+    out["eval_joint_names"] = np.array(get_skeleton(p.eval_skeleton).names)
+    out["dataset_name"] = np.array(ds.name)
+    out["dataset_fingerprint"] = np.array(ds.fingerprint())
+    out["protocol_name"] = np.array(p.name)
+    return out
+
+
+# ------------------------------------------------------------------------------ resolving
+def _resolve(dataset, protocol):
+    """(test PoseDataset, dataset kind, dataset folder or None, Protocol)."""
+    from posebench.data.dataset import PoseDataset, read_meta, read_split
+    from posebench.data.protocols import Protocol, default_protocol, get_protocol
+    from posebench.data.registry import ensure_dataset
+
+    if isinstance(dataset, PoseDataset):
+        kind = dataset.meta.get("kind", "*")
+        root = dataset.meta.get("root")
+        p = _protocol(protocol, kind, get_protocol, default_protocol, Protocol)
+        ds = dataset
+    elif isinstance(dataset, (str, Path)):
+        root = ensure_dataset(str(dataset))
+        kind = read_meta(root).get("kind", "*")
+        p = _protocol(protocol, kind, get_protocol, default_protocol, Protocol)
+        _check_kind(p, kind, str(dataset))
+        ds = read_split(root, p.split)
+    else:
+        raise InputError(f"dataset of type {type(dataset).__name__} is not supported; expected "
+                         "a dataset name, a dataset folder or a PoseDataset; pass one of those.")
+    _check_kind(p, kind, ds.name)
+    return ds, kind, (Path(root) if root else None), p
+
+
+def _protocol(protocol, kind, get_protocol, default_protocol, Protocol):
+    if protocol is None:
+        return default_protocol(kind)
+    if isinstance(protocol, Protocol):
+        return protocol
+    return get_protocol(str(protocol))
+
+
+def _check_kind(protocol, kind: str, name: str) -> None:
+    if kind != "*" and protocol.dataset_kind not in ("*", kind):
+        raise InputError(f"protocol {protocol.name} is for {protocol.dataset_kind} datasets but "
+                         f"'{name}' is of kind {kind}; expected a matching pair; pick a protocol "
+                         "for this dataset (`posebench protocols`).")
+
+
+def _ground_truth(ds, protocol, notes: list[str]) -> tuple[np.ndarray, str]:
+    """(N, J, 3) mm ground truth named by the protocol (with its declared fallback)."""
+    name = protocol.ground_truth
+    if name == "poses_3d":
+        return ds.poses_3d, name
+    if name in ds.extra:
+        return np.asarray(ds.extra[name], dtype=np.float64), name
+    fallback = protocol.extra.get("ground_truth_fallback")
+    if fallback == "poses_3d":
+        notes.append(f"ground truth '{name}' is absent from the dataset; scored against "
+                     "poses_3d instead (protocol fallback)")
+        return ds.poses_3d, "poses_3d"
+    raise InputError(f"dataset '{ds.name}' has no ground-truth array '{name}' that protocol "
+                     f"{protocol.name} scores against; expected it among the split's extra "
+                     "arrays; re-run `posebench data prepare` with a current adapter.")
+
+
+# ------------------------------------------------------------------------------ PSS models
+def pss_cache_path(train_fingerprint: str, eval_skeleton: str, k: int, seed: int) -> Path:
+    """Where an auto-fitted PSS model is cached."""
+    from posebench.data.registry import posebench_home
+
+    return posebench_home() / "pss" / f"{train_fingerprint}-{eval_skeleton}-k{k}-s{seed}.npz"
+
+
+def _pss_models(ds, root_dir, protocol, paths, ks, seed, train, notes):
+    """Yield ("pss@k", model, info) for every PSS model used."""
+    from posebench.metrics import PoseStructureScore
+
+    if paths:
+        for p in paths:
+            if not Path(p).is_file():
+                raise InputError(f"PSS model {p} does not exist; expected a file written by "
+                                 "PoseStructureScore.save; check the path.")
+            model = PoseStructureScore.load(p)
+            yield (f"pss@{int(model.k)}", model,
+                   {"k": int(model.k), "fingerprint": model.fingerprint, "path": str(p),
+                    "source": "given"})
+        return
+    if not ks:
+        return
+    if train is not None:
+        train_fp = train.fingerprint() if train.has_3d else None
+    else:
+        train_fp = _training_fingerprint(root_dir)  # from meta.json: no need to load it yet
+    if train_fp is None:
+        notes.append(f"PSS skipped: dataset '{ds.name}' has no training split with 3D ground "
+                     "truth to fit the pose clusters on (pass --pss-model to use a saved model)")
+        return
+    from posebench.skeletons import convert, get_skeleton
+
+    eval_skel = get_skeleton(protocol.eval_skeleton)
+    poses = None
+    for k in ks:
+        path = pss_cache_path(train_fp, eval_skel.name, int(k), seed)
+        if path.is_file():
+            model = PoseStructureScore.load(path)
+        else:
+            if poses is None:
+                if train is None:
+                    from posebench.data.dataset import read_split
+
+                    train = read_split(root_dir, "train")
+                poses = _pss_training_poses(train, eval_skel, convert, get_skeleton)
+            model = PoseStructureScore(k=int(k), seed=seed, root=eval_skel.root).fit(poses)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            model.save(path)
+        yield (f"pss@{int(k)}", model,
+               {"k": int(k), "fingerprint": model.fingerprint, "path": str(path),
+                "source": "fitted on training split", "train_fingerprint": train_fp,
+                "eval_skeleton": eval_skel.name, "seed": int(seed)})
+
+
+def _pss_training_poses(train, eval_skel, convert, get_skeleton) -> np.ndarray:
+    """(N, J', 3) root-centred training ground truth in the evaluation skeleton."""
+    src = get_skeleton(train.skeleton)
+    p = train.poses_3d[np.isfinite(train.poses_3d).all(axis=(1, 2))]
+    out = convert(p, src, eval_skel)
+    return out - out[:, eval_skel.root][:, None]
+
+
+def _training_fingerprint(root_dir) -> str | None:
+    """Fingerprint of the dataset's training split as recorded in meta.json (None: no split
+    with 3D ground truth)."""
+    from posebench.data.dataset import read_meta, read_split
+
+    if root_dir is None:
+        return None
+    splits = read_meta(root_dir).get("splits", {})
+    if "train" not in splits or splits["train"].get("has_3d") is False:
+        return None
+    fp = splits["train"].get("fingerprint")
+    return fp if fp else read_split(root_dir, "train").fingerprint()
+
+
+# ------------------------------------------------------------------------------ provenance
+def _version() -> str:
+    from posebench import __version__
+
+    return __version__
+
+
+def git_commit() -> str | None:
+    """HEAD commit of the checkout posebench runs from, when it is a git checkout."""
+    repo = Path(__file__).resolve().parents[1]
+    if not (repo / ".git").exists():
+        return None
+    try:
+        out = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True,
+                             text=True, timeout=5, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    sha = out.stdout.strip()
+    return sha if out.returncode == 0 and len(sha) == 40 else None

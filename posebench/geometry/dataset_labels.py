@@ -1,0 +1,139 @@
+"""Pseudo-labels for a whole `PoseDataset` split: group samples into multi-view instants, run
+`pseudo_labels` per chunk of sequences in parallel (joblib), scatter back to sample rows.
+
+Grouping: samples sharing (subject, action, subaction, frame) form one group (one instant);
+views are the dataset's camera ids (sorted); a camera absent from a group is a missing view.
+A sequence (static rig, for mode "pooled") is (subject, action, subaction).
+
+Parallelism: `joblib.Parallel` over chunks of whole sequences (``n_jobs``). For Human3.6M-sized
+jobs on a cluster, run the call inside a joblib backend context, e.g. with dask::
+
+    from dask.distributed import Client
+    import joblib
+    client = Client("tcp://scheduler:8786")
+    with joblib.parallel_config(backend="dask"):       # joblib >= 1.3
+        out = dataset_pseudo_labels(ds, mode="pooled", n_jobs=-1)
+
+or with ray: ``from ray.util.joblib import register_ray; register_ray()`` then
+``joblib.parallel_config(backend="ray")``. (Older joblib: ``joblib.parallel_backend("dask")``.)
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from posebench.errors import InputError
+from posebench.geometry.pseudo_labels import PseudoLabels, ViewCameras, pseudo_labels
+
+
+def group_views(ds) -> dict[str, np.ndarray]:
+    """Index arrays of the multi-view grouping of dataset `ds` (see module docstring).
+
+    Returns group (N,), view (N,) per sample, row (G, V) sample index or -1, camera_ids (V,),
+    sequence (G,) int id, and the group keys subject/action/subaction/frame (G,).
+    """
+    k = ds.keys
+    gkey = np.char.add(np.char.add(np.char.add(np.char.add(k.subject, "|"), k.action), "|"),
+                       np.char.add(np.char.add(k.subaction.astype(str), "|"),
+                                   k.frame.astype(str)))
+    _, first, group = np.unique(gkey, return_index=True, return_inverse=True)
+    cam_ids, view = np.unique(k.camera, return_inverse=True)
+    G, V = len(first), len(cam_ids)
+    row = np.full((G, V), -1, dtype=np.int64)
+    row[group, view] = np.arange(len(k))
+    if (np.bincount(group * V + view, minlength=G * V) > 1).any():
+        raise InputError("the dataset has several samples for the same (subject, action, "
+                         "subaction, frame, camera); expected one person per camera and instant; "
+                         "de-duplicate the keys.")
+    skey = np.char.add(np.char.add(np.char.add(np.char.add(k.subject[first], "|"),
+                                               k.action[first]), "|"),
+                       k.subaction[first].astype(str))
+    _, seq = np.unique(skey, return_inverse=True)
+    return {"group": group, "view": view, "row": row, "camera_ids": cam_ids, "sequence": seq,
+            "subject": k.subject[first], "action": k.action[first],
+            "subaction": k.subaction[first], "frame": k.frame[first]}
+
+
+def _camera_rows(ds, grouping) -> np.ndarray:
+    """(G, V) camera-table row per cell (the camera's first row where the view is missing)."""
+    row = grouping["row"]
+    V = row.shape[1]
+    fallback = np.zeros(V, dtype=np.int64)
+    for v in range(V):
+        present = row[:, v][row[:, v] >= 0]
+        fallback[v] = ds.camera_index[present[0]] if len(present) else 0
+    return np.where(row >= 0, ds.camera_index[np.maximum(row, 0)], fallback[None, :])
+
+
+def _run_chunk(x, f, c, k, p, dist, R, t, seq, kw):
+    cams = ViewCameras(f, c, k, p, dist, R, t)
+    return pseudo_labels(x, cams, sequence_ids=seq, **kw)
+
+
+def dataset_pseudo_labels(ds, poses_2d: np.ndarray | None = None, *, mode: str = "per-frame",
+                          n_jobs: int = 1, **kw) -> dict:
+    """Pseudo-labels for every sample of `ds`.
+
+    poses_2d (N, J, 2) px overrides ds.poses_2d (detections, noisy copies). Extra keyword
+    arguments go to `pseudo_labels` (seed, estimator, pairs, ...). Returns a dict with the
+    merged `PseudoLabels` ("result", arrays over (G, V)), the grouping, per-sample arrays
+    poses_3d (N, J, 3), ok (N,), reason (N,), and "seconds" (wall time of the geometry).
+    """
+    from joblib import Parallel, delayed
+
+    x2d = ds.poses_2d if poses_2d is None else np.asarray(poses_2d, dtype=np.float64)
+    grouping = group_views(ds)
+    row = grouping["row"]
+    G, V = row.shape
+    J = ds.num_joints
+    x = np.full((G, V, J, 2), np.nan)
+    x[row >= 0] = x2d[row[row >= 0]]
+    cr = _camera_rows(ds, grouping)
+    cams = ds.cameras
+    seq = grouping["sequence"]
+    n_chunks = max(1, min(abs(n_jobs) if n_jobs else 1, seq.max() + 1 if G else 1))
+    if n_jobs == -1:
+        import os
+
+        n_chunks = max(1, min(os.cpu_count() or 1, seq.max() + 1 if G else 1))
+    seq_chunk = np.arange(seq.max() + 1 if G else 0) % n_chunks
+    chunks = [np.flatnonzero(seq_chunk[seq] == i) for i in range(n_chunks)]
+    chunks = [ch for ch in chunks if len(ch)]
+    args = [(x[ch], cams.f[cr[ch]], cams.c[cr[ch]], cams.k[cr[ch]], cams.p[cr[ch]],
+             cams.distortion, cams.R[cr[ch]], cams.t[cr[ch]], seq[ch], dict(kw, mode=mode))
+            for ch in chunks]
+    t0 = time.perf_counter()
+    if len(args) == 1:
+        outs = [_run_chunk(*args[0])]
+    else:
+        outs = Parallel(n_jobs=n_jobs)(delayed(_run_chunk)(*a) for a in args)
+    seconds = time.perf_counter() - t0
+    res = _merge(outs, chunks, G, V, J)
+    N = len(ds)
+    poses = np.full((N, J, 3), np.nan)
+    ok = np.zeros(N, dtype=bool)
+    reason = np.full(N, "not_enough_views", dtype="<U16")
+    sel = row >= 0
+    poses[row[sel]] = res.poses_3d[sel]
+    ok[row[sel]] = res.ok[sel]
+    reason[row[sel]] = res.reason[sel]
+    return {"result": res, "grouping": grouping, "poses_3d": poses, "ok": ok, "reason": reason,
+            "seconds": seconds, "camera_rows": cr}
+
+
+def _merge(outs: list[PseudoLabels], chunks, G, V, J) -> PseudoLabels:
+    first = outs[0]
+    Pn = len(first.pairs)
+    res = PseudoLabels(np.full((G, V, J, 3), np.nan), np.zeros((G, V), bool),
+                       np.full((G, V), "not_enough_views", dtype="<U16"), first.pairs,
+                       np.zeros((G, Pn), bool), np.full((G, Pn), "not_enough_views",
+                                                        dtype="<U16"),
+                       np.tile(np.eye(3), (G, Pn, 1, 1)), np.zeros((G, Pn, 3)), first.mode,
+                       first.scale_convention)
+    for out, ch in zip(outs, chunks):
+        res.poses_3d[ch], res.ok[ch], res.reason[ch] = out.poses_3d, out.ok, out.reason
+        res.pair_ok[ch], res.pair_reason[ch] = out.pair_ok, out.pair_reason
+        res.pair_R[ch], res.pair_t[ch] = out.pair_R, out.pair_t
+    return res

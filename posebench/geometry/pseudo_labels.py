@@ -1,0 +1,289 @@
+"""Epipolar pseudo-labels: 3D poses from synchronised 2D poses in several views.
+
+Entry point for trainers::
+
+    from posebench.geometry.pseudo_labels import ViewCameras, pseudo_labels
+    cams = ViewCameras(f=f, c=c, k=k, p=p, distortion="h36m")          # (G, V, 2), (G, V, 3) ...
+    res = pseudo_labels(poses_2d, cams, mode="pooled", sequence_ids=seq, seed=0)
+    res.poses_3d   # (G, V, J, 3) pose of group g seen by view v, in view v's camera frame
+    res.ok         # (G, V) bool: use res.poses_3d[g, v] only where ok
+    res.reason     # (G, V) str: "ok" or why not (see two_view.REASONS)
+
+Inputs: ``poses_2d (G, V, J, 2)`` pixels in the *full, distorted* image (as a detector or the
+dataset gives them; NaN = missing joint, an all-NaN view = missing view); G groups (one
+instant), V views. Distortion is removed inside (iterative, `camera.undistort_points`).
+
+Modes:
+- ``"known"``: extrinsics given (``R, t``: ``X_c = R X_w + t`` mm). Weighted DLT over all
+  valid views (``known_method="dlt"``) or the vector median of the optimal (Hartley-Sturm)
+  pairwise triangulations (``"pairwise-median"``, the paper's recipe). Output in millimetres.
+- ``"per-frame"``: the paper literally: for every group and view pair, F from the 2D joints of
+  that instant (normalised 8-point, optional RANSAC, then Levenberg-Marquardt on the Sampson
+  distance), E, the cheirality check, optimal triangulation.
+- ``"pooled"``: static rig: one relative pose per view pair and *sequence* (``sequence_ids``
+  (G,)), estimated from all frames' correspondences at once (trimmed 8-point + LM), then every
+  frame triangulated with it (optimal two-view). Needs far fewer assumptions than it looks: only
+  that cameras do not move within a sequence.
+
+Multi-view (V > 2) in unknown-scale modes: each view pair (a, b) gives a reconstruction in view
+a's frame (and, through its R, t, in view b's); for view v the estimates of all successful pairs
+containing v are scale-normalised (below) and combined by the per-joint vector median.
+
+Scale convention for unknown-scale modes (``per-frame``, ``pooled``): a reconstruction is only
+defined up to scale. Each output pose ``X (J, 3)`` (camera frame of its view, not root-centred)
+is divided by ``s = sqrt(mean_j ||X_j - X_root||^2)`` over its valid joints, so the
+*root-centred* pose has unit RMS joint distance to the root (``root`` argument, default 0, the
+pelvis of h36m17). Dividing the whole camera-frame pose keeps every projection ``(X/Z, Y/Z)``
+unchanged, so a trainer can either root-centre (unit-RMS shape, compare after scale alignment)
+or project to pixels. ``result.scale_convention`` names it. Known mode returns millimetres.
+
+Failure flags (never silent garbage): a pair fails with a reason code when it has fewer than 8
+valid joints, identical views, collinear joints, no parallax (coplanar joints, pure rotation),
+fails the cheirality test, or is not finite; a view of a group is ``ok`` when at least one
+pair containing it succeeded and its root joint was reconstructed. Failed entries are NaN.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from itertools import combinations
+
+import numpy as np
+
+from posebench.errors import InputError
+from posebench.geometry.camera import intrinsic_matrix, undistort_points, world_to_camera
+from posebench.geometry.rotations import relative_extrinsics
+from posebench.geometry.triangulation import (
+    triangulate_dlt,
+    triangulate_two_view_optimal,
+    vector_median,
+)
+from posebench.geometry.two_view import (
+    NOT_ENOUGH_VIEWS,
+    OK,
+    REASONS,
+    ROOT_MISSING,
+    TOO_FEW,
+    relative_pose,
+)
+
+SCALE_CONVENTION = "root-centred pose has unit RMS joint distance to the root (camera frame)"
+
+
+@dataclass
+class ViewCameras:
+    """Per-view calibration of G groups x V views (arrays broadcast against (G, V, ...)).
+
+    f, c (G, V, 2) or (V, 2) px; k (.., 3) radial, p (.., 2) tangential (None = no distortion);
+    distortion: "h36m" | "opencv" | "none"; R (.., 3, 3), t (.., 3) mm world->camera
+    (``X_c = R X_w + t``), needed only for mode "known" and for reports.
+    """
+
+    f: np.ndarray
+    c: np.ndarray
+    k: np.ndarray | None = None
+    p: np.ndarray | None = None
+    distortion: str = "h36m"
+    R: np.ndarray | None = None
+    t: np.ndarray | None = None
+
+    def broadcast(self, G: int, V: int) -> ViewCameras:
+        def b(a, tail):
+            return None if a is None else np.broadcast_to(np.asarray(a, float), (G, V) + tail)
+        return ViewCameras(b(self.f, (2,)), b(self.c, (2,)), b(self.k, (3,)), b(self.p, (2,)),
+                           self.distortion, b(self.R, (3, 3)), b(self.t, (3,)))
+
+
+@dataclass
+class PseudoLabels:
+    """Result of `pseudo_labels` (see module docstring).
+
+    poses_3d (G, V, J, 3): view v's camera frame; mm (known) or scale-normalised.
+    ok (G, V) bool; reason (G, V) str. pairs (P, 2) view indices (a, b); pair_ok (G, P);
+    pair_reason (G, P) str; pair_R (G, P, 3, 3), pair_t (G, P, 3): ``X_b = R X_a + t`` (t unit
+    length in unknown-scale modes, mm in known mode).
+    """
+
+    poses_3d: np.ndarray
+    ok: np.ndarray
+    reason: np.ndarray
+    pairs: np.ndarray
+    pair_ok: np.ndarray
+    pair_reason: np.ndarray
+    pair_R: np.ndarray
+    pair_t: np.ndarray
+    mode: str
+    scale_convention: str
+    info: dict = field(default_factory=dict)
+
+
+def normalise_scale(X: np.ndarray, root: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Divide poses X (..., J, 3) by s = RMS distance of valid joints to the root joint.
+    Returns (X / s, s (...,)); NaN where the root is missing or s is 0."""
+    d2 = ((X - X[..., root:root + 1, :]) ** 2).sum(-1)
+    v = np.isfinite(d2)
+    s = np.sqrt(np.where(v, d2, 0.0).sum(-1) / np.maximum(v.sum(-1), 1))
+    s = np.where(np.isfinite(X[..., root, :]).all(-1) & (s > 0), s, np.nan)
+    return X / s[..., None, None], s
+
+
+def _pair_list(V: int, pairs) -> np.ndarray:
+    if pairs is None or pairs == "all":
+        out = list(combinations(range(V), 2))
+    else:
+        out = [tuple(int(i) for i in p) for p in pairs]
+    arr = np.asarray(out, dtype=np.int64).reshape(-1, 2)
+    if len(arr) == 0 or arr.min() < 0 or arr.max() >= V or (arr[:, 0] == arr[:, 1]).any():
+        raise InputError(f"view pairs {out} are invalid for {V} views; expected distinct view "
+                         f"indices in [0, {V}); pass pairs=None for all pairs.")
+    return arr
+
+
+def pseudo_labels(poses_2d: np.ndarray, cameras: ViewCameras, *, mode: str = "per-frame",
+                  sequence_ids: np.ndarray | None = None, pairs=None, root: int = 0,
+                  estimator: str | None = None, refine: bool = True, threshold_px: float = 1.0,
+                  ransac_iters: int = 100, known_method: str = "dlt", seed: int = 0,
+                  min_points: int = 8, n_threads: int | None = None,
+                  triangulation: str | None = None) -> PseudoLabels:
+    """3D pseudo-labels from multi-view 2D poses (see the module docstring for everything).
+
+    poses_2d (G, V, J, 2) px, full distorted image; cameras: `ViewCameras`; mode "known" |
+    "per-frame" | "pooled"; sequence_ids (G,) any dtype (pooled: groups of one static rig);
+    pairs: None (all view pairs) or a list of (a, b); estimator: "8point" | "trimmed" |
+    "ransac" (default "8point" per-frame, "trimmed" pooled); seed drives RANSAC sampling.
+    triangulation (unknown-scale modes and known "pairwise-median"): "certified" (Hartley-Sturm
+    degree-6 polynomial, the paper-literal path) or "iterative" (iterated linearisation with
+    Hartley-Sturm fallback: same optimum to < 1e-7 px, ~4x faster); default "iterative" for
+    per-frame (its throughput target), "certified" otherwise.
+    """
+    x = np.asarray(poses_2d, dtype=np.float64)
+    if x.ndim != 4 or x.shape[-1] != 2:
+        raise InputError(f"poses_2d has shape {x.shape}, expected (G, V, J, 2) pixels; stack "
+                         "the views of each instant along axis 1.")
+    G, V, J, _ = x.shape
+    if V < 2:
+        raise InputError(f"poses_2d has {V} view(s), expected at least 2 synchronised views.")
+    if mode not in ("known", "per-frame", "pooled"):
+        raise InputError(f"mode '{mode}' is unknown; expected known, per-frame or pooled.")
+    cams = cameras.broadcast(G, V)
+    if mode == "known" and (cams.R is None or cams.t is None):
+        raise InputError("mode 'known' needs extrinsics R, t in ViewCameras; pass them or use "
+                         "mode 'per-frame' / 'pooled'.")
+    if mode == "pooled" and sequence_ids is None:
+        raise InputError("mode 'pooled' needs sequence_ids (G,) naming the static-rig sequence "
+                         "of every group; pass them or use mode 'per-frame'.")
+    P = _pair_list(V, pairs)
+    und = undistort_points(x, cams.f, cams.c, cams.k, cams.p, cams.distortion)
+    K = intrinsic_matrix(cams.f, cams.c)  # (G, V, 3, 3)
+
+    if mode == "known":
+        return _known(und, K, cams, P, root, known_method, n_threads)
+
+    a, b = P[:, 0], P[:, 1]
+    x1, x2 = und[:, a], und[:, b]  # (G, P, J, 2)
+    K1, K2 = K[:, a], K[:, b]
+    n_pairs = G * len(P)
+    kw = dict(refine=refine, threshold_px=threshold_px, ransac_iters=ransac_iters, seed=seed,
+              min_points=min_points, n_threads=n_threads)
+    if mode == "per-frame":
+        rp = relative_pose(x1.reshape(n_pairs, J, 2), x2.reshape(n_pairs, J, 2),
+                           K1.reshape(n_pairs, 3, 3), K2.reshape(n_pairs, 3, 3),
+                           estimator=estimator or "8point", **kw)
+        R, t = rp.R.reshape(G, len(P), 3, 3), rp.t.reshape(G, len(P), 3)
+        pair_reason = rp.reason.reshape(G, len(P))
+    else:
+        R, t, pair_reason = _pooled_poses(x1, x2, K1, K2, np.asarray(sequence_ids),
+                                          estimator or "trimmed", kw)
+        n_valid = (np.isfinite(x1).all(-1) & np.isfinite(x2).all(-1)).sum(-1)
+        pair_reason = np.where((pair_reason == OK) & (n_valid < 2), TOO_FEW, pair_reason)
+
+    tri = triangulation or ("iterative" if mode == "per-frame" else "certified")
+    if tri not in ("certified", "iterative"):
+        raise InputError(f"triangulation '{tri}' is unknown; expected certified or iterative.")
+    Xa = triangulate_two_view_optimal(
+        R.reshape(n_pairs, 3, 3), t.reshape(n_pairs, 3), x1.reshape(n_pairs, J, 2),
+        x2.reshape(n_pairs, J, 2), K1.reshape(n_pairs, 3, 3), K2.reshape(n_pairs, 3, 3),
+        n_threads=n_threads, method=tri).reshape(G, len(P), J, 3)
+    Xb = world_to_camera(Xa, R, t)
+    pair_ok = pair_reason == OK
+    return _combine(Xa, Xb, pair_ok, pair_reason, R, t, P, V, root, mode, SCALE_CONVENTION)
+
+
+def _pooled_poses(x1, x2, K1, K2, seq, estimator, kw):
+    """One relative pose per (sequence, pair) from all frames of the sequence (batched over
+    pairs; a Python loop over sequences only). Returns R (G, P, 3, 3), t (G, P, 3), reason."""
+    G, Pn, J, _ = x1.shape
+    R = np.zeros((G, Pn, 3, 3))
+    t = np.zeros((G, Pn, 3))
+    reason = np.zeros((G, Pn), dtype=np.int64)
+    _, inv = np.unique(seq, return_inverse=True)
+    for s in range(inv.max() + 1 if G else 0):
+        rows = np.flatnonzero(inv == s)
+        # (P, n_frames * J, 2): every frame's joints are correspondences of the same rig
+        p1 = np.swapaxes(x1[rows], 0, 1).reshape(Pn, -1, 2)
+        p2 = np.swapaxes(x2[rows], 0, 1).reshape(Pn, -1, 2)
+        # intrinsics are taken from the sequence's first frame (a static rig)
+        rp = relative_pose(p1, p2, K1[rows[0]], K2[rows[0]], estimator=estimator, **kw)
+        R[rows], t[rows], reason[rows] = rp.R, rp.t, rp.reason
+    return R, t, reason
+
+
+def _combine(Xa, Xb, pair_ok, pair_reason, R, t, P, V, root, mode, convention,
+             normalise=True):
+    G, Pn, J, _ = Xa.shape
+    if normalise:
+        Xa, _ = normalise_scale(Xa, root)
+        Xb, _ = normalise_scale(Xb, root)
+    root_ok = np.isfinite(Xa[..., root, :]).all(-1)
+    pair_reason = np.where((pair_reason == OK) & ~root_ok, ROOT_MISSING, pair_reason)
+    pair_ok = pair_reason == OK
+    # candidates per view: (G, V, P, J, 3), NaN where the pair does not contain the view
+    cand = np.full((G, V, Pn, J, 3), np.nan)
+    idx = np.arange(Pn)
+    cand[:, P[:, 0], idx] = Xa
+    cand[:, P[:, 1], idx] = Xb
+    cand = np.where(pair_ok[:, None, :, None, None], cand, np.nan)
+    out = vector_median(cand)
+    if normalise:
+        out, _ = normalise_scale(out, root)
+    ok = np.isfinite(out[..., root, :]).all(-1)
+    # a failed view reports the reason of its first failed pair (or not_enough_views)
+    reason = np.full((G, V), NOT_ENOUGH_VIEWS, dtype=np.int64)
+    for v in range(V):
+        has = (P == v).any(1)
+        first_fail = pair_reason[:, has][:, 0] if has.any() else np.full(G, NOT_ENOUGH_VIEWS)
+        reason[:, v] = np.where(ok[:, v], OK, np.where(first_fail == OK, NOT_ENOUGH_VIEWS,
+                                                       first_fail))
+    out = np.where(ok[..., None, None], out, np.nan)
+    names = np.asarray(REASONS)
+    return PseudoLabels(out, ok, names[reason], P, pair_ok, names[pair_reason], R, t, mode,
+                        convention)
+
+
+def _known(und, K, cams, P, root, method, n_threads):
+    G, V, J, _ = und.shape
+    a, b = P[:, 0], P[:, 1]
+    R, t = relative_extrinsics(cams.R[:, a], cams.t[:, a], cams.R[:, b], cams.t[:, b])
+    valid = np.isfinite(und).all(-1)
+    n_pair_valid = (valid[:, a] & valid[:, b]).sum(-1)
+    pair_reason = np.where(n_pair_valid >= 1, OK, TOO_FEW)
+    if method == "dlt":
+        Pm = K @ np.concatenate([cams.R, cams.t[..., None]], -1)  # (G, V, 3, 4)
+        Xw = triangulate_dlt(Pm, und)  # (G, J, 3)
+        Xc = world_to_camera(Xw[:, None], cams.R, cams.t)  # (G, V, J, 3)
+        ok = np.isfinite(Xc[..., root, :]).all(-1)
+        reason = np.where(ok, OK, ROOT_MISSING)
+        names = np.asarray(REASONS)
+        return PseudoLabels(np.where(ok[..., None, None], Xc, np.nan), ok, names[reason], P,
+                            pair_reason == OK, names[pair_reason], R, t, "known", "millimetres")
+    if method != "pairwise-median":
+        raise InputError(f"known_method '{method}' is unknown; expected dlt or pairwise-median.")
+    n = G * len(P)
+    Xa = triangulate_two_view_optimal(R.reshape(n, 3, 3), t.reshape(n, 3),
+                                      und[:, a].reshape(n, J, 2), und[:, b].reshape(n, J, 2),
+                                      K[:, a].reshape(n, 3, 3), K[:, b].reshape(n, 3, 3),
+                                      n_threads=n_threads).reshape(G, len(P), J, 3)
+    Xb = world_to_camera(Xa, R, t)
+    res = _combine(Xa, Xb, pair_reason == OK, pair_reason, R, t, P, V, root, "known",
+                   "millimetres", normalise=False)
+    return res

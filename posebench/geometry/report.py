@@ -1,0 +1,102 @@
+"""Quality report of pseudo-labels against ground truth: failures, rotation error, P-MPJPE,
+N-MPJPE (and MPJPE in known mode).
+
+P-MPJPE / N-MPJPE come from `posebench.metrics` when it provides them (``p_mpjpe(pred, gt)``
+and ``n_mpjpe(pred, gt, scale="least_squares")``, each -> (N,) mm); otherwise from the local
+reference implementations below (same definitions).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from posebench.geometry.rotations import relative_extrinsics, rotation_angle_deg
+
+
+def p_mpjpe_local(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
+    """MPJPE (N,) mm after the similarity (rotation, translation, scale) alignment of pred
+    (N, J, 3) to gt (N, J, 3); the reflection sign comes from det(V U^T)."""
+    mp, mg = pred.mean(-2, keepdims=True), gt.mean(-2, keepdims=True)
+    a, b = pred - mp, gt - mg
+    H = np.swapaxes(a, -1, -2) @ b
+    U, s, Vt = np.linalg.svd(H)
+    V = np.swapaxes(Vt, -1, -2)
+    d = np.sign(np.linalg.det(V @ np.swapaxes(U, -1, -2)))
+    D = np.ones(s.shape)
+    D[..., 2] = d
+    R = (V * D[..., None, :]) @ np.swapaxes(U, -1, -2)
+    scale = (s * D).sum(-1) / np.maximum((a * a).sum((-2, -1)), 1e-300)
+    aligned = scale[..., None, None] * np.einsum("...ij,...nj->...ni", R, a) + mg
+    return np.linalg.norm(aligned - gt, axis=-1).mean(-1)
+
+
+def n_mpjpe_local(pred: np.ndarray, gt: np.ndarray, root: int = 0) -> np.ndarray:
+    """MPJPE (N,) mm after root-centring both poses and scaling pred by the least-squares
+    scale ``<pred, gt> / <pred, pred>`` (Rhodin et al. 2018)."""
+    a = pred - pred[..., root:root + 1, :]
+    b = gt - gt[..., root:root + 1, :]
+    s = (a * b).sum((-2, -1)) / np.maximum((a * a).sum((-2, -1)), 1e-300)
+    return np.linalg.norm(s[..., None, None] * a - b, axis=-1).mean(-1)
+
+
+def _metric_functions():
+    try:
+        from posebench.metrics import n_mpjpe, p_mpjpe  # type: ignore[attr-defined]
+
+        return p_mpjpe, (lambda p, g: n_mpjpe(p, g, scale="least_squares")), "posebench.metrics"
+    except (ImportError, AttributeError):
+        return p_mpjpe_local, n_mpjpe_local, "posebench.geometry.report (local)"
+
+
+def quality_report(result, gt_poses_3d: np.ndarray | None = None,
+                   gt_R: np.ndarray | None = None, gt_t: np.ndarray | None = None,
+                   seconds: float | None = None) -> dict:
+    """Summary dict of a `PseudoLabels` result.
+
+    gt_poses_3d (G, V, J, 3) mm camera frames (NaN = unknown); gt_R (G, V, 3, 3), gt_t (G, V, 3)
+    world->camera extrinsics (for rotation errors of the estimated relative poses); seconds:
+    wall time of the computation (for pairs_per_s). Errors are over `ok` entries only.
+    """
+    pair_ok = np.asarray(result.pair_ok)
+    n_pairs = int(pair_ok.size)
+    reasons, counts = np.unique(np.asarray(result.pair_reason), return_counts=True)
+    rep: dict = {
+        "mode": result.mode,
+        "scale_convention": result.scale_convention,
+        "groups": int(result.ok.shape[0]),
+        "views": int(result.ok.shape[1]),
+        "pairs": n_pairs,
+        "failed_pairs": int(n_pairs - pair_ok.sum()),
+        "pair_reasons": {str(r): int(c) for r, c in zip(reasons, counts)},
+        "views_ok": int(result.ok.sum()),
+        "views_failed": int((~result.ok).sum()),
+        "pairs_per_s": (n_pairs / seconds) if seconds else None,
+        "seconds": seconds,
+        "rotation_error_deg_median": None,
+        "rotation_error_deg_mean": None,
+        "p_mpjpe_mm": None,
+        "n_mpjpe_mm": None,
+        "mpjpe_mm": None,
+    }
+    if gt_R is not None and gt_t is not None and result.mode != "known":
+        P = result.pairs
+        Rg, _ = relative_extrinsics(gt_R[:, P[:, 0]], gt_t[:, P[:, 0]], gt_R[:, P[:, 1]],
+                                    gt_t[:, P[:, 1]])
+        err = rotation_angle_deg(result.pair_R, Rg)[pair_ok]
+        if err.size:
+            rep["rotation_error_deg_median"] = float(np.median(err))
+            rep["rotation_error_deg_mean"] = float(np.mean(err))
+    if gt_poses_3d is not None:
+        p_fn, n_fn, source = _metric_functions()
+        gt = np.asarray(gt_poses_3d, dtype=np.float64)
+        sel = result.ok & np.isfinite(gt).all((-2, -1)) & np.isfinite(result.poses_3d).all(
+            (-2, -1))
+        if sel.any():
+            pred, ref = result.poses_3d[sel], gt[sel]
+            rep["p_mpjpe_mm"] = float(np.mean(p_fn(pred, ref)))
+            rep["n_mpjpe_mm"] = float(np.mean(n_fn(pred, ref)))
+            if result.mode == "known":
+                rep["mpjpe_mm"] = float(np.linalg.norm(pred - ref, axis=-1).mean())
+            rep["metrics_source"] = source
+            rep["evaluated_views"] = int(sel.sum())
+    return rep

@@ -1,0 +1,361 @@
+"""Pose Structure Score (PSS@k), EpipolarPose (Kocabas et al., CVPR 2019), as posebench defines it.
+
+The paper gives the idea but no code (EpipolarPose issue #45): model the distribution of natural
+poses by k-means on ground truth; a prediction is structurally right (a *hit*) when it falls in
+the same cluster as its ground truth; PSS@k is the share of hits, in [0, 1].
+
+posebench's definition (recorded in every saved model):
+
+- normalisation ``"root_unit_norm"`` (default): subtract the root joint, flatten to a 3J vector,
+  divide by its L2 norm. PSS is then invariant to translation and uniform scale. Also selectable:
+  ``"centroid_unit_norm"`` (subtract the joint centroid instead) and ``"root"`` (root-centred mm,
+  not scale invariant).
+- clustering: scikit-learn on the normalised training-split ground truth, fixed seed.
+  ``algorithm="minibatch"`` (default) is ``MiniBatchKMeans(batch_size=8192, n_init=3)``: on 1.5M
+  Human3.6M poses it reaches within ~1% of Lloyd's inertia in ~8 s, whereas ``"lloyd"``
+  (``KMeans``) took 37-71 s without converging in 300 iterations (PAPER.md).
+- labels: index of the nearest centre (squared Euclidean). Computed as
+  ``argmin_c |c|^2 - 2 x.c`` in float32 (BLAS), and every pose whose best and second-best
+  distances are closer than a float32 error bound is recomputed in float64, so labels equal
+  the float64 nearest centre.
+
+The fitted model (centres + settings) is saved as .npz (no pickle) with a JSON sidecar, and is
+identified by `fingerprint` (sha256 of centres and settings); `data_fingerprint` identifies the
+poses it was fitted on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+
+from posebench.errors import InputError
+from posebench.metrics.alignment import check_pair, check_poses, for_each_chunk
+
+NORMALIZATIONS = ("root_unit_norm", "centroid_unit_norm", "root")
+ALGORITHMS = ("minibatch", "lloyd")
+_FORMAT = "posebench.pss/1"
+_EPS32 = float(np.finfo(np.float32).eps)
+
+
+def normalize_poses(poses: np.ndarray, normalization: str = "root_unit_norm",
+                    root: int = 0) -> np.ndarray:
+    """PSS feature vectors: poses ``(N, J, 3)`` mm -> ``(N, 3J)`` float64 (see module doc).
+    A pose with no extent (all joints equal) maps to the zero vector."""
+    p = np.asarray(poses, dtype=np.float64)
+    if normalization == "centroid_unit_norm":
+        x = p - p.mean(axis=1, keepdims=True)
+    else:
+        x = p - p[:, root : root + 1]
+    x = x.reshape(x.shape[0], -1)
+    if normalization in ("root_unit_norm", "centroid_unit_norm"):
+        n = np.sqrt(np.einsum("ij,ij->i", x, x))
+        x /= np.where(n > 0, n, 1.0)[:, None]
+    return x
+
+
+def _sha256_array(a: np.ndarray) -> str:
+    a = np.ascontiguousarray(a)
+    h = hashlib.sha256()
+    h.update(f"{a.dtype.str}{a.shape}".encode())
+    h.update(memoryview(a).cast("B"))
+    return h.hexdigest()
+
+
+class PoseStructureScore:
+    """PSS@k model: ``PoseStructureScore(k=50).fit(train_gt)``, then ``.score(pred, gt)``.
+
+    Args:
+        k: number of clusters (the paper reports k = 50 and 100).
+        normalization: one of NORMALIZATIONS (default ``"root_unit_norm"``).
+        seed: random_state of scikit-learn's k-means.
+        root: root joint index used by the normalisation.
+        algorithm: ``"minibatch"`` (default, MiniBatchKMeans) or ``"lloyd"`` (KMeans).
+        batch_size, n_init, max_iter: passed to scikit-learn (batch_size: minibatch only).
+    """
+
+    def __init__(self, k: int = 50, normalization: str = "root_unit_norm", seed: int = 0,
+                 root: int = 0, algorithm: str = "minibatch", batch_size: int = 8192,
+                 n_init: int = 3, max_iter: int = 100):
+        if normalization not in NORMALIZATIONS:
+            raise InputError(f"PSS normalisation '{normalization}' is unknown; expected one of "
+                             f"{', '.join(NORMALIZATIONS)}; the default is 'root_unit_norm'.")
+        if algorithm not in ALGORITHMS:
+            raise InputError(f"PSS k-means algorithm '{algorithm}' is unknown; expected one of "
+                             f"{', '.join(ALGORITHMS)}; the default is 'minibatch'.")
+        if int(k) < 1:
+            raise InputError(f"PSS needs k >= 1 clusters, got {k}; use e.g. 50 or 100.")
+        self.k = int(k)
+        self.normalization = normalization
+        self.seed = int(seed)
+        self.root = int(root)
+        self.algorithm = algorithm
+        self.batch_size = int(batch_size)
+        self.n_init = int(n_init)
+        self.max_iter = int(max_iter)
+        self.centres_: np.ndarray | None = None
+        self.num_joints: int | None = None
+        self.info: dict = {}
+
+    # ------------------------------------------------------------------ settings / identity
+    def settings(self) -> dict:
+        """Everything that defines the labels (with the centres): plain JSON types."""
+        return {"k": self.k, "normalization": self.normalization, "seed": self.seed,
+                "root": self.root, "num_joints": self.num_joints, "algorithm": self.algorithm,
+                "batch_size": self.batch_size, "n_init": self.n_init, "max_iter": self.max_iter}
+
+    @property
+    def fingerprint(self) -> str:
+        """sha256 of the fitted centres and the settings: two models with the same fingerprint
+        give the same labels."""
+        centres = self._fitted()
+        h = hashlib.sha256(json.dumps(self.settings(), sort_keys=True).encode())
+        h.update(_sha256_array(centres.astype(np.float64)).encode())
+        return h.hexdigest()
+
+    def _fitted(self) -> np.ndarray:
+        if self.centres_ is None:
+            raise InputError("this PoseStructureScore model is not fitted; expected fitted "
+                             "centres; call .fit(train_gt_poses) or PoseStructureScore.load(path).")
+        return self.centres_
+
+    def _check(self, poses: np.ndarray) -> np.ndarray:
+        p, _ = check_poses(poses)
+        if self.num_joints is not None and p.shape[1] != self.num_joints:
+            raise InputError(f"poses have {p.shape[1]} joints but this PSS model was fitted on "
+                             f"{self.num_joints}; expected the same skeleton; convert the poses "
+                             "or fit a model on this skeleton.")
+        return p
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, gt_poses: np.ndarray) -> PoseStructureScore:
+        """Fit k-means centres on ground-truth poses ``(N, J, 3)`` mm (the training split)."""
+        import sklearn
+        from sklearn.cluster import KMeans, MiniBatchKMeans
+
+        p, _ = check_poses(gt_poses)
+        if not -p.shape[1] <= self.root < p.shape[1]:
+            raise InputError(f"PSS root joint {self.root} is out of range for {p.shape[1]} "
+                             "joints; expected a valid joint index; pass root=<root index>.")
+        if p.shape[0] < self.k:
+            raise InputError(f"PSS@{self.k} needs at least {self.k} poses to fit, got "
+                             f"{p.shape[0]}; use a larger training split or a smaller k.")
+        if not np.isfinite(p).all():
+            raise InputError("PSS training poses contain NaN or inf; expected finite mm "
+                             "coordinates; remove or fix those samples.")
+        x = normalize_poses(p, self.normalization, self.root)
+        if self.algorithm == "minibatch":
+            km = MiniBatchKMeans(n_clusters=self.k, random_state=self.seed,
+                                 batch_size=self.batch_size, n_init=self.n_init,
+                                 max_iter=self.max_iter, compute_labels=False)
+        else:
+            km = KMeans(n_clusters=self.k, random_state=self.seed, n_init=self.n_init,
+                        max_iter=self.max_iter, algorithm="lloyd")
+        km.fit(x)
+        self.centres_ = np.ascontiguousarray(km.cluster_centers_, dtype=np.float64)
+        self.num_joints = int(p.shape[1])
+        labels = self._labels_features(x)
+        d = x - self.centres_[labels]
+        inertia = float(np.einsum("ij,ij->", d, d))
+        self.info = {
+            "num_samples": int(p.shape[0]),
+            "data_fingerprint": _sha256_array(np.asarray(p, dtype=np.float64)),
+            "fit_inertia": inertia,
+            "cluster_sizes": np.bincount(labels, minlength=self.k).tolist(),
+            "sklearn_version": sklearn.__version__,
+            "numpy_version": np.__version__,
+        }
+        return self
+
+    # ------------------------------------------------------------------ labels / score
+    def _labels_features(self, x: np.ndarray) -> np.ndarray:
+        """Nearest-centre index of feature vectors ``(N, 3J)`` float64."""
+        out = np.empty(x.shape[0], dtype=np.int64)
+        _Labeller([self]).assign(x, [out], slice(0, x.shape[0]))
+        return out
+
+    def labels(self, poses: np.ndarray) -> np.ndarray:
+        """Cluster label (nearest centre) of every pose: ``(N, J, 3)`` mm -> ``(N,)`` int64;
+        -1 for a pose with NaN / inf coordinates."""
+        return labels_many([self], poses)[0]
+
+    def hits(self, pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
+        """Per-sample PSS hit ``(N,)`` bool: prediction and ground truth share a cluster."""
+        return hits_many([self], pred, gt)[0]
+
+    def score(self, pred: np.ndarray, gt: np.ndarray) -> float:
+        """PSS@k: share of samples whose prediction has its ground truth's label, in [0, 1]."""
+        h = self.hits(pred, gt)
+        return float(h.mean()) if h.size else float("nan")
+
+    # ------------------------------------------------------------------ persistence
+    @staticmethod
+    def _paths(path: str | Path) -> tuple[Path, Path]:
+        path = Path(path)
+        if path.suffix in (".npz", ".json"):
+            path = path.with_suffix("")
+        return path.with_name(path.name + ".npz"), path.with_name(path.name + ".json")
+
+    def describe(self) -> dict:
+        """Settings, fingerprints and fit information as a JSON-ready dict."""
+        return {"format": _FORMAT, **self.settings(), "fingerprint": self.fingerprint,
+                **self.info}
+
+    def save(self, path: str | Path) -> Path:
+        """Write ``<path>.npz`` (centres + settings, no pickle) and ``<path>.json`` (the same
+        settings, fingerprints, inertia and library versions, human-readable), atomically.
+        Returns the .npz path."""
+        from posebench.io import savez_atomic, write_json_atomic
+
+        npz, side = self._paths(path)
+        meta = self.describe()
+        savez_atomic(npz, centres=self._fitted(), meta_json=np.array(json.dumps(meta)))
+        write_json_atomic(side, meta)
+        return npz
+
+    @classmethod
+    def load(cls, path: str | Path) -> PoseStructureScore:
+        """Read a model written by `save` (the .npz, its .json, or the common stem); the centres
+        are checked against the recorded fingerprint."""
+        from posebench.io import load_npz
+
+        npz, _ = cls._paths(path)
+        arrays = load_npz(npz, what="a PSS model written by `posebench pss fit`")
+        if "centres" not in arrays or "meta_json" not in arrays:
+            raise InputError(f"{npz} lacks 'centres' or 'meta_json'; expected a PSS model "
+                             "written by PoseStructureScore.save; re-fit it with "
+                             "`posebench pss fit`.")
+        meta = json.loads(str(arrays["meta_json"]))
+        if meta.get("format") != _FORMAT:
+            raise InputError(f"{npz} has format {meta.get('format')!r}; expected {_FORMAT!r}; "
+                             "re-fit the model with this posebench version.")
+        model = cls(k=meta["k"], normalization=meta["normalization"], seed=meta["seed"],
+                    root=meta["root"], algorithm=meta["algorithm"],
+                    batch_size=meta["batch_size"], n_init=meta["n_init"],
+                    max_iter=meta["max_iter"])
+        model.centres_ = np.ascontiguousarray(arrays["centres"], dtype=np.float64)
+        model.num_joints = meta["num_joints"]
+        model.info = {key: meta[key] for key in meta if key not in model.settings()
+                      and key not in ("format", "fingerprint")}
+        if model.centres_.shape != (model.k, 3 * model.num_joints):
+            raise InputError(f"{npz} holds centres of shape {model.centres_.shape}; expected "
+                             f"({model.k}, {3 * model.num_joints}); re-fit the model.")
+        if model.fingerprint != meta["fingerprint"]:
+            raise InputError(f"{npz} centres do not match their recorded fingerprint; expected "
+                             "an unmodified model file; re-fit it with `posebench pss fit`.")
+        return model
+
+    def __repr__(self) -> str:
+        state = f"fingerprint={self.fingerprint[:12]}" if self.centres_ is not None else "unfitted"
+        return (f"PoseStructureScore(k={self.k}, normalization={self.normalization!r}, "
+                f"seed={self.seed}, root={self.root}, {state})")
+
+
+class _Labeller:
+    """Nearest-centre labels for several models that share a normalisation: one float32 GEMM
+    against all their centres, ``score_k = 2 x.c_k - |c_k|^2`` (argmax = nearest centre), then
+    every row whose best and second-best scores of a model differ by less than a float32 error
+    bound is recomputed in float64, so the labels equal float64 nearest centres."""
+
+    def __init__(self, models: list[PoseStructureScore]):
+        self.models = models
+        cents = [m._fitted() for m in models]
+        self.bounds = np.cumsum([0] + [c.shape[0] for c in cents])
+        allc = np.concatenate(cents)
+        self.cc = np.einsum("ij,ij->i", allc, allc)
+        self.w64 = 2.0 * allc.T
+        self.w32 = self.w64.astype(np.float32)
+        self.cc32 = self.cc.astype(np.float32)
+        self.cmax = [float(np.sqrt(self.cc[a:b].max())) for a, b in zip(self.bounds[:-1],
+                                                                         self.bounds[1:])]
+        self.dim = allc.shape[1]
+
+    def assign(self, x: np.ndarray, outs: list[np.ndarray], sl: slice) -> None:
+        """Write the labels of features x (C, D) float64 under every model into outs[i][sl]."""
+        score = x.astype(np.float32) @ self.w32
+        score -= self.cc32
+        xn = np.sqrt(np.einsum("ij,ij->i", x, x))
+        rows = np.arange(x.shape[0])
+        for i, (a, b) in enumerate(zip(self.bounds[:-1], self.bounds[1:])):
+            blk = score[:, a:b]
+            best = blk.argmax(axis=1)
+            if b - a > 1:
+                s1 = blk[rows, best].astype(np.float64)
+                blk[rows, best] = -np.inf
+                s2 = blk.max(axis=1).astype(np.float64)
+                cm = self.cmax[i]
+                tol = 4.0 * _EPS32 * ((self.dim + 2) * xn * cm + 2.0 * cm * cm) + 1e-30
+                amb = np.flatnonzero(s1 - s2 <= tol)
+                if amb.size:
+                    exact = x[amb] @ self.w64[:, a:b] - self.cc[a:b]
+                    best[amb] = exact.argmax(axis=1)
+            best[~np.isfinite(xn)] = -1  # non-finite pose: no cluster (never a hit)
+            outs[i][sl] = best
+
+
+def _groups(models: list[PoseStructureScore]) -> dict[tuple, list[int]]:
+    """Model indices grouped by (normalisation, root): each group shares its features."""
+    groups: dict[tuple, list[int]] = {}
+    for i, m in enumerate(models):
+        m._fitted()
+        groups.setdefault((m.normalization, m.root), []).append(i)
+    return groups
+
+
+def labels_many(models: list[PoseStructureScore], poses: np.ndarray) -> list[np.ndarray]:
+    """Labels ``(N,)`` of `poses` ``(N, J, 3)`` under each model, normalising the poses once
+    per normalisation and scoring all centres in one matrix product."""
+    p = None
+    for m in models:
+        p = m._check(poses)
+    if p is None:
+        return []
+    outs = [np.empty(p.shape[0], dtype=np.int64) for _ in models]
+    for (norm, root), idx in _groups(models).items():
+        lab = _Labeller([models[i] for i in idx])
+        group_outs = [outs[i] for i in idx]
+
+        def work(sl: slice, norm=norm, root=root, lab=lab, group_outs=group_outs) -> None:
+            lab.assign(normalize_poses(p[sl], norm, root), group_outs, sl)
+
+        for_each_chunk(p.shape[0], work)
+    return outs
+
+
+def hits_many(models: list[PoseStructureScore], pred: np.ndarray,
+              gt: np.ndarray) -> list[np.ndarray]:
+    """Per-sample hits ``(N,)`` bool of each model (e.g. PSS@50 and PSS@100 together)."""
+    p, g, _ = check_pair(pred, gt)
+    lp = labels_many(models, p)
+    lg = labels_many(models, g)
+    return [(a == b) & (a >= 0) for a, b in zip(lp, lg)]
+
+
+def scores(models: list[PoseStructureScore], pred: np.ndarray, gt: np.ndarray) -> list[float]:
+    """PSS of each model, in [0, 1] (faster than calling `score` per model)."""
+    return [float(h.mean()) if h.size else float("nan") for h in hits_many(models, pred, gt)]
+
+
+def fit_on_dataset(dataset: str, split: str = "train", k: int = 50, seed: int = 0,
+                   normalization: str = "root_unit_norm",
+                   algorithm: str = "minibatch") -> PoseStructureScore:
+    """Fit a PSS model on the ground truth of one split of a registered dataset (name or
+    folder). The dataset's name, split, fingerprint and skeleton are recorded in `info`.
+    (The only function here that touches posebench.data; imported lazily.)"""
+    from posebench.data.registry import load_dataset
+    from posebench.skeletons import SKELETONS
+
+    ds = load_dataset(dataset, split)
+    poses = ds.poses_3d
+    keep = np.isfinite(poses).all(axis=(1, 2))
+    if ds.valid is not None:
+        keep &= np.asarray(ds.valid, dtype=bool).reshape(len(ds), -1).all(axis=1)
+    root = SKELETONS[ds.skeleton].root if ds.skeleton in SKELETONS else 0
+    model = PoseStructureScore(k=k, normalization=normalization, seed=seed, root=root,
+                               algorithm=algorithm).fit(poses[keep])
+    model.info.update({"dataset": ds.name, "split": split, "skeleton": ds.skeleton,
+                       "dataset_fingerprint": ds.fingerprint()})
+    return model

@@ -1,0 +1,395 @@
+"""The predictions-file schema: load, validate, and match predictions to ground truth.
+
+A predictions file is an ``.npz`` (read with ``allow_pickle=False``) holding::
+
+    poses_3d     (N, J, 3) float mm, camera frame (any integer or float dtype)
+    index        (N,) int           position in the protocol's canonical sample order
+                                    (what `posebench keys` writes as ``index``), or
+    subject, action, camera, frame  (N,) key arrays (``subaction`` (N,) int optional: needed
+                                    only where (subject, action, camera, frame) is ambiguous)
+    joint_names  (J,) str, optional canonical joint names (see posebench.skeletons) giving the
+                                    order of J; without it, J must equal the dataset skeleton's
+                                    joint count (that order) or the protocol's evaluation
+                                    skeleton's (that order)
+
+When both ``index`` and the key arrays are given they must agree. Every problem raises an
+`InputError` with one sentence: what was found, what was expected, how to fix it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from posebench.errors import InputError
+from posebench.skeletons import SKELETONS, get_skeleton
+
+KEY_ARRAYS = ("subject", "action", "camera", "frame")
+OPTIONAL_KEY_ARRAYS = ("subaction",)
+#: Median bone length (in file units) below which poses are taken to be in metres.
+METRES_BONE_THRESHOLD = 10.0
+
+_CANONICAL_JOINTS = sorted({n for s in SKELETONS.values() for n in s.names})
+_SCHEMA_HINT = "save with np.savez(path, poses_3d=poses_mm, index=np.arange(N))"
+
+
+@dataclass
+class Predictions:
+    """Validated predictions.
+
+    poses_3d     (N, J, 3) float64 mm
+    index        (N,) int64 positions in the protocol's canonical order, or None
+    keys         {"subject", "action", "camera", "frame"[, "subaction"]: (N,)} or None
+    joint_names  (J,) canonical joint names, or None (order inferred from J)
+    source       file path or a description of the in-memory origin
+    sha256       sha256 of the file bytes (None for in-memory predictions)
+    """
+
+    poses_3d: np.ndarray
+    index: np.ndarray | None = None
+    keys: dict[str, np.ndarray] | None = None
+    joint_names: tuple[str, ...] | None = None
+    source: str = "<array>"
+    sha256: str | None = None
+
+    def __len__(self) -> int:
+        return len(self.poses_3d)
+
+    @property
+    def num_joints(self) -> int:
+        return self.poses_3d.shape[1]
+
+    @classmethod
+    def from_array(cls, poses_3d: np.ndarray, joint_names=None) -> Predictions:
+        """Predictions given in the protocol's canonical order (index = 0..N-1)."""
+        arrays = {"poses_3d": np.asarray(poses_3d)}
+        if arrays["poses_3d"].ndim >= 1:
+            arrays["index"] = np.arange(arrays["poses_3d"].shape[0])
+        if joint_names is not None:
+            arrays["joint_names"] = np.asarray(joint_names)
+        return validate_arrays(arrays, source="the predictions array")
+
+
+@dataclass
+class Match:
+    """Predictions matched to the protocol's samples, in canonical order.
+
+    poses      (M, J', 3) float64 mm predictions in the evaluation skeleton's joint order
+               (not root-centred)
+    root       (M, 3) float64 mm predicted root joint (protocol.root), for centring
+    rows       (M,) int64 rows of the dataset split scored
+    positions  (M,) int64 positions in the protocol's canonical order (0..expected-1)
+    expected   number of samples the protocol selects
+    skeleton   how the prediction's joints were read ("h36m17", "joint_names", ...)
+    """
+
+    poses: np.ndarray
+    root: np.ndarray
+    rows: np.ndarray
+    positions: np.ndarray
+    expected: int
+    skeleton: str
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def partial(self) -> bool:
+        return len(self.rows) < self.expected
+
+    @property
+    def coverage(self) -> dict:
+        n = len(self.rows)
+        return {"covered": int(n), "expected": int(self.expected),
+                "fraction": float(n / self.expected) if self.expected else 0.0,
+                "partial": bool(self.partial)}
+
+
+# ------------------------------------------------------------------------------- loading
+def load_predictions(path: str | Path) -> Predictions:
+    """Read and validate a predictions ``.npz`` (no pickle, ever)."""
+    from posebench.io import load_npz
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"predictions file {path} does not exist; expected an .npz with "
+                         f"poses_3d and index (or key arrays); check the path.")
+    data = path.read_bytes()
+    if len(data) == 0:
+        raise InputError(f"predictions file {path} is empty (0 bytes); expected an .npz with "
+                         f"poses_3d and index; {_SCHEMA_HINT}.")
+    if data[:6] == b"\x93NUMPY":
+        raise InputError(f"{path} is a single .npy array, not an .npz archive; expected named "
+                         f"arrays poses_3d and index; {_SCHEMA_HINT}.")
+    if data[:4] != b"PK\x03\x04":
+        raise InputError(f"{path} is not an .npz archive (it does not start like a zip file); "
+                         f"expected an .npz with poses_3d and index; {_SCHEMA_HINT}.")
+    arrays = load_npz(path, what="a predictions .npz (poses_3d plus index or key arrays)")
+    preds = validate_arrays(arrays, source=str(path))
+    preds.sha256 = hashlib.sha256(data).hexdigest()
+    return preds
+
+
+def validate_arrays(arrays: dict[str, np.ndarray], source: str) -> Predictions:
+    """Check the schema of loaded arrays and build `Predictions` (see module docstring)."""
+    if not arrays:
+        raise InputError(f"{source} holds no arrays; expected poses_3d and index; "
+                         f"{_SCHEMA_HINT}.")
+    if "poses_3d" not in arrays:
+        raise InputError(f"{source} has no 'poses_3d' array (found: {', '.join(sorted(arrays))})"
+                         f"; expected poses_3d (N, J, 3) in mm; {_SCHEMA_HINT}.")
+    poses = _check_poses(np.asarray(arrays["poses_3d"]), source)
+    n = poses.shape[0]
+    index = _check_index(arrays["index"], n, source) if "index" in arrays else None
+    keys = _check_keys(arrays, n, source)
+    if index is None and keys is None:
+        raise InputError(f"{source} has poses_3d but neither an 'index' array nor the key arrays "
+                         f"{', '.join(KEY_ARRAYS)}; expected one of them to say which sample "
+                         "each pose belongs to; add index=np.arange(N) in `posebench keys` order.")
+    names = _check_joint_names(arrays["joint_names"], poses.shape[1], source) \
+        if "joint_names" in arrays else None
+    return Predictions(poses, index, keys, names, source)
+
+
+def _check_poses(p: np.ndarray, source: str) -> np.ndarray:
+    if p.dtype.kind not in "iuf":
+        raise InputError(f"{source}: poses_3d has dtype {p.dtype}; expected a float array in mm; "
+                         "save poses_3d as float32/float64 numbers.")
+    if p.ndim != 3 or p.shape[-1] != 3:
+        hint = (" (2D keypoints?)" if p.ndim == 3 and p.shape[-1] == 2 else "")
+        raise InputError(f"{source}: poses_3d has shape {p.shape}{hint}; expected rank 3 "
+                         "(N, J, 3) with x, y, z in mm; reshape to (N, J, 3).")
+    if p.shape[0] == 0:
+        raise InputError(f"{source}: poses_3d holds 0 poses; expected one pose per scored sample; "
+                         "write the model's predictions before evaluating.")
+    p = p.astype(np.float64)
+    finite = np.isfinite(p).all(axis=(1, 2))
+    if not finite.all():
+        bad = np.flatnonzero(~finite)
+        raise InputError(f"{source}: poses_3d has NaN or inf values in {len(bad)} of {len(p)} "
+                         f"poses (first at row {bad[0]}); expected finite coordinates; fix or "
+                         "re-run the model for those samples.")
+    return p
+
+
+def _check_index(idx: np.ndarray, n: int, source: str) -> np.ndarray:
+    idx = np.asarray(idx)
+    if idx.dtype.kind not in "iu":
+        raise InputError(f"{source}: index has dtype {idx.dtype}; expected integers (positions "
+                         "in `posebench keys` order); save index as an int64 array.")
+    if idx.ndim != 1 or len(idx) != n:
+        raise InputError(f"{source}: index has shape {idx.shape} but poses_3d has {n} poses; "
+                         f"expected index of shape ({n},); give one index per pose.")
+    idx = idx.astype(np.int64)
+    if n and idx.min() < 0:
+        raise InputError(f"{source}: index holds negative value {idx.min()}; expected positions "
+                         "0..M-1 in `posebench keys` order; fix the index array.")
+    _refuse_duplicates(idx, "index value", source)
+    return idx
+
+
+def _check_keys(arrays: dict, n: int, source: str) -> dict[str, np.ndarray] | None:
+    present = [k for k in KEY_ARRAYS if k in arrays]
+    if not present:
+        return None
+    missing = [k for k in KEY_ARRAYS if k not in arrays]
+    if missing:
+        raise InputError(f"{source} has key array(s) {', '.join(present)} but lacks "
+                         f"{', '.join(missing)}; expected all of {', '.join(KEY_ARRAYS)} "
+                         "(subaction optional); add the missing arrays or use index instead.")
+    keys = {}
+    for k in KEY_ARRAYS + OPTIONAL_KEY_ARRAYS:
+        if k not in arrays:
+            continue
+        a = np.asarray(arrays[k])
+        if a.ndim != 1 or len(a) != n:
+            raise InputError(f"{source}: key array '{k}' has shape {a.shape} but poses_3d has {n}"
+                             f" poses; expected ({n},); give one key per pose.")
+        if k in ("frame", "subaction"):
+            if a.dtype.kind not in "iu":
+                raise InputError(f"{source}: key array '{k}' has dtype {a.dtype}; expected "
+                                 f"integers; save '{k}' as int64.")
+            a = a.astype(np.int64)
+        else:
+            if a.dtype.kind not in "USiu":
+                raise InputError(f"{source}: key array '{k}' has dtype {a.dtype}; expected "
+                                 f"strings; save '{k}' as a fixed-width string array.")
+            a = a.astype(str)
+        keys[k] = a
+    what = "key" if "subaction" in keys else "key (subject|action|camera|frame; no subaction)"
+    _refuse_duplicates(_key_strings(keys), what, source)
+    return keys
+
+
+def _check_joint_names(names: np.ndarray, j: int, source: str) -> tuple[str, ...]:
+    names = np.asarray(names)
+    if names.dtype.kind not in "US" or names.ndim != 1:
+        raise InputError(f"{source}: joint_names has dtype {names.dtype} and shape {names.shape}; "
+                         "expected a (J,) array of joint-name strings; save it with "
+                         "np.array([...], dtype=str).")
+    out = tuple(str(x) for x in names.tolist())
+    if len(out) != j:
+        raise InputError(f"{source}: joint_names lists {len(out)} joints but poses_3d has {j}; "
+                         "expected one name per joint; fix joint_names.")
+    unknown = [x for x in out if x not in _CANONICAL_JOINTS]
+    if unknown:
+        raise InputError(f"{source}: joint_names holds unknown name(s) {', '.join(unknown[:5])}; "
+                         f"expected canonical names ({', '.join(_CANONICAL_JOINTS)}); rename them.")
+    if len(set(out)) != len(out):
+        raise InputError(f"{source}: joint_names repeats a joint; expected each joint once; "
+                         "fix joint_names.")
+    return out
+
+
+def _refuse_duplicates(values: np.ndarray, what: str, source: str) -> None:
+    uniq, counts = np.unique(values, return_counts=True)
+    if len(uniq) != len(values):
+        dup = uniq[counts > 1]
+        hint = ("add a 'subaction' key array if they are different subactions, else drop "
+                "the duplicate rows" if "no subaction" in what else "drop the duplicate rows")
+        raise InputError(f"{source}: {what} {dup[0]} appears {counts[counts > 1][0]} times "
+                         f"({len(dup)} duplicated in all); expected each sample once; {hint}.")
+
+
+def _key_strings(keys: dict[str, np.ndarray]) -> np.ndarray:
+    """(N,) 'subject|action[|subaction]|camera|frame' strings."""
+    fields = ["subject", "action"] + (["subaction"] if "subaction" in keys else []) + \
+        ["camera", "frame"]
+    out = keys[fields[0]].astype(str).astype(object)
+    for f in fields[1:]:
+        out = out + "|" + keys[f].astype(str).astype(object)
+    return out.astype(str)
+
+
+# ------------------------------------------------------------------------------ matching
+def match_to_ground_truth(preds: Predictions, dataset, protocol,
+                          allow_partial: bool = False) -> Match:
+    """Match predictions to the samples `protocol` selects from `dataset`.
+
+    Returns a `Match` in canonical order with poses in the protocol's evaluation skeleton.
+    Raises InputError for unknown/out-of-range samples, missing samples (unless
+    `allow_partial`), unit or joint-count problems.
+    """
+    rows_all = protocol.select(dataset)
+    expected = len(rows_all)
+    if expected == 0:
+        raise InputError(f"protocol {protocol.name} selects no samples of dataset "
+                         f"'{dataset.name}' split '{dataset.split}'; expected a dataset of kind "
+                         f"{protocol.dataset_kind} with its test subjects; pick another "
+                         "protocol (`posebench protocols`).")
+    positions = _positions(preds, dataset, protocol, rows_all)
+    order = np.argsort(positions, kind="stable")
+    positions = positions[order]
+    poses = preds.poses_3d[order]
+
+    names, how = _prediction_joint_names(preds, dataset, protocol)
+    eval_skel = get_skeleton(protocol.eval_skeleton)
+    missing = [j for j in (*eval_skel.names, protocol.root) if j not in names]
+    if missing:
+        raise InputError(f"{preds.source}: predictions ({how}) lack joint(s) "
+                         f"{', '.join(dict.fromkeys(missing))} that protocol {protocol.name} "
+                         f"needs ({eval_skel.name} plus root {protocol.root}); expected a "
+                         f"skeleton containing them; predict {dataset.skeleton} joints.")
+    take = np.array([names.index(j) for j in eval_skel.names])
+    eval_poses = poses[:, take]
+    _refuse_metres(eval_poses, eval_skel, preds.source)
+    root = poses[:, names.index(protocol.root)]
+
+    m = Match(eval_poses, root, rows_all[positions], positions, expected, how)
+    if m.partial:
+        if not allow_partial:
+            miss = np.setdiff1d(np.arange(expected), positions)
+            first = _describe_rows(dataset, rows_all[miss[:1]])[0]
+            raise InputError(f"{preds.source}: predictions cover {len(positions)} of {expected} "
+                             f"samples of protocol {protocol.name} ({len(miss)} missing, first "
+                             f"{first}); expected every sample; predict the missing samples or "
+                             "pass --allow-partial to score only the covered subset.")
+        m.notes.append(f"PARTIAL: scored {len(positions)} of {expected} samples "
+                       f"({100.0 * len(positions) / expected:.1f}%) of protocol {protocol.name}; "
+                       "numbers are NOT comparable with full-protocol results.")
+    return m
+
+
+def _positions(preds: Predictions, dataset, protocol, rows_all: np.ndarray) -> np.ndarray:
+    """(N,) positions in the protocol's canonical order for every prediction."""
+    expected = len(rows_all)
+    pos_index = None
+    if preds.index is not None:
+        if preds.index.max() >= expected:
+            raise InputError(f"{preds.source}: index value {int(preds.index.max())} is out of "
+                             f"range; protocol {protocol.name} on '{dataset.name}' has {expected} "
+                             f"samples (index 0..{expected - 1}); regenerate the index from "
+                             f"`posebench keys --protocol {protocol.name}`.")
+        pos_index = preds.index
+    if preds.keys is None:
+        return pos_index
+    pos_keys = _positions_from_keys(preds, dataset, protocol, rows_all)
+    if pos_index is not None and not np.array_equal(pos_index, pos_keys):
+        bad = int(np.flatnonzero(pos_index != pos_keys)[0])
+        raise InputError(f"{preds.source}: index and key arrays disagree at row {bad} (index "
+                         f"{int(pos_index[bad])}, keys give {int(pos_keys[bad])}); expected both "
+                         "to name the same sample; drop one of them or regenerate both from "
+                         "`posebench keys`.")
+    return pos_keys
+
+
+def _positions_from_keys(preds, dataset, protocol, rows_all) -> np.ndarray:
+    k = dataset.keys
+    gt = {"subject": k.subject[rows_all], "action": k.action[rows_all],
+          "camera": k.camera[rows_all], "frame": k.frame[rows_all]}
+    if "subaction" in preds.keys:
+        gt["subaction"] = k.subaction[rows_all]
+    gt_str = _key_strings(gt)
+    order = np.argsort(gt_str, kind="stable")
+    sorted_gt = gt_str[order]
+    if len(np.unique(sorted_gt)) != len(sorted_gt):
+        raise InputError(f"{preds.source}: keys (subject, action, camera, frame) are ambiguous "
+                         f"in protocol {protocol.name} (several subactions share them); expected "
+                         "a 'subaction' key array too; add subaction (int) to the file.")
+    pred_str = _key_strings(preds.keys)
+    at = np.clip(np.searchsorted(sorted_gt, pred_str), 0, len(sorted_gt) - 1)
+    found = sorted_gt[at] == pred_str
+    if not found.all():
+        bad = pred_str[~found]
+        raise InputError(f"{preds.source}: {len(bad)} prediction key(s) are not in protocol "
+                         f"{protocol.name}'s samples of '{dataset.name}' (first: {bad[0]}); "
+                         f"expected only the samples `posebench keys --protocol {protocol.name}` "
+                         "lists; drop those rows or choose the protocol they belong to.")
+    return order[at]
+
+
+def _prediction_joint_names(preds: Predictions, dataset, protocol) -> tuple[list[str], str]:
+    if preds.joint_names is not None:
+        return list(preds.joint_names), "joint_names"
+    j = preds.num_joints
+    ds_skel = get_skeleton(dataset.skeleton)
+    eval_skel = get_skeleton(protocol.eval_skeleton)
+    if j == ds_skel.num_joints:
+        return list(ds_skel.names), ds_skel.name
+    if j == eval_skel.num_joints:
+        return list(eval_skel.names), eval_skel.name
+    accepted = f"{ds_skel.num_joints} ({ds_skel.name}, the dataset's order)"
+    if eval_skel.name != ds_skel.name:
+        accepted += (f" or {eval_skel.num_joints} ({eval_skel.name}, protocol "
+                     f"{protocol.name}'s order)")
+    raise InputError(f"{preds.source}: poses_3d has {j} joints; expected {accepted}; reorder the "
+                     "joints or add a joint_names array naming them.")
+
+
+def _refuse_metres(poses: np.ndarray, skel, source: str) -> None:
+    bones = np.array(skel.bones)
+    if len(bones) == 0:
+        return
+    lengths = np.linalg.norm(poses[:, bones[:, 1]] - poses[:, bones[:, 0]], axis=-1)
+    median = float(np.median(lengths))
+    if median < METRES_BONE_THRESHOLD:
+        raise InputError(f"{source}: median bone length is {median:.3g}, which looks like metres "
+                         f"(or normalised units); expected millimetres (human bones are ~100-500 "
+                         "mm); multiply poses_3d by 1000.")
+
+
+def _describe_rows(dataset, rows: np.ndarray) -> list[str]:
+    k = dataset.keys.take(rows)
+    return [f"{s}|{a}|{sa}|{c}|{f}" for s, a, sa, c, f in
+            zip(k.subject, k.action, k.subaction, k.camera, k.frame)]

@@ -1,0 +1,106 @@
+"""Pseudo-labels for self-supervised training: multi-view 2D -> geometry core -> per-view targets.
+
+1. `multiview_groups` gathers the views of each instant (same subject, action, subaction,
+   frame) into rows of a (G, V) index table, cameras in a fixed order, and numbers the
+   sequences (subject, action, subaction) for the geometry core's pooled mode.
+2. The geometry core (`posebench.geometry`) turns (G, V, J, 2) full-image px + intrinsics
+   (+ extrinsics in mode "known") into per-view camera-frame 3D: mm for "known", an unknown
+   common scale for "per-frame" / "pooled", with per-group success flags.
+3. Each view's 3D is re-projected with the camera model (distortion included, as the crops
+   show it) for x, y and gives the scale-free depth z_n (see `data.py`), so the targets need no
+   metric scale. Samples of failed groups, or outside any complete group, get NaN targets
+   (no loss).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from posebench.errors import InputError
+from reference_models.epipolarpose.data import normalised_targets, sample_intrinsics
+
+GEOMETRY_MODES = ("per-frame", "pooled", "known")
+
+
+def multiview_groups(dataset) -> tuple[np.ndarray, np.ndarray]:
+    """(G, V) sample indices of complete multi-view groups and (G,) sequence ids.
+
+    V is the most common number of views per instant; instants with another count are left
+    out. Within a group, views are ordered by camera id.
+    """
+    k = dataset.keys
+    instant = np.char.add(np.char.add(np.char.add(k.subject, "|"), np.char.add(k.action, "|")),
+                          np.char.add(k.subaction.astype(str), np.char.add("|",
+                                                                         k.frame.astype(str))))
+    order = np.lexsort((k.camera, instant))
+    uniq, first, counts = np.unique(instant[order], return_index=True, return_counts=True)
+    if len(uniq) == 0:
+        return np.zeros((0, 0), np.int64), np.zeros(0, np.int64)
+    v = int(np.bincount(counts).argmax())
+    if v < 2:
+        raise InputError(f"dataset '{dataset.name}' split '{dataset.split}' has {v} view(s) per "
+                         "instant; expected at least 2 synchronised cameras for epipolar "
+                         "pseudo-labels; use a multi-view training split.")
+    starts = first[counts == v]
+    idx = order[starts[:, None] + np.arange(v)[None, :]]
+    seq_key = np.char.add(np.char.add(k.subject[idx[:, 0]], "|"),
+                          np.char.add(k.action[idx[:, 0]], k.subaction[idx[:, 0]].astype(str)))
+    _, sequence = np.unique(seq_key, return_inverse=True)
+    return idx, sequence.astype(np.int64)
+
+
+def triangulate_groups(uv: np.ndarray, dataset, idx: np.ndarray, sequence: np.ndarray,
+                       mode: str, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Geometry core on grouped views -> ((G, V, J, 3) per-view camera-frame 3D, (G, V) ok).
+
+    All view pairs are used and combined per view by the vector median of the optimal two-view
+    triangulations (PAPER.md's recipe, in "known" mode too); unknown-
+    scale modes return poses in the geometry core's normalised scale, which the depth
+    representation ignores.
+    """
+    from posebench.geometry.pseudo_labels import ViewCameras, pseudo_labels
+    from posebench.skeletons import get_skeleton
+
+    cams = dataset.cameras
+    ci = dataset.camera_index[idx]
+    view_cams = ViewCameras(f=cams.f[ci], c=cams.c[ci], k=cams.k[ci], p=cams.p[ci],
+                            distortion=cams.distortion,
+                            R=cams.R[ci] if mode == "known" else None,
+                            t=cams.t[ci] if mode == "known" else None)
+    res = pseudo_labels(uv[idx], view_cams, mode=mode, sequence_ids=sequence,
+                        root=get_skeleton(dataset.skeleton).root, seed=seed,
+                        known_method="pairwise-median")
+    return np.asarray(res.poses_3d), np.asarray(res.ok, dtype=bool)
+
+
+def pseudo_label_targets(dataset, uv_full: np.ndarray, mode: str,
+                         image_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per-sample training targets from multi-view 2D.
+
+    dataset: the training PoseDataset (keys, cameras, crop affines); uv_full (N, J, 2) full-image
+    px (the frozen 2D branch's output or ground-truth 2D); mode: per-frame | pooled | known ->
+    targets (N, J, 3) float32 normalised crop coordinates (NaN where unlabelled), ok (N,) bool.
+    """
+    if mode not in GEOMETRY_MODES:
+        raise InputError(f"pseudo-label mode '{mode}' is unknown; expected one of "
+                         f"{', '.join(GEOMETRY_MODES)}; pick one of those.")
+    from posebench.geometry.camera import project_with_table
+    from posebench.skeletons import get_skeleton
+
+    n, J = uv_full.shape[:2]
+    targets = np.full((n, J, 3), np.nan, dtype=np.float32)
+    ok = np.zeros(n, dtype=bool)
+    idx, sequence = multiview_groups(dataset)
+    if len(idx) == 0:
+        return targets, ok
+    X, good = triangulate_groups(np.asarray(uv_full, np.float64), dataset, idx, sequence, mode)
+    flat = idx.reshape(-1)
+    X = X.reshape(-1, J, 3)
+    good = good.reshape(-1) & np.isfinite(X).all(axis=(1, 2)) & (X[..., 2] > 0).all(axis=1)
+    flat, X = flat[good], X[good]
+    uv = project_with_table(X, dataset.cameras, dataset.camera_index[flat])
+    focal, _ = sample_intrinsics(dataset)
+    targets[flat] = normalised_targets(uv, X[..., 2], dataset.crop_affine[flat], focal[flat],
+                                       image_size, get_skeleton(dataset.skeleton).root)
+    ok[flat] = True
+    return targets, ok

@@ -1,0 +1,404 @@
+"""Training loop for every EpipolarPose mode, seeded, resumable and DDP-ready.
+
+Modes (``config["mode"]``):
+  ``pretrain-2d``            2D labels only (z has no label), split ``data.pretrain_split``;
+  ``fully-supervised``       3D ground truth of ``data.train_split``;
+  ``self-supervised``        pseudo-labels from the frozen 2D branch (``init_checkpoint``) and
+                             the geometry core, ``pseudo.mode`` = per-frame | pooled | known;
+  ``self-supervised-2dgt``   pseudo-labels triangulated from ground-truth 2D.
+
+The frozen lower branch sees the same unaugmented crops at every epoch, so its pseudo-labels are
+computed once before training and cached in the run folder (``pseudo_labels.npz``): exactly the
+targets an online frozen branch would give.
+
+Determinism and resume: the model is built under ``torch.manual_seed(seed)``; epoch e visits the
+samples in the permutation of a ``torch.Generator`` seeded with ``seed * 1_000_003 + e``; the
+learning rate is a pure function of the step. A checkpoint (written atomically every
+``run.checkpoint_every`` steps and at the end) holds weights, optimiser state, the step, every
+RNG state and the open loss-averaging window, so ``resume=True`` continues to the same final
+weights as an uninterrupted run. ``log.csv`` rows past the checkpoint are dropped on resume.
+
+DDP: under ``torchrun`` (WORLD_SIZE > 1) each rank takes every world-th sample of the global
+batch (``optim.batch_size`` is the global batch) and gradients are averaged (gloo on CPU, nccl on
+CUDA); rank 0 validates, logs and checkpoints.
+
+Usage: ``python -m reference_models.epipolarpose.trainer CONFIG.toml OUT_DIR [--resume]``
+(or ``torchrun --nproc_per_node 2 -m reference_models.epipolarpose.trainer ...``).
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import math
+import os
+import random
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import tomllib
+import torch
+
+from reference_models.epipolarpose.data import TensorSamples, gt_targets, require_crops
+from reference_models.epipolarpose.evaluate import (
+    normalised_to_full_px,
+    predict_normalised,
+    root_centred_mpjpe,
+    root_index,
+    to_camera_mm,
+)
+from reference_models.epipolarpose.losses import masked_pose_loss
+from reference_models.epipolarpose.model import ModelConfig, build_model
+
+MODES = ("pretrain-2d", "fully-supervised", "self-supervised", "self-supervised-2dgt")
+
+DEFAULTS: dict = {
+    "mode": "fully-supervised",
+    "seed": 0,
+    "device": "cpu",
+    "threads": 2,
+    "init_checkpoint": "",
+    "data": {"dataset": "synth", "train_split": "train", "pretrain_split": "train2d",
+             "val_split": "test", "val_samples": 512},
+    "model": ModelConfig().to_dict(),
+    "optim": {"lr": 1e-3, "batch_size": 32, "epochs": 140.0, "lr_milestones": [90, 120],
+              "lr_gamma": 0.1, "lr_milestone_steps": [], "loss": "smooth_l1",
+              "smooth_l1_beta": 0.02, "max_steps": 0},
+    "pseudo": {"mode": "pooled", "batch_size": 256},
+    "run": {"checkpoint_every": 500, "log_every": 50, "eval_every": 1000, "progress": True},
+}
+
+
+# ------------------------------------------------------------------------------ config
+def merge(base: dict, override: dict) -> dict:
+    """Recursive dict merge (override wins); neither input is modified."""
+    out = copy.deepcopy(base)
+    for k, v in override.items():
+        out[k] = merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def load_config(path: str | Path) -> dict:
+    """A TOML run config merged over `DEFAULTS`."""
+    with open(path, "rb") as fh:
+        return merge(DEFAULTS, tomllib.load(fh))
+
+
+def lr_at(step: int, steps_per_epoch: int, optim: dict) -> float:
+    """Learning rate at a step: lr * gamma^(milestones passed); milestones in steps
+    (``lr_milestone_steps``, when given) or else in epochs (``lr_milestones``)."""
+    if optim.get("lr_milestone_steps"):
+        passed = sum(step >= m for m in optim["lr_milestone_steps"])
+    else:
+        epoch = step / max(steps_per_epoch, 1)
+        passed = sum(epoch >= m for m in optim["lr_milestones"])
+    return optim["lr"] * optim["lr_gamma"] ** passed
+
+
+# ------------------------------------------------------------------------------ distributed
+def _dist_setup(device: str) -> tuple[int, int]:
+    """(rank, world_size); initialises the process group under torchrun."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return 0, 1
+    import torch.distributed as dist
+
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if device.startswith("cuda") else "gloo")
+    return dist.get_rank(), dist.get_world_size()
+
+
+def _barrier(world: int) -> None:
+    if world > 1:
+        import torch.distributed as dist
+
+        dist.barrier()
+
+
+# ------------------------------------------------------------------------------ data
+def _load_split(cfg: dict, split: str, datasets: dict | None):
+    if datasets is not None and split in datasets:
+        return datasets[split]
+    from posebench.data.registry import load_dataset
+
+    return load_dataset(cfg["data"]["dataset"], split)
+
+
+def training_targets(cfg: dict, out_dir: Path, datasets: dict | None, rank: int,
+                     world: int):
+    """(dataset, targets (N, J, 3) normalised, NaN = no label) for the run's mode."""
+    mode, size = cfg["mode"], cfg["model"]["image_size"]
+    if mode == "pretrain-2d":
+        ds = _load_split(cfg, cfg["data"]["pretrain_split"], datasets)
+        t = gt_targets(ds, size, root_index(ds))
+        t[..., 2] = np.nan
+        return ds, t
+    ds = _load_split(cfg, cfg["data"]["train_split"], datasets)
+    if mode == "fully-supervised":
+        return ds, gt_targets(ds, size, root_index(ds))
+    cache = out_dir / "pseudo_labels.npz"
+    if rank == 0 and not cache.is_file():
+        from posebench.io import savez_atomic
+        from reference_models.epipolarpose.pseudo import pseudo_label_targets
+
+        if mode == "self-supervised":
+            if not cfg["init_checkpoint"]:
+                raise ValueError("self-supervised training needs init_checkpoint (the 2D model)")
+            uv = predict_2d_full_px(cfg["init_checkpoint"], ds, cfg["pseudo"]["batch_size"],
+                                    cfg["device"])
+        else:
+            uv = ds.poses_2d
+        targets, ok = pseudo_label_targets(ds, uv, cfg["pseudo"]["mode"], size)
+        savez_atomic(cache, targets=targets, ok=ok, uv=uv)
+    _barrier(world)
+    with np.load(cache, allow_pickle=False) as z:
+        return ds, z["targets"]
+
+
+def predict_2d_full_px(checkpoint, dataset, batch_size: int = 256, device: str = "cpu"):
+    """The frozen 2D branch on every crop of `dataset` -> (N, J, 2) full-image px."""
+    from reference_models.epipolarpose.evaluate import load_model
+
+    model = load_model(checkpoint, device)
+    pred = predict_normalised(model, dataset.images, batch_size, device)
+    return normalised_to_full_px(pred, dataset.crop_affine, model.cfg.image_size)
+
+
+def validation_subset(ds, n: int, seed: int):
+    if n <= 0 or n >= len(ds):
+        return ds
+    idx = np.sort(np.random.default_rng(seed).choice(len(ds), n, replace=False))
+    return ds.take(idx)
+
+
+def validate(model, val_ds, cfg: dict) -> tuple[str, float]:
+    """('val_mpjpe_mm', value) for 3D modes, ('val_2d_px', value) for 2D pre-training."""
+    size = cfg["model"]["image_size"]
+    pred = predict_normalised(model, val_ds.images, 256, cfg["device"])
+    if cfg["mode"] == "pretrain-2d" or not val_ds.has_3d:
+        uv = normalised_to_full_px(pred, val_ds.crop_affine, size)
+        return "val_2d_px", float(np.linalg.norm(uv - val_ds.poses_2d, axis=-1).mean())
+    mm = to_camera_mm(pred, val_ds, size)
+    return "val_mpjpe_mm", root_centred_mpjpe(mm, val_ds.poses_3d, root_index(val_ds))
+
+
+# ------------------------------------------------------------------------------ checkpoints
+def save_checkpoint(path: Path, state: dict) -> None:
+    """torch.save to a temporary file in the same folder, then an atomic rename."""
+    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def _rng_state() -> dict:
+    return {"torch": torch.get_rng_state(), "python": random.getstate()}
+
+
+def _set_rng_state(s: dict) -> None:
+    torch.set_rng_state(s["torch"])
+    random.setstate(s["python"])
+
+
+LOG_FIELDS = ["step", "epoch", "lr", "loss", "val_metric", "val_value", "images_per_s",
+              "elapsed_s"]
+
+
+def _trim_log(path: Path, last_step: int) -> None:
+    """Keep header + rows with step <= last_step (a resumed run rewrites what follows)."""
+    if not path.is_file():
+        return
+    with open(path, newline="") as fh:
+        rows = [r for r in csv.DictReader(fh) if int(r["step"]) <= last_step]
+    from posebench.io import atomic_path
+
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as fh:
+        w = csv.DictWriter(fh, LOG_FIELDS)
+        w.writeheader()
+        w.writerows(rows)
+
+
+# ------------------------------------------------------------------------------ train
+def train(config: dict | str | Path, out_dir: str | Path, resume: bool = False, *,
+          datasets: dict | None = None, stop_after: int | None = None) -> Path:
+    """Train one model; returns the run folder (``checkpoint.pt``, ``log.csv``, ``config.toml``).
+
+    config: a run config (dict merged over DEFAULTS, or a TOML path); resume: continue from
+    ``out_dir/checkpoint.pt`` if present; datasets: {split: PoseDataset} to use instead of the
+    registry (tests); stop_after: stop (with a checkpoint) once this global step is reached,
+    as if the process had been killed there.
+    """
+    cfg = load_config(config) if isinstance(config, str | Path) else merge(DEFAULTS, config)
+    if cfg["mode"] not in MODES:
+        raise ValueError(f"unknown mode {cfg['mode']!r}; expected one of {', '.join(MODES)}")
+    device = cfg["device"]
+    torch.set_num_threads(int(cfg["threads"]))
+    rank, world = _dist_setup(device)
+    if device.startswith("cuda") and world > 1:
+        device = f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}"
+        torch.cuda.set_device(device)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    ckpt_path, log_path = out / "checkpoint.pt", out / "log.csv"
+    if rank == 0:
+        _write_config(out / "config.toml", cfg)
+
+    ds, targets = training_targets(cfg, out, datasets, rank, world)
+    require_crops(ds)
+    samples = TensorSamples(ds.images, targets)
+    val_ds = None
+    if rank == 0 and cfg["run"]["eval_every"] > 0:
+        val_ds = validation_subset(_load_split(cfg, cfg["data"]["val_split"], datasets),
+                                   cfg["data"]["val_samples"], cfg["seed"])
+
+    torch.manual_seed(cfg["seed"])
+    model = build_model(cfg["model"])
+    if cfg["mode"] != "pretrain-2d" and cfg["init_checkpoint"]:
+        init = torch.load(Path(cfg["init_checkpoint"]), map_location="cpu", weights_only=True)
+        model.load_state_dict(init["model"])
+    model.to(device)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg["optim"]["lr"])
+    net = model
+    if world > 1:
+        from torch.nn.parallel import DistributedDataParallel
+
+        net = DistributedDataParallel(model, device_ids=[device] if device != "cpu" else None)
+
+    o = cfg["optim"]
+    batch = int(o["batch_size"])
+    if batch % world:
+        raise ValueError(f"batch_size {batch} must be divisible by the {world} processes")
+    steps_per_epoch = max(1, len(samples) // batch)
+    total = int(round(o["epochs"] * steps_per_epoch))
+    if o["max_steps"]:
+        total = min(total, int(o["max_steps"]))
+    step, window = 0, [0.0, 0]
+    if resume and ckpt_path.is_file():
+        state = torch.load(ckpt_path, map_location="cpu", weights_only=True)
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        step, window = state["step"], state["loss_window"]
+        _set_rng_state(state["rng"])
+        if rank == 0:
+            _trim_log(log_path, step)
+    elif rank == 0 and log_path.exists():
+        log_path.unlink()
+
+    def checkpoint(at: int) -> None:
+        if rank == 0:
+            save_checkpoint(ckpt_path, {
+                "model": model.state_dict(), "optimizer": opt.state_dict(), "step": at,
+                "total_steps": total, "loss_window": list(window), "rng": _rng_state(),
+                "model_config": dict(cfg["model"]), "mode": cfg["mode"], "config": cfg})
+
+    progress = None
+    if rank == 0 and cfg["run"]["progress"] and sys.stderr.isatty():
+        from tqdm import tqdm
+
+        progress = tqdm(total=total, initial=step, desc=cfg["mode"], unit="step")
+    log_every, ckpt_every = cfg["run"]["log_every"], cfg["run"]["checkpoint_every"]
+    eval_every = cfg["run"]["eval_every"]
+    t0, seen, t_window = time.perf_counter(), 0, time.perf_counter()
+    net.train()
+    order, order_epoch = None, -1
+    while step < total:
+        epoch = step // steps_per_epoch
+        if epoch != order_epoch:
+            g = torch.Generator().manual_seed(cfg["seed"] * 1_000_003 + epoch)
+            order, order_epoch = torch.randperm(len(samples), generator=g), epoch
+        b = step % steps_per_epoch
+        idx = order[b * batch:(b + 1) * batch][rank::world].numpy()
+        images, tgt, w = samples.batch(idx, device)
+        lr = lr_at(step, steps_per_epoch, o)
+        for group in opt.param_groups:
+            group["lr"] = lr
+        loss = masked_pose_loss(net(images), tgt, w, o["loss"], o["smooth_l1_beta"])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        step += 1
+        seen += len(idx) * world
+        loss_value = loss.detach()
+        if world > 1:  # log the mean over ranks (what a single process would see)
+            import torch.distributed as dist
+
+            dist.all_reduce(loss_value)
+            loss_value = loss_value / world
+        window[0] += float(loss_value)
+        window[1] += 1
+        if progress is not None:
+            progress.update(1)
+            progress.set_postfix(loss=f"{float(loss_value):.4f}")
+        row = None
+        if step % log_every == 0 or step == total:
+            now = time.perf_counter()
+            row = {"step": step, "epoch": f"{step / steps_per_epoch:.3f}", "lr": lr,
+                   "loss": window[0] / max(window[1], 1), "val_metric": "", "val_value": "",
+                   "images_per_s": f"{seen / max(now - t_window, 1e-9):.1f}",
+                   "elapsed_s": f"{now - t0:.1f}"}
+            window, seen, t_window = [0.0, 0], 0, now
+        if val_ds is not None and (step % eval_every == 0 or step == total):
+            name, value = validate(model, val_ds, cfg)
+            row = row or {"step": step, "epoch": f"{step / steps_per_epoch:.3f}", "lr": lr,
+                          "loss": "", "images_per_s": "", "elapsed_s": ""}
+            row["val_metric"], row["val_value"] = name, value
+        if row is not None and rank == 0:
+            new = not log_path.exists()
+            with open(log_path, "a", newline="") as fh:
+                wr = csv.DictWriter(fh, LOG_FIELDS)
+                if new:
+                    wr.writeheader()
+                wr.writerow(row)
+        if step % ckpt_every == 0 or step == total or step == stop_after:
+            checkpoint(step)
+        if stop_after is not None and step >= stop_after:
+            break
+    if total == 0:
+        checkpoint(0)
+    if progress is not None:
+        progress.close()
+    _barrier(world)
+    return out
+
+
+def _write_config(path: Path, cfg: dict) -> None:
+    from posebench.io import atomic_path
+
+    with atomic_path(path) as tmp:
+        Path(tmp).write_text(dump_toml(cfg))
+
+
+def dump_toml(cfg: dict) -> str:
+    """Minimal TOML writer for run configs (tables of scalars and lists)."""
+    def val(v):
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, str):
+            return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        if isinstance(v, list | tuple):
+            return "[" + ", ".join(val(x) for x in v) + "]"
+        if isinstance(v, float) and not math.isfinite(v):
+            return "nan"
+        return repr(v)
+
+    head = [f"{k} = {val(v)}" for k, v in cfg.items() if not isinstance(v, dict)]
+    tables = [f"\n[{k}]\n" + "\n".join(f"{kk} = {val(vv)}" for kk, vv in v.items())
+              for k, v in cfg.items() if isinstance(v, dict)]
+    return "\n".join(head) + "\n" + "\n".join(tables) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    ap = argparse.ArgumentParser(description="Train one EpipolarPose model from a TOML config.")
+    ap.add_argument("config")
+    ap.add_argument("out_dir")
+    ap.add_argument("--resume", action="store_true")
+    args = ap.parse_args(argv)
+    train(args.config, args.out_dir, resume=args.resume)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,260 @@
+"""Anchor presets reproduce each anchor's published scoring formula.
+
+On one shared random set per dataset kind (written in the canonical format by the test), every
+preset's summary numbers must equal what the anchor's definition gives, computed here in plain
+numpy from PAPER.md / shared/facts definitions, independently of posebench.metrics:
+
+- VideoPose3D P1: S9+S11, all frames, 17 joints root(pelvis)-centred, MPJPE per pose = mean over
+  joints of the Euclidean error, mean per action, then mean over actions. P2: same with P-MPJPE
+  (similarity Procrustes: scale, rotation with det +1, translation).
+- EpipolarPose / Integral: frames with frame % 64 == 0, frame-wise mean; N-MPJPE scales the
+  root-centred prediction by the Procrustes similarity scale (centroid-centred SVD fit).
+  Self-supervised scoring: the 16 MPII-order joints (no spine), root Hip (pelvis).
+- mmpose: all S9+S11 frames, frame-wise mean.
+- MPI-INF-3DHP official: valid frames, universal ground truth, 17 joints, PCK = percent of
+  joints with error strictly below 150 mm; AUC = mean PCK over thresholds 0, 5, ..., 150 mm.
+  3DHP-14: the same without head (neck/nose), spine, pelvis, after pelvis centring.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from helpers_toy import toy_3dhp, toy_h36m, toy_synth
+
+import posebench
+from posebench.data.dataset import read_split
+from posebench.data.protocols import PROTOCOLS, get_protocol, list_protocols
+
+H36M17 = ["pelvis", "r_hip", "r_knee", "r_ankle", "l_hip", "l_knee", "l_ankle", "spine",
+          "thorax", "neck", "head_top", "l_shoulder", "l_elbow", "l_wrist", "r_shoulder",
+          "r_elbow", "r_wrist"]
+# MPII-16 (EpipolarPose self-supervised order) from H36M-17 indices (shared/facts/skeletons.md)
+MPII16_FROM_H36M = [3, 2, 1, 4, 5, 6, 0, 8, 9, 10, 16, 15, 14, 11, 12, 13]
+HP17_PELVIS = 14
+HP14_KEEP = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13]  # drop pelvis(14), spine(15), head(16)
+
+
+# ------------------------------------------------------------------ independent formulas
+def _errors(pred, gt):
+    return np.sqrt(((pred - gt) ** 2).sum(-1))
+
+
+def _mpjpe(pred, gt):
+    return _errors(pred, gt).mean(-1)
+
+
+def _procrustes(pred, gt):
+    """(aligned pred, scale) of the similarity fit of pred onto gt (batched SVD, det R = +1)."""
+    mu_g, mu_p = gt.mean(1, keepdims=True), pred.mean(1, keepdims=True)
+    g0, p0 = gt - mu_g, pred - mu_p
+    ng = np.sqrt((g0 ** 2).sum((1, 2)))[:, None, None]
+    npn = np.sqrt((p0 ** 2).sum((1, 2)))[:, None, None]
+    g0, p0 = g0 / ng, p0 / npn
+    u, s, vt = np.linalg.svd(np.transpose(g0, (0, 2, 1)) @ p0)
+    v = np.transpose(vt, (0, 2, 1))
+    r = v @ np.transpose(u, (0, 2, 1))
+    flip = np.linalg.det(r) < 0
+    v[flip, :, -1] *= -1
+    s[flip, -1] *= -1
+    r = v @ np.transpose(u, (0, 2, 1))
+    scale = (s.sum(1)[:, None, None] * ng / npn)
+    aligned = scale * (pred - mu_p) @ r + mu_g
+    return aligned, scale[:, 0, 0]
+
+
+def _p_mpjpe(pred, gt):
+    return _mpjpe(_procrustes(pred, gt)[0], gt)
+
+
+def _n_mpjpe_procrustes(pred_c, gt_c):
+    _, s = _procrustes(pred_c, gt_c)
+    return _mpjpe(s[:, None, None] * pred_c, gt_c)
+
+
+def _n_mpjpe_ls(pred_c, gt_c):
+    s = (pred_c * gt_c).sum((1, 2)) / (pred_c * pred_c).sum((1, 2))
+    return _mpjpe(s[:, None, None] * pred_c, gt_c)
+
+
+def _pck(pred, gt, thr=150.0):
+    return 100.0 * (_errors(pred, gt) < thr).mean(-1)
+
+
+def _auc(pred, gt):
+    return np.mean([_pck(pred, gt, t) for t in range(0, 151, 5)], axis=0)
+
+
+def _action_mean(values, actions):
+    return float(np.mean([values[actions == a].mean() for a in np.unique(actions)]))
+
+
+def _centre(p, root):
+    return p - p[:, root:root + 1]
+
+
+# ------------------------------------------------------------------ shared random sets
+@pytest.fixture(scope="module")
+def h36m(tmp_path_factory):
+    """(root, test split, predictions (N, 17, 3) for the whole split, preds file path)."""
+    base = tmp_path_factory.mktemp("anchors")
+    root = toy_h36m(base / "toy-h36m", seed=7)
+    ds = read_split(root, "test")
+    rng = np.random.default_rng(11)
+    n = len(ds)
+    # ground truth, randomly scaled / rotated / shifted, plus 60 mm joint noise
+    ang = rng.uniform(-0.4, 0.4, n)
+    c, s = np.cos(ang), np.sin(ang)
+    rot = np.zeros((n, 3, 3))
+    rot[:, 0, 0], rot[:, 0, 1], rot[:, 1, 0], rot[:, 1, 1], rot[:, 2, 2] = c, -s, s, c, 1.0
+    scale = rng.uniform(0.8, 1.2, n)[:, None, None]
+    preds = (scale * ds.poses_3d @ rot + rng.normal(0, 60.0, (n, 17, 3))
+             + rng.normal(0, 50, (n, 1, 3)))
+    return root, ds, preds
+
+
+def _evaluate_protocol(root, ds, preds, name, tmp_path):
+    p = get_protocol(name)
+    rows = p.select(ds)
+    f = tmp_path / f"{name}.npz"
+    np.savez(f, poses_3d=preds[rows], index=np.arange(len(rows)))
+    return posebench.evaluate(f, dataset=root, protocol=name, pss_k=()).summary["metrics"], rows
+
+
+def test_h36m_p1_is_videopose3d_action_wise_mpjpe(h36m, tmp_path):
+    root, ds, preds = h36m
+    m, rows = _evaluate_protocol(root, ds, preds, "h36m-p1", tmp_path)
+    keep = np.isin(ds.keys.subject, ["S9", "S11"])
+    np.testing.assert_array_equal(rows, np.flatnonzero(keep))
+    gt_c, pr_c = _centre(ds.poses_3d[keep], 0), _centre(preds[keep], 0)
+    actions = ds.keys.action[keep]
+    want = _action_mean(_mpjpe(pr_c, gt_c), actions)
+    assert m["mpjpe"] == pytest.approx(want, abs=1e-6)
+    # action-wise differs from frame-wise on this set (unequal action lengths)
+    assert abs(want - _mpjpe(pr_c, gt_c).mean()) > 1e-3
+    assert m["p_mpjpe"] == pytest.approx(_action_mean(_p_mpjpe(pr_c, gt_c), actions), abs=1e-6)
+    assert m["n_mpjpe"] == pytest.approx(_action_mean(_n_mpjpe_ls(pr_c, gt_c), actions),
+                                         abs=1e-6)
+
+
+def test_h36m_p2_headline_is_action_wise_p_mpjpe(h36m, tmp_path):
+    root, ds, preds = h36m
+    m, _ = _evaluate_protocol(root, ds, preds, "h36m-p2", tmp_path)
+    keep = np.isin(ds.keys.subject, ["S9", "S11"])
+    want = _action_mean(_p_mpjpe(preds[keep], ds.poses_3d[keep]), ds.keys.action[keep])
+    assert m["p_mpjpe"] == pytest.approx(want, abs=1e-6)
+    assert get_protocol("h36m-p2").extra["headline"] == "p_mpjpe"
+
+
+def test_h36m_every64_is_epipolarpose_integral_test_set(h36m, tmp_path):
+    root, ds, preds = h36m
+    m, rows = _evaluate_protocol(root, ds, preds, "h36m-every64", tmp_path)
+    keep = np.isin(ds.keys.subject, ["S9", "S11"]) & (ds.keys.frame % 64 == 0)
+    np.testing.assert_array_equal(rows, np.flatnonzero(keep))
+    gt_c, pr_c = _centre(ds.poses_3d[keep], 0), _centre(preds[keep], 0)
+    assert m["mpjpe"] == pytest.approx(_mpjpe(pr_c, gt_c).mean(), abs=1e-6)
+    assert m["p_mpjpe"] == pytest.approx(_p_mpjpe(pr_c, gt_c).mean(), abs=1e-6)
+    assert m["n_mpjpe"] == pytest.approx(_n_mpjpe_procrustes(pr_c, gt_c).mean(), abs=1e-6)
+    # the Procrustes scale is a different number from Rhodin's least-squares scale
+    assert abs(_n_mpjpe_procrustes(pr_c, gt_c).mean() - _n_mpjpe_ls(pr_c, gt_c).mean()) > 1e-3
+
+
+def test_h36m_every64_mpii16_scores_16_joints(h36m, tmp_path):
+    root, ds, preds = h36m
+    m, _ = _evaluate_protocol(root, ds, preds, "h36m-every64-mpii16", tmp_path)
+    keep = np.isin(ds.keys.subject, ["S9", "S11"]) & (ds.keys.frame % 64 == 0)
+    gt16 = _centre(ds.poses_3d[keep], 0)[:, MPII16_FROM_H36M]
+    pr16 = _centre(preds[keep], 0)[:, MPII16_FROM_H36M]
+    assert gt16.shape[1] == 16
+    assert m["mpjpe"] == pytest.approx(_mpjpe(pr16, gt16).mean(), abs=1e-6)
+    # the 17-joint number (spine included) is a different one
+    m17, _ = _evaluate_protocol(root, ds, preds, "h36m-every64", tmp_path)
+    assert m["mpjpe"] != pytest.approx(m17["mpjpe"], abs=1e-3)
+    assert m["n_mpjpe"] == pytest.approx(_n_mpjpe_procrustes(pr16, gt16).mean(), abs=1e-6)
+
+
+def test_h36m_mmpose_is_frame_wise_over_all_test_frames(h36m, tmp_path):
+    root, ds, preds = h36m
+    m, rows = _evaluate_protocol(root, ds, preds, "h36m-mmpose", tmp_path)
+    keep = np.isin(ds.keys.subject, ["S9", "S11"])
+    assert len(rows) == keep.sum()
+    gt_c, pr_c = _centre(ds.poses_3d[keep], 0), _centre(preds[keep], 0)
+    assert m["mpjpe"] == pytest.approx(_mpjpe(pr_c, gt_c).mean(), abs=1e-6)
+    assert m["p_mpjpe"] == pytest.approx(_p_mpjpe(pr_c, gt_c).mean(), abs=1e-6)
+
+
+@pytest.fixture(scope="module")
+def hp(tmp_path_factory):
+    """3DHP toy (integer mm) and predictions hitting exactly 150 mm on chosen joints."""
+    root = toy_3dhp(tmp_path_factory.mktemp("anchors3dhp") / "toy-3dhp", seed=5)
+    ds = read_split(root, "test")
+    gt = ds.extra["univ_poses_3d"]
+    rng = np.random.default_rng(3)
+    preds = gt + np.round(rng.normal(0, 70.0, gt.shape))
+    preds[:, HP17_PELVIS] = gt[:, HP17_PELVIS]  # exact root, so errors are exact integers' norms
+    # joints 0-3 of every pose: errors of exactly 150 mm (not counted by PCK@150) and 145, 155
+    preds[:, 0] = gt[:, 0] + [150.0, 0.0, 0.0]
+    preds[:, 1] = gt[:, 1] + [0.0, 90.0, 120.0]  # 150 exactly (3-4-5 triangle)
+    preds[:, 2] = gt[:, 2] + [145.0, 0.0, 0.0]
+    preds[:, 3] = gt[:, 3] + [0.0, 0.0, 155.0]
+    return root, ds, preds
+
+
+def test_3dhp_official_pck_auc_over_17_joints_strict(hp, tmp_path):
+    root, ds, preds = hp
+    m, rows = _evaluate_protocol(root, ds, preds, "3dhp-official", tmp_path)
+    np.testing.assert_array_equal(rows, np.flatnonzero(ds.valid))
+    gt = _centre(ds.extra["univ_poses_3d"][rows], HP17_PELVIS)
+    pr = _centre(preds[rows], HP17_PELVIS)
+    e = _errors(pr, gt)
+    assert np.all(e[:, 0] == 150.0) and np.all(e[:, 1] == 150.0)
+    assert m["pck"] == pytest.approx(_pck(pr, gt).mean(), abs=1e-9)
+    # strict <: the exact-150 joints are misses; counting them as hits would change the number
+    assert m["pck"] < 100.0 * (e <= 150.0).mean() - 1.0
+    assert m["auc"] == pytest.approx(_auc(pr, gt).mean(), abs=1e-9)
+    assert m["mpjpe"] == pytest.approx(_mpjpe(pr, gt).mean(), abs=1e-6)
+
+
+def test_3dhp_14_drops_head_spine_pelvis_after_centring(hp, tmp_path):
+    root, ds, preds = hp
+    m, rows = _evaluate_protocol(root, ds, preds, "3dhp-14", tmp_path)
+    gt = _centre(ds.extra["univ_poses_3d"][rows], HP17_PELVIS)[:, HP14_KEEP]
+    pr = _centre(preds[rows], HP17_PELVIS)[:, HP14_KEEP]
+    assert m["pck"] == pytest.approx(_pck(pr, gt).mean(), abs=1e-9)
+    assert m["auc"] == pytest.approx(_auc(pr, gt).mean(), abs=1e-9)
+    assert m["mpjpe"] == pytest.approx(_mpjpe(pr, gt).mean(), abs=1e-6)
+    assert m["n_mpjpe"] == pytest.approx(_n_mpjpe_ls(pr, gt).mean(), abs=1e-6)
+
+
+def test_3dhp_falls_back_to_poses_3d_without_universal_truth(tmp_path):
+    root = toy_3dhp(tmp_path / "hp", with_univ=False)
+    ds = read_split(root, "test")
+    rows = get_protocol("3dhp-official").select(ds)
+    np.savez(tmp_path / "p.npz", poses_3d=ds.poses_3d[rows], index=np.arange(len(rows)))
+    rep = posebench.evaluate(tmp_path / "p.npz", dataset=root, protocol="3dhp-official")
+    assert rep.summary["ground_truth"] == "poses_3d"
+    assert any("absent" in n for n in rep.summary["notes"])
+    assert rep.metrics["pck"] == 100.0
+
+
+def test_synth_and_all_frames_are_frame_wise_over_the_test_split(tmp_path):
+    root = toy_synth(tmp_path / "s")
+    ds = read_split(root, "test")
+    rng = np.random.default_rng(0)
+    preds = ds.poses_3d + rng.normal(0, 30, ds.poses_3d.shape)
+    want = _mpjpe(_centre(preds, 0), _centre(ds.poses_3d, 0)).mean()
+    for name in ("synth", "all-frames"):
+        m, rows = _evaluate_protocol(root, ds, preds, name, tmp_path)
+        assert len(rows) == len(ds)
+        assert m["mpjpe"] == pytest.approx(want, abs=1e-6)
+
+
+def test_every_preset_is_registered_with_a_source():
+    names = {p.name for p in list_protocols()}
+    assert {"all-frames", "synth", "h36m-p1", "h36m-p2", "h36m-every64", "h36m-every64-mpii16",
+            "h36m-mmpose", "3dhp-official", "3dhp-14"} <= names
+    for p in PROTOCOLS.values():
+        assert len(p.source) > 20, p.name
+    assert get_protocol("3dhp-official").extra["breakdowns"] == ("subject", "action", "scene")
+    assert get_protocol("h36m-every64-mpii16").eval_skeleton == "mpii16"
+    assert get_protocol("h36m-p1").subjects == ("S9", "S11")

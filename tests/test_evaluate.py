@@ -1,0 +1,217 @@
+"""posebench.evaluate: ground truth scores perfectly, PSS caching, tables, CIs."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from helpers_toy import toy_3dhp, toy_h36m, toy_synth
+
+import posebench
+from posebench.data.dataset import read_split
+from posebench.data.protocols import get_protocol
+from posebench.errors import InputError
+from posebench.evaluation import pss_cache_path
+from posebench.metrics import PoseStructureScore
+from posebench.predictions import Predictions
+
+
+@pytest.fixture(scope="module")
+def synth(tmp_path_factory):
+    root = toy_synth(tmp_path_factory.mktemp("ev") / "toy-synth")
+    return root, read_split(root, "test"), read_split(root, "train")
+
+
+@pytest.fixture(scope="module")
+def fitted_pss(synth, tmp_path_factory):
+    """PSS@50/@100 models of the toy set, fitted once per module by evaluate itself."""
+    root, test, _ = synth
+    home = tmp_path_factory.mktemp("pss_home")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("POSEBENCH_HOME", str(home))
+    try:
+        posebench.evaluate(test.poses_3d, dataset=root)
+    finally:
+        mp.undo()
+    return home / "pss"
+
+
+@pytest.fixture
+def shared_pss(fitted_pss, isolated_home):
+    """Put the module's fitted PSS models into this test's isolated POSEBENCH_HOME cache."""
+    import shutil
+
+    shutil.copytree(fitted_pss, isolated_home / "pss", dirs_exist_ok=True)
+
+
+@pytest.mark.usefixtures("shared_pss")
+def test_ground_truth_as_prediction_is_perfect(synth, tmp_path):
+    root, test, train = synth
+    f = tmp_path / "p.npz"
+    np.savez(f, poses_3d=test.poses_3d, index=np.arange(len(test)))
+    rep = posebench.evaluate(f, dataset=root)
+    m = rep.metrics
+    for name in ("mpjpe", "p_mpjpe", "n_mpjpe"):
+        assert m[name] == pytest.approx(0.0, abs=1e-9)
+    assert m["pck"] == 100.0
+    assert m["auc"] == pytest.approx(100.0 * 30 / 31, abs=1e-9)  # 96.77: threshold 0 never hit
+    assert m["pss@50"] == 1.0 and m["pss@100"] == 1.0
+    s = rep.summary
+    assert s["protocol"]["name"] == "synth" and s["n_samples"] == len(test)
+    assert s["dataset"]["fingerprint"] == test.fingerprint()
+    assert s["coverage"]["partial"] is False and s["posebench_version"] == posebench.__version__
+    assert "root-centred at 'pelvis'" in s["alignment"]
+    assert len(rep.frame) == len(test)
+    assert list(rep.frame.columns[:7]) == ["position", "row", "subject", "action", "subaction",
+                                           "camera", "frame"]
+    json.dumps(rep.record())  # JSON-ready
+
+
+def test_pss_models_are_fitted_on_training_split_and_cached(synth, tmp_path):
+    root, test, train = synth
+    preds = test.poses_3d + np.random.default_rng(0).normal(0, 40, test.poses_3d.shape)
+    rep = posebench.evaluate(preds, dataset=root, pss_k=(50,))
+    path = pss_cache_path(train.fingerprint(), "h36m17", 50, 0)
+    assert path.is_file()
+    info = rep.summary["pss_models"][0]
+    assert info["path"] == str(path) and info["train_fingerprint"] == train.fingerprint()
+    model = PoseStructureScore.load(path)
+    assert info["fingerprint"] == model.fingerprint
+    # the cached model's score equals scoring the root-centred poses directly
+    gt_c = test.poses_3d - test.poses_3d[:, :1]
+    pr_c = preds - preds[:, :1]
+    assert rep.metrics["pss@50"] == pytest.approx(model.score(pr_c, gt_c), abs=1e-12)
+    mtime = path.stat().st_mtime_ns
+    rep2 = posebench.evaluate(preds, dataset=root, pss_k=(50,))
+    assert path.stat().st_mtime_ns == mtime
+    assert rep2.metrics == rep.metrics
+
+
+def test_given_pss_model_replaces_auto_fit(synth, tmp_path):
+    root, test, train = synth
+    model = PoseStructureScore(k=7, seed=3).fit(train.poses_3d - train.poses_3d[:, :1])
+    saved = model.save(tmp_path / "m7")
+    rep = posebench.evaluate(test.poses_3d, dataset=root, pss_models=[saved])
+    assert [m["k"] for m in rep.summary["pss_models"]] == [7]
+    assert "pss@7" in rep.metrics and "pss@50" not in rep.metrics
+    assert rep.summary["pss_models"][0]["fingerprint"] == model.fingerprint
+
+
+def test_pss_model_with_other_joint_count_is_refused(synth, tmp_path):
+    root, test, train = synth
+    model = PoseStructureScore(k=3).fit(train.poses_3d[:, :16])
+    saved = model.save(tmp_path / "m16")
+    with pytest.raises(InputError, match="joints"):
+        posebench.evaluate(test.poses_3d, dataset=root, pss_models=[saved])
+
+
+def test_prediction_translation_does_not_matter_but_structure_does(synth):
+    root, test, _ = synth
+    rng = np.random.default_rng(1)
+    noisy = test.poses_3d + rng.normal(0, 25, test.poses_3d.shape)
+    a = posebench.evaluate(noisy, dataset=root, pss_k=())
+    b = posebench.evaluate(noisy + rng.normal(0, 500, (len(test), 1, 3)), dataset=root,
+                           pss_k=())
+    for name in ("mpjpe", "p_mpjpe", "n_mpjpe", "pck", "auc"):
+        assert a.metrics[name] == pytest.approx(b.metrics[name], abs=1e-9)
+    gt_c = test.poses_3d - test.poses_3d[:, :1]
+    pr_c = noisy - noisy[:, :1]
+    want = np.sqrt(((gt_c - pr_c) ** 2).sum(-1)).mean()
+    assert a.metrics["mpjpe"] == pytest.approx(want, abs=1e-9)
+
+
+def test_inputs_path_predictions_and_array_agree(synth, tmp_path):
+    root, test, _ = synth
+    preds = test.poses_3d + 5.0 * np.sign(np.sin(np.arange(17)))[None, :, None]
+    np.savez(tmp_path / "p.npz", poses_3d=preds, index=np.arange(len(test)))
+    a = posebench.evaluate(tmp_path / "p.npz", dataset=root, pss_k=())
+    b = posebench.evaluate(Predictions(preds, index=np.arange(len(test))), dataset=root,
+                           pss_k=())
+    c = posebench.evaluate(preds, dataset=str(root), protocol=get_protocol("synth"), pss_k=())
+    d = posebench.evaluate(preds, dataset=test, pss_k=())
+    assert a.metrics == b.metrics == c.metrics == d.metrics
+    assert a.summary["predictions"]["sha256"] and b.summary["predictions"]["sha256"] is None
+
+
+def test_per_action_and_per_joint_tables(tmp_path):
+    root = toy_h36m(tmp_path / "h")
+    ds = read_split(root, "test")
+    rng = np.random.default_rng(2)
+    preds = ds.poses_3d + rng.normal(0, 30, ds.poses_3d.shape)
+    rep = posebench.evaluate(preds, dataset=root, protocol="h36m-p1", per_action=True,
+                             per_joint=True, pss_k=())
+    acts = rep.per_group["action"]
+    gt_c = ds.poses_3d - ds.poses_3d[:, :1]
+    pr_c = preds - preds[:, :1]
+    e = np.sqrt(((gt_c - pr_c) ** 2).sum(-1))
+    for a in np.unique(ds.keys.action):
+        sel = ds.keys.action == a
+        assert acts.loc[a, "mpjpe"] == pytest.approx(e[sel].mean(), abs=1e-9)
+        assert acts.loc[a, "n"] == sel.sum()
+    assert rep.metrics["mpjpe"] == pytest.approx(acts["mpjpe"].mean(), abs=1e-9)
+    joints = rep.per_group["joint"]
+    assert len(joints) == 17 and joints.loc["pelvis", "mpjpe"] == 0.0
+    # action-wise per joint: mean over actions of per-action joint means
+    want = np.mean([e[ds.keys.action == a, 2].mean() for a in np.unique(ds.keys.action)])
+    assert joints.loc["r_knee", "mpjpe"] == pytest.approx(want, abs=1e-9)
+
+
+def test_3dhp_breakdowns_and_pss_skip(tmp_path):
+    root = toy_3dhp(tmp_path / "hp")
+    ds = read_split(root, "test")
+    rows = get_protocol("3dhp-official").select(ds)
+    preds = ds.extra["univ_poses_3d"][rows] + 30.0 * np.eye(3)[np.arange(17) % 3][None]
+    rep = posebench.evaluate(preds, dataset=root)
+    assert rep.summary["protocol"]["name"] == "3dhp-official"
+    assert set(rep.per_group) == {"subject", "action", "scene"}
+    assert not any(k.startswith("pss") for k in rep.metrics)
+    assert any("PSS skipped" in n for n in rep.summary["notes"])
+    scenes = rep.per_group["scene"]
+    assert set(scenes.index) == {"GreenScreen", "Studio", "Outdoor"}
+    assert scenes["n"].sum() == len(rows)
+
+
+@pytest.mark.usefixtures("shared_pss")
+def test_bootstrap_ci_is_seeded_and_brackets_the_mean(synth):
+    root, test, _ = synth
+    preds = test.poses_3d + np.random.default_rng(4).normal(0, 30, test.poses_3d.shape)
+    rep = posebench.evaluate(preds, dataset=root, pss_k=(50,))
+    lo, hi = rep.ci("mpjpe", n_boot=300, seed=1)
+    assert lo < rep.metrics["mpjpe"] < hi
+    assert (lo, hi) == rep.ci("mpjpe", n_boot=300, seed=1)
+    plo, phi = rep.ci("pss@50", n_boot=300)
+    assert 0.0 <= plo <= rep.metrics["pss@50"] <= phi <= 1.0
+    with pytest.raises(InputError):
+        rep.ci("nope")
+
+
+def test_action_wise_ci_brackets_the_action_wise_number(tmp_path):
+    root = toy_h36m(tmp_path / "h")
+    ds = read_split(root, "test")
+    preds = ds.poses_3d + np.random.default_rng(5).normal(0, 30, ds.poses_3d.shape)
+    rep = posebench.evaluate(preds, dataset=root, pss_k=())
+    assert rep.summary["protocol"]["aggregation"] == "action"
+    lo, hi = rep.ci("mpjpe", n_boot=200)
+    assert lo < rep.metrics["mpjpe"] < hi
+
+
+def test_wrong_protocol_kind_and_2d_only_split(synth, tmp_path):
+    root, test, _ = synth
+    with pytest.raises(InputError, match="kind"):
+        posebench.evaluate(test.poses_3d, dataset=root, protocol="h36m-p1")
+    with pytest.raises(InputError, match="not supported"):
+        posebench.evaluate([[1, 2, 3]], dataset=root)
+
+
+@pytest.mark.usefixtures("shared_pss")
+def test_frame_dataframe_carries_keys_and_metrics(synth):
+    root, test, _ = synth
+    rep = posebench.evaluate(test.poses_3d, dataset=root, pss_k=(50,))
+    f = rep.frame
+    assert isinstance(f, pd.DataFrame)
+    np.testing.assert_array_equal(f["frame"], test.keys.frame)
+    np.testing.assert_array_equal(f["subject"], test.keys.subject)
+    assert set(f.columns) >= {"mpjpe", "p_mpjpe", "n_mpjpe", "pck", "auc", "pss@50"}
+    assert (f["pss@50"] == 1.0).all()
