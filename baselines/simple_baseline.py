@@ -7,6 +7,12 @@ lifting pipeline, as Martinez used Stacked Hourglass detections), for training a
 2D is converted to normalised image coordinates ((u - c) / f, the dataset's intrinsics) so that
 one network serves cameras with different focal lengths, then z-scored; targets are the
 root-relative 3D of the J - 1 other joints in mm, z-scored. Loss MSE.
+
+Defaults are Martinez's network (width 1024, 2 blocks, dropout 0.5, Adam 1e-3 x0.96 per 100k
+steps, clip 1) with a CPU schedule (batch 256, 10 epochs); the paper's schedule is
+``--option batch_size=64 --option epochs=200``. With ``inputs=epipolarpose`` and no
+``detector``, the 2D branch is pre-trained first with the reference pipeline's `profile`
+(``max_steps`` caps it) on ``pretrain_split``.
 """
 
 from __future__ import annotations

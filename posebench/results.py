@@ -147,7 +147,10 @@ def build_leaderboard(folder: str | Path) -> tuple[str, str, int]:
     records = []
     for p in sorted(folder.rglob("*.json")):
         rec = load_result(p)
-        records.append((rec.get("method") or p.stem, rec))
+        name = rec.get("method") or p.stem
+        if rec.get("variant"):
+            name = f"{name} [{rec['variant']}]"
+        records.append((name, rec))
     if not records:
         raise InputError(f"{folder} holds no result records (*.json); expected files written by "
                          "`posebench eval --output`; add some first.")

@@ -7,6 +7,8 @@ Pure numpy, batched (leading batch dims), no torch. Modules, one job each:
 - `rotations`: skew, Rodrigues, rotation angles, relative extrinsics;
 - `two_view`: normalised 8-point F, batched RANSAC on the Sampson distance, E with corrected
   singular values, the four (R, t), cheirality, Sampson LM refinement, degeneracy flags;
+- `fast_two_view`: the per-frame throughput path (``estimator="fast"``): one 8-point solve,
+  closed-form essential projection and rotations, cheirality, midpoint triangulation;
 - `triangulation`: weighted DLT over N views, Hartley-Sturm optimal two-view correction
   (degree-6 polynomial), vector median;
 - `pseudo_labels`: the trainer-facing API ``pseudo_labels(poses_2d, ViewCameras(...),

@@ -8,9 +8,6 @@ realistic extent and depth, which is what two-view geometry is sensitive to.
 
 from __future__ import annotations
 
-import json
-from importlib import resources
-
 import numpy as np
 
 from posebench.geometry.rotations import rodrigues
@@ -29,30 +26,11 @@ JOINT_SIGMA = np.array([0.0, 0.15, 0.5, 0.4, 0.15, 0.5, 0.4, 0.25, 0.2, 0.3, 0.2
 def h36m_rig(subject: str = "S1") -> dict[str, np.ndarray]:
     """The 4 Human3.6M cameras of `subject`: f, c (4, 2) px, k (4, 3), p (4, 2) (h36m model),
     R (4, 3, 3), t (4, 3) mm with ``X_c = R X_w + t`` (world z up, mm), ids (4,)."""
-    text = resources.files("posebench").joinpath("facts/h36m_cameras.json").read_text()
-    d = json.loads(text)
-    ids = d["camera_ids_in_order"]
-    out = {k: [] for k in ("f", "c", "k", "p", "R", "t")}
-    for cid in ids:
-        intr = d["intrinsics"][cid]
-        ext = d["extrinsics"][subject][cid]
-        w, x, y, z = ext["orientation_wxyz_camera_to_world"]
-        n = np.sqrt(w * w + x * x + y * y + z * z)
-        w, x, y, z = w / n, x / n, y / n, z / n
-        Rc2w = np.array([[1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)],
-                         [2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)],
-                         [2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)]])
-        R = Rc2w.T
-        C = np.asarray(ext["camera_centre_world_mm"])
-        out["f"].append(intr["focal_length_px"])
-        out["c"].append(intr["center_px"])
-        out["k"].append(intr["radial_distortion_k1_k2_k3"])
-        out["p"].append(intr["tangential_distortion_videopose3d_order"])
-        out["R"].append(R)
-        out["t"].append(-R @ C)
-    rig = {k: np.asarray(v, dtype=np.float64) for k, v in out.items()}
-    rig["ids"] = np.asarray(ids)
-    return rig
+    from posebench.data.h36m_calibration import h36m_camera_table
+
+    cams = h36m_camera_table([subject], row_ids="camera")
+    return {"f": cams.f, "c": cams.c, "k": cams.k, "p": cams.p, "R": cams.R, "t": cams.t,
+            "ids": cams.ids}
 
 
 def forward_kinematics(angles: np.ndarray) -> np.ndarray:

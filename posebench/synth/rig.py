@@ -13,34 +13,14 @@ All tables use world -> camera ``X_c = R X_w + t`` (mm, world z up).
 
 from __future__ import annotations
 
-import json
-from functools import lru_cache
-from pathlib import Path
-
 import numpy as np
 
 from posebench.data.dataset import CameraTable
+from posebench.data.h36m_calibration import SUBJECTS as H36M_SUBJECTS
+from posebench.data.h36m_calibration import h36m_camera_table, quaternion_to_matrix
 from posebench.errors import InputError
 
-FACTS = Path(__file__).resolve().parents[1] / "facts" / "h36m_cameras.json"
-H36M_SUBJECTS = ("S1", "S5", "S6", "S7", "S8", "S9", "S11")
-
-
-@lru_cache(maxsize=1)
-def _facts() -> dict:
-    return json.loads(FACTS.read_text())
-
-
-def quat_to_matrix(q: np.ndarray) -> np.ndarray:
-    """(..., 4) unit quaternions (w, x, y, z) -> (..., 3, 3) rotation matrices."""
-    q = np.asarray(q, float)
-    q = q / np.linalg.norm(q, axis=-1, keepdims=True)
-    w, x, y, z = np.moveaxis(q, -1, 0)
-    return np.stack([
-        np.stack([1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)], -1),
-        np.stack([2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)], -1),
-        np.stack([2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)], -1),
-    ], -2)
+quat_to_matrix = quaternion_to_matrix  # (w, x, y, z) -> rotation matrix
 
 
 def h36m_subject_for(subject: str) -> str:
@@ -53,19 +33,7 @@ def h36m_subject_for(subject: str) -> str:
 
 def h36m_cameras(subject: str) -> CameraTable:
     """The 4 Human3.6M cameras (official intrinsics + distortion) for a synthetic subject."""
-    facts = _facts()
-    ids = facts["camera_ids_in_order"]
-    ext = facts["extrinsics"][h36m_subject_for(subject)]
-    intr = facts["intrinsics"]
-    R_cw = quat_to_matrix(np.array([ext[c]["orientation_wxyz_camera_to_world"] for c in ids]))
-    C = np.array([ext[c]["camera_centre_world_mm"] for c in ids])
-    R = np.swapaxes(R_cw, -1, -2)
-    t = -np.einsum("cij,cj->ci", R, C)
-    return CameraTable(
-        ids, [intr[c]["focal_length_px"] for c in ids], [intr[c]["center_px"] for c in ids],
-        [intr[c]["radial_distortion_k1_k2_k3"] for c in ids],
-        [intr[c]["tangential_distortion_videopose3d_order"] for c in ids], R, t,
-        [intr[c]["width"] for c in ids], [intr[c]["height"] for c in ids], "h36m")
+    return h36m_camera_table([h36m_subject_for(subject)], row_ids="camera")
 
 
 def capture_centre(cameras: CameraTable) -> np.ndarray:

@@ -59,10 +59,14 @@ def root_index(dataset) -> int:
 
 def to_camera_mm(pred_n: np.ndarray, dataset, image_size: int) -> np.ndarray:
     """Normalised predictions of every sample of `dataset` -> (N, J, 3) camera mm using the
-    ground-truth intrinsics and root depth (absolute; subtract the root for root-relative)."""
+    ground-truth intrinsics (lens distortion undone) and root depth (absolute; subtract the
+    root for root-relative)."""
     focal, centre = sample_intrinsics(dataset)
     root_depth = dataset.poses_3d[:, root_index(dataset), 2]
-    return back_project(pred_n, dataset.crop_affine, focal, centre, root_depth, image_size)
+    ci = dataset.camera_index
+    cams = dataset.cameras
+    return back_project(pred_n, dataset.crop_affine, focal, centre, root_depth, image_size,
+                        cams.k[ci], cams.p[ci], cams.distortion)
 
 
 def normalised_to_full_px(pred_n: np.ndarray, crop_affine: np.ndarray,

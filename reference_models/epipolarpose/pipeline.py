@@ -5,7 +5,11 @@ with per-frame / pooled / known geometry, plus the fully-supervised and ground-t
 variants, all started from the same 2D model; a mean-pose baseline computed in the same run;
 each evaluated on the dataset's test protocol (`posebench.evaluate`: MPJPE, N-MPJPE, P-MPJPE,
 PCK, AUC, PSS@50, PSS@100) and, for pseudo-label variants, the pseudo-labels' own error on the
-training split. Writes ``OUT/<variant>/`` run folders, ``OUT/results/<variant>.json`` (one
+training split. With a ``[refinement]`` table in the profile, the SS+RU variant (``ss-ru``,
+PAPER.md section 3.3) refines the ``base`` self-supervised variant's outputs with the
+refinement unit, trained on that model's predictions for the training split against the
+training split's 3D poses (the paper's route; those 3D poses play the role of MoCap data, no
+test data is used). Writes ``OUT/<variant>/`` run folders, ``OUT/results/<variant>.json`` (one
 result record per variant) and ``OUT/summary.json``; returns the comparison table rows.
 """
 
@@ -35,8 +39,9 @@ DEPTH_REPRESENTATION = (
     "z = (Z_j - Z_root) / Z_root * f_crop / S: depth offset from the root in crop pixels at the "
     "root's distance (same units as x, y; invariant to the scene's scale, so scale-free "
     "pseudo-labels need no metric scale)")
-EVALUATION_RULE = ("x, y back-projected with ground-truth intrinsics and the ground-truth root "
-                   "depth (lens distortion not undone), both poses root-centred (PAPER.md)")
+EVALUATION_RULE = ("x, y mapped to full-image pixels, undistorted with the ground-truth lens "
+                   "model and back-projected with the ground-truth intrinsics and root depth; "
+                   "both poses root-centred (PAPER.md; the official code skips undistortion)")
 
 
 def load_profile(profile: str | Path) -> dict:
@@ -204,6 +209,20 @@ def reproduce(profile: str | Path = "cpu", dataset: str | None = None, out: str 
         if mode.startswith("self-supervised"):
             rec["pseudo_label_quality"] = pseudo_label_quality(run_dir, trainset, size)
         records[variant] = rec
+    ru = prof.get("refinement")
+    if ru and ru.get("base") in records:
+        log(f"[{time.perf_counter() - t_start:7.1f}s] training ss-ru (refinement unit on "
+            f"{ru['base']})")
+        t0 = time.perf_counter()
+        base_dir = out / ru["base"]
+        pred = refine_with_unit(ru, base_dir, trainset, test, out / "ss-ru", prof, device)
+        report = evaluate_variant(pred, test, trainset, protocol)
+        records["ss-ru"] = {**report.record(), **base, "variant": "ss-ru",
+                            "mode": "self-supervised + refinement unit",
+                            "pseudo_label_mode": records[ru["base"]]["pseudo_label_mode"],
+                            "refinement": {**ru, "route": "predictions on the training split "
+                                           "vs its 3D poses"},
+                            "train_seconds": time.perf_counter() - t0}
     # the starting point of every variant: the 2D model, whose depth head was never trained
     rep = evaluate_variant(predict(pre_dir, test, device=device), test, trainset, protocol)
     records["2d-model"] = {**rep.record(), **base, "variant": "2d-model", "mode": "pretrain-2d",
@@ -222,6 +241,31 @@ def reproduce(profile: str | Path = "cpu", dataset: str | None = None, out: str 
     log(format_table(rows))
     log(f"total {summary['seconds']['total']:.0f} s; results in {out / 'results'}")
     return rows
+
+
+def refine_with_unit(ru: dict, base_dir: Path, trainset, test, out: Path, prof: dict,
+                     device: str) -> np.ndarray:
+    """Train (or, on resume, load) the refinement unit on the base model's training-split
+    predictions and return refined (M, J, 3) root-relative mm test predictions."""
+    from reference_models.epipolarpose.evaluate import predict
+    from reference_models.epipolarpose.refinement import RefinementUnit, train_refinement_unit
+
+    from posebench.skeletons import get_skeleton
+
+    root = get_skeleton(trainset.skeleton).root
+    path = out / "refinement_unit.npz"
+    if path.is_file():
+        unit = RefinementUnit.load(path)
+    else:
+        pred_train = predict(base_dir, trainset, root_relative=True, device=device)
+        cfg = {k: ru[k] for k in ("width", "epochs", "batch_size", "dropout", "activation")
+               if k in ru}
+        unit = train_refinement_unit(pred_train, trainset.poses_3d, root=root, config=cfg,
+                                     seed=int(prof.get("seed", 0)),
+                                     threads=int(prof.get("threads", 2)))
+        out.mkdir(parents=True, exist_ok=True)
+        unit.save(path)
+    return unit.refine(predict(base_dir, test, root_relative=True, device=device))
 
 
 def _base_record(prof: dict, profile, dataset: str, notes: list) -> dict:

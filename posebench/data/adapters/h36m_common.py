@@ -20,20 +20,22 @@
 
 from __future__ import annotations
 
-import json
 import re
-from functools import lru_cache
-from importlib import resources
 
 import numpy as np
 
 from posebench.data.dataset import CameraTable
+from posebench.data.h36m_calibration import (  # noqa: F401  (re-exported for the adapters)
+    CAMERA_IDS,
+    SUBJECTS,
+    calibration_json,
+    h36m_camera_table,
+    quaternion_to_matrix,
+)
 from posebench.errors import InputError
 
-SUBJECTS = ("S1", "S5", "S6", "S7", "S8", "S9", "S11")
 TRAIN_SUBJECTS = ("S1", "S5", "S6", "S7", "S8")
 TEST_SUBJECTS = ("S9", "S11")
-CAMERA_IDS = ("54138969", "55011271", "58860488", "60457274")
 ACTIONS = ("Directions", "Discussion", "Eating", "Greeting", "Phoning", "Photo", "Posing",
            "Purchases", "Sitting", "SittingDown", "Smoking", "Waiting", "WalkDog", "Walking",
            "WalkTogether")
@@ -124,52 +126,9 @@ def parse_sequence(subject: str, basename: str, source: str) -> tuple[str, int]:
     return action, trial
 
 
-def quaternion_to_matrix(q: np.ndarray) -> np.ndarray:
-    """(..., 4) unit quaternions (w, x, y, z) -> (..., 3, 3) rotation matrices."""
-    q = np.asarray(q, dtype=np.float64)
-    q = q / np.linalg.norm(q, axis=-1, keepdims=True)
-    w, x, y, z = np.moveaxis(q, -1, 0)
-    return np.stack([
-        np.stack([1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)], -1),
-        np.stack([2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)], -1),
-        np.stack([2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)], -1),
-    ], -2)
-
-
-@lru_cache(maxsize=1)
-def _calibration_json() -> dict:
-    text = resources.files("posebench").joinpath("facts/h36m_cameras.json").read_text()
-    return json.loads(text)
-
-
 def camera_row_id(subject: str, camera: str) -> str:
     """Row id of a (subject, camera) calibration in the camera table, e.g. 'S9.54138969'."""
     return f"{subject}.{camera}"
-
-
-def h36m_camera_table(subjects: tuple[str, ...] | list[str] = SUBJECTS) -> CameraTable:
-    """Packaged calibration of `subjects` x `CAMERA_IDS` (row = subject-major, camera-minor).
-
-    Extrinsics as ``X_c = R X_w + t`` (mm); distortion model "h36m" (p in VideoPose3D order).
-    """
-    cal = _calibration_json()
-    ids, f, c, k, p, q, centre, w, h = [], [], [], [], [], [], [], [], []
-    for s in subjects:
-        for cam in CAMERA_IDS:
-            intr, extr = cal["intrinsics"][cam], cal["extrinsics"][s][cam]
-            ids.append(camera_row_id(s, cam))
-            f.append(intr["focal_length_px"])
-            c.append(intr["center_px"])
-            k.append(intr["radial_distortion_k1_k2_k3"])
-            p.append(intr["tangential_distortion_videopose3d_order"])
-            w.append(intr["width"])
-            h.append(intr["height"])
-            q.append(extr["orientation_wxyz_camera_to_world"])
-            centre.append(extr["camera_centre_world_mm"])
-    R = np.swapaxes(quaternion_to_matrix(np.array(q)), -1, -2)  # world -> camera
-    t = -np.einsum("cij,cj->ci", R, np.array(centre, dtype=np.float64))
-    return CameraTable(np.array(ids), np.array(f), np.array(c), np.array(k), np.array(p), R, t,
-                       np.array(w), np.array(h), "h36m")
 
 
 def camera_rows(table: CameraTable, subject: str, source: str) -> np.ndarray:
