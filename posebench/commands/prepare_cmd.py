@@ -1,4 +1,4 @@
-"""`posebench data prepare h36m|3dhp --from LAYOUT PATH [--name NAME]`."""
+"""`posebench data prepare h36m|3dhp|mpii --from LAYOUT PATH [--name NAME]`."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import click
 
 H36M_LAYOUTS = ("videopose3d", "mmpose", "cdf")
 MPI3DHP_LAYOUTS = ("mmpose", "mat")
+MPII_LAYOUTS = ("mmpose",)
 
 
 @click.group("prepare")
@@ -16,7 +17,8 @@ def prepare() -> None:
     under $POSEBENCH_HOME/datasets/<name>. See docs/datasets.md for each layout."""
 
 
-def _run(kind: str, layout: str, path: str, name: str | None) -> None:
+def _run(kind: str, layout: str, path: str, name: str | None,
+         options: dict | None = None) -> None:
     import warnings
 
     from posebench.data.adapters import prepare as do_prepare
@@ -24,7 +26,8 @@ def _run(kind: str, layout: str, path: str, name: str | None) -> None:
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        root = do_prepare(kind, layout, path, name=name or kind, progress=sys.stderr.isatty())
+        root = do_prepare(kind, layout, path, name=name or kind, progress=sys.stderr.isatty(),
+                          options=options)
     for w in caught:
         click.echo(f"warning: {w.message}", err=True)
     meta = read_meta(root)
@@ -58,3 +61,21 @@ def h36m(source: tuple[str, str], name: str | None) -> None:
 def mpi3dhp(source: tuple[str, str], name: str | None) -> None:
     """MPI-INF-3DHP from mmpose npz or the official test set's annot_data.mat files."""
     _run("3dhp", source[0], source[1], name)
+
+
+@prepare.command("mpii")
+@click.option("--from", "source", nargs=2, required=True,
+              type=(click.Choice(MPII_LAYOUTS), click.Path(exists=True)),
+              metavar="LAYOUT PATH", help=_FROM_HELP + " LAYOUT: " + "|".join(MPII_LAYOUTS))
+@click.option("--name", default=None, help="Dataset name (default: mpii).")
+@click.option("--image-size", default=64, show_default=True, type=int,
+              help="Crop side in px; must equal the model's input size (cpu profile 64, "
+                   "paper profile 256).")
+@click.option("--index-base", default=1, show_default=True, type=click.Choice(["0", "1"]),
+              help="Coordinate base of the JSON: 1 for MPII's MATLAB coordinates (mmpose's "
+                   "files), 0 if your files are already 0-based.")
+def mpii(source: tuple[str, str], name: str | None, image_size: int, index_base: str) -> None:
+    """MPII Human Pose (2D only, for 2D pre-training) from mmpose's annotations/*.json and
+    images/ folder; square crops are rendered now at --image-size."""
+    _run("mpii", source[0], source[1], name,
+         {"image_size": image_size, "index_base": int(index_base)})

@@ -95,8 +95,25 @@ def prepare_data(prof: dict, dataset: str, out: Path, log) -> tuple[str, dict]:
     return str(root), splits
 
 
-def pretrain_split_name(splits: dict, prof: dict, notes: list) -> str:
-    name = prof.get("data", {}).get("pretrain_split", "train2d")
+def pretrain_split_name(splits: dict, prof: dict, notes: list,
+                        dataset: str | None = None) -> str:
+    """The 2D pre-training split: ``[data] pretrain_split`` (default "train2d") of
+    ``[data] pretrain_dataset`` when that names another prepared dataset (e.g. "mpii", which
+    must have the split), else of the run's dataset, falling back to its training split."""
+    data = prof.get("data", {})
+    name = data.get("pretrain_split", "train2d")
+    other = data.get("pretrain_dataset", "")
+    if other and other != dataset:
+        from posebench.data.dataset import read_meta
+        from posebench.data.registry import ensure_dataset
+
+        have = read_meta(ensure_dataset(other)).get("splits", {})
+        if name not in have:
+            raise InputError(f"pre-training dataset '{other}' has no split '{name}'; expected "
+                             f"one of {', '.join(have)}; set [data] pretrain_split to one of "
+                             "those.")
+        notes.append(f"2D pre-training used split '{name}' of dataset '{other}'")
+        return name
     if name in splits:
         return name
     notes.append(f"no '{name}' split: 2D pre-training used the 2D labels of the training split")
@@ -174,7 +191,7 @@ def reproduce(profile: str | Path = "cpu", dataset: str | None = None, out: str 
     test_all = splits[protocol.split]
     test = test_all.take(protocol.select(test_all))
     trainset = splits[prof.get("data", {}).get("train_split", "train")]
-    pre_split = pretrain_split_name(splits, prof, notes)
+    pre_split = pretrain_split_name(splits, prof, notes, dataset)
     injected = {**splits}
 
     def stage(name: str, cfg: dict) -> tuple[Path, float]:
@@ -186,6 +203,8 @@ def reproduce(profile: str | Path = "cpu", dataset: str | None = None, out: str 
     pre_cfg = run_config(prof, "pretrain-2d", prof["pretrain"]["optim"], None, "", data_ref,
                          device)
     pre_cfg["data"]["pretrain_split"] = pre_split
+    if pre_cfg["data"].get("pretrain_dataset") == dataset:
+        pre_cfg["data"]["pretrain_dataset"] = ""  # the run's own (possibly injected) dataset
     pre_dir, pre_time = stage("pretrain-2d", pre_cfg)
     init = str(pre_dir / "checkpoint.pt")
 
@@ -247,10 +266,9 @@ def refine_with_unit(ru: dict, base_dir: Path, trainset, test, out: Path, prof: 
                      device: str) -> np.ndarray:
     """Train (or, on resume, load) the refinement unit on the base model's training-split
     predictions and return refined (M, J, 3) root-relative mm test predictions."""
+    from posebench.skeletons import get_skeleton
     from reference_models.epipolarpose.evaluate import predict
     from reference_models.epipolarpose.refinement import RefinementUnit, train_refinement_unit
-
-    from posebench.skeletons import get_skeleton
 
     root = get_skeleton(trainset.skeleton).root
     path = out / "refinement_unit.npz"

@@ -1,7 +1,9 @@
 """Training loop for every EpipolarPose mode, seeded, resumable and DDP-ready.
 
 Modes (``config["mode"]``):
-  ``pretrain-2d``            2D labels only (z has no label), split ``data.pretrain_split``;
+  ``pretrain-2d``            2D labels only (z has no label), split ``data.pretrain_split`` of
+                             ``data.pretrain_dataset`` (default: ``data.dataset``; e.g. "mpii"
+                             prepared by ``posebench data prepare mpii`` at the model's size);
   ``fully-supervised``       3D ground truth of ``data.train_split``;
   ``self-supervised``        pseudo-labels from the frozen 2D branch (``init_checkpoint``) and
                              the geometry core, ``pseudo.mode`` = per-frame | pooled | known;
@@ -61,7 +63,7 @@ DEFAULTS: dict = {
     "threads": 2,
     "init_checkpoint": "",
     "data": {"dataset": "synth", "train_split": "train", "pretrain_split": "train2d",
-             "val_split": "test", "val_samples": 512},
+             "pretrain_dataset": "", "val_split": "test", "val_samples": 512},
     "model": ModelConfig().to_dict(),
     "optim": {"lr": 1e-3, "batch_size": 32, "epochs": 140.0, "lr_milestones": [90, 120],
               "lr_gamma": 0.1, "lr_milestone_steps": [], "loss": "smooth_l1",
@@ -126,12 +128,40 @@ def _load_split(cfg: dict, split: str, datasets: dict | None):
     return load_dataset(cfg["data"]["dataset"], split)
 
 
+def pretrain_dataset_name(cfg: dict) -> str:
+    """The dataset 2D pre-training reads: ``data.pretrain_dataset`` or else ``data.dataset``."""
+    return cfg["data"].get("pretrain_dataset") or cfg["data"]["dataset"]
+
+
+def _load_pretrain_split(cfg: dict, datasets: dict | None):
+    """``data.pretrain_split`` of the pre-training dataset. With the run's own dataset this is
+    `_load_split`; another one (e.g. "mpii") comes from ``datasets["<name>:<split>"]`` when
+    injected, else from the registry, and its crops must have the model's input size."""
+    split, name = cfg["data"]["pretrain_split"], pretrain_dataset_name(cfg)
+    if name == cfg["data"]["dataset"]:
+        return _load_split(cfg, split, datasets)
+    if datasets is not None and f"{name}:{split}" in datasets:
+        ds = datasets[f"{name}:{split}"]
+    else:
+        from posebench.data.registry import load_dataset
+
+        ds = load_dataset(name, split)
+    size = int(cfg["model"]["image_size"])
+    if ds.images is not None and ds.images.shape[1] != size:
+        from posebench.errors import InputError
+
+        raise InputError(f"pre-training dataset '{name}' has {ds.images.shape[1]} px crops, "
+                         f"expected the model's {size} px; prepare it again with "
+                         f"--image-size {size}.")
+    return ds
+
+
 def training_targets(cfg: dict, out_dir: Path, datasets: dict | None, rank: int,
                      world: int):
     """(dataset, targets (N, J, 3) normalised, NaN = no label) for the run's mode."""
     mode, size = cfg["mode"], cfg["model"]["image_size"]
     if mode == "pretrain-2d":
-        ds = _load_split(cfg, cfg["data"]["pretrain_split"], datasets)
+        ds = _load_pretrain_split(cfg, datasets)
         t = gt_targets(ds, size, root_index(ds))
         t[..., 2] = np.nan
         return ds, t

@@ -1,5 +1,5 @@
-"""EpipolarPose method wrappers end to end on a tiny synthetic benchmark (slow: trains the
-reference network for a few steps; run with -m slow)."""
+"""EpipolarPose method wrappers end to end on a tiny synthetic benchmark (trains the reference
+network for a few steps, about 10 s)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,6 @@ def tiny(isolated_home, capsys):
     return "tiny"
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("method, extra, stored", [
     ("epipolarpose-fs", [], {"checkpoint.pt", "method.json"}),
     ("epipolarpose-ss-ru", ["--option", "ru_epochs=1", "--option", "ru_width=32"],

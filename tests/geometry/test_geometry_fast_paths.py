@@ -5,6 +5,7 @@ and the iterated-linearisation correction vs Hartley-Sturm."""
 
 import numpy as np
 import pytest
+from geometry_scenes import KM, two_view_scene
 
 from posebench.geometry.rotations import rodrigues, rotation_angle_deg
 from posebench.geometry.small_linalg import smallest_eigval_sym2, smallest_eigvec_psd
@@ -25,21 +26,10 @@ from posebench.geometry.two_view import (
     two_ray_depths,
 )
 
-KM = np.array([[1145.0, 0, 512.0], [0, 1143.0, 515.0], [0, 0, 1.0]])
-
 
 def scene(B, seed, noise):
-    rng = np.random.default_rng(seed)
-    R = rodrigues(rng.normal(size=(B, 3)) * 0.3)
-    t = rng.normal(size=(B, 3))
-    t /= np.linalg.norm(t, axis=-1, keepdims=True)
-    X = rng.normal(size=(B, 17, 3)) * 0.3 + [0, 0, 4.0]
-    X2 = np.einsum("bij,bnj->bni", R, X) + t[:, None]
-    x1 = (X / X[..., 2:]) @ KM.T
-    x2 = (X2 / X2[..., 2:]) @ KM.T
-    K = np.broadcast_to(KM, (B, 3, 3))
-    return (R, t, x1[..., :2] + rng.normal(size=(B, 17, 2)) * noise,
-            x2[..., :2] + rng.normal(size=(B, 17, 2)) * noise, K)
+    R, t, _, x1, x2, K = two_view_scene(B, seed, noise)
+    return R, t, x1, x2, K
 
 
 def test_smallest_eigvec_equals_eigh():

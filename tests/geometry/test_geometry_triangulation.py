@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from geometry_scenes import KM, two_view_scene
 
 from posebench.geometry.rotations import rodrigues
 from posebench.geometry.triangulation import (
@@ -13,21 +14,7 @@ from posebench.geometry.triangulation import (
 )
 from posebench.geometry.two_view import fundamental_from_pose
 
-KM = np.array([[1145.0, 0, 512.0], [0, 1143.0, 515.0], [0, 0, 1.0]])
-
-
-def scene(B, seed, noise):
-    rng = np.random.default_rng(seed)
-    R = rodrigues(rng.normal(size=(B, 3)) * 0.3)
-    t = rng.normal(size=(B, 3))
-    t /= np.linalg.norm(t, axis=-1, keepdims=True)
-    X = rng.normal(size=(B, 17, 3)) * 0.3 + [0, 0, 4.0]
-    X2 = np.einsum("bij,bnj->bni", R, X) + t[:, None]
-    x1 = (X / X[..., 2:]) @ KM.T
-    x2 = (X2 / X2[..., 2:]) @ KM.T
-    K = np.broadcast_to(KM, (B, 3, 3))
-    return (R, t, X, x1[..., :2] + rng.normal(size=(B, 17, 2)) * noise,
-            x2[..., :2] + rng.normal(size=(B, 17, 2)) * noise, K)
+scene = two_view_scene
 
 
 def test_correct_matches_agrees_with_opencv():

@@ -66,8 +66,8 @@ def test_back_projection_undoes_lens_distortion(toy):
     from dataclasses import replace
 
     from posebench.geometry.camera import project_with_table
-    from reference_models.epipolarpose.toy import crop_affines
     from reference_models.epipolarpose.evaluate import to_camera_mm
+    from reference_models.epipolarpose.toy import crop_affines
 
     cams = replace(toy.cameras, k=np.tile([-0.207, 0.248, -0.003], (len(toy.cameras), 1)),
                    p=np.tile([-0.001, -0.0014], (len(toy.cameras), 1)), distortion="h36m")

@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from posebench.errors import InputError
@@ -48,13 +49,16 @@ def test_smoke_profile_end_to_end_lowers_the_error(tmp_path):
     out = tmp_path / "smoke"
     rows = {r["variant"]: r for r in reproduce("smoke", out=out, log=lines.append)}
     expected = {"fully-supervised", "ss-2dgt", "ss-known", "ss-pooled", "ss-per-frame",
-                "2d-model", "mean-pose"}
+                "ss-ru", "2d-model", "mean-pose"}
     assert set(rows) == expected
     # 3D training lowers the error of the 2D model it starts from (its depth was never trained)
     assert rows["fully-supervised"]["MPJPE"] < 0.95 * rows["2d-model"]["MPJPE"]
     assert rows["ss-2dgt"]["MPJPE"] < 0.95 * rows["2d-model"]["MPJPE"]
-    # pseudo-labels from exact 2D are near-exact (their error is reported)
-    assert rows["ss-2dgt"]["pseudo P-MPJPE"] < 10.0
+    # pseudo-labels from exact 2D are exact (lens distortion undone when back-projecting)
+    assert rows["ss-2dgt"]["pseudo P-MPJPE"] < 0.01
+    # SS+RU refines the ss-known model with a unit trained on its training-split outputs
+    ru = json.loads((out / "results" / "ss-ru.json").read_text())
+    assert ru["refinement"]["base"] == "ss-known" and np.isfinite(rows["ss-ru"]["MPJPE"])
     for v in expected:
         rec = json.loads((out / "results" / f"{v}.json").read_text())
         assert rec["variant"] == v and rec["metrics"]["mpjpe"] == pytest.approx(rows[v]["MPJPE"])
@@ -65,3 +69,4 @@ def test_smoke_profile_end_to_end_lowers_the_error(tmp_path):
         reproduce("smoke", out=out, log=lines.append)
     again = {r["variant"]: r for r in reproduce("smoke", out=out, resume=True, log=lines.append)}
     assert again["ss-pooled"]["MPJPE"] == pytest.approx(rows["ss-pooled"]["MPJPE"])
+    assert again["ss-ru"]["MPJPE"] == pytest.approx(rows["ss-ru"]["MPJPE"])  # unit reloaded

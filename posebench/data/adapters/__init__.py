@@ -9,6 +9,8 @@ dict[split, PoseDataset]`` plus metadata; `prepare` writes the result with
     h36m  cdf          D3_Positions_mono/*.cdf [+ D2_Positions]    (h36m_cdf)
     3dhp  mmpose       mpi_inf_3dhp_{train,test_valid}.npz + cameras_{train,test}.pkl
     3dhp  mat          TS1..TS6/annot_data.mat (MATLAB v7.3)        (mpi3dhp_mat)
+    mpii  mmpose       annotations/mpii_{train,val}.json + images/  (mpii_mmpose; 2D only,
+                       crops rendered at prepare time, option image_size)
 """
 
 from __future__ import annotations
@@ -22,13 +24,16 @@ LAYOUTS: dict[tuple[str, str], str] = {
     ("h36m", "cdf"): "posebench.data.adapters.h36m_cdf:read_cdf",
     ("3dhp", "mmpose"): "posebench.data.adapters.mpi3dhp_mmpose:read_mmpose",
     ("3dhp", "mat"): "posebench.data.adapters.mpi3dhp_mat:read_mat",
+    ("mpii", "mmpose"): "posebench.data.adapters.mpii_mmpose:read_mmpose",
 }
 
 
 def prepare(kind: str, layout: str, path, *, name: str | None = None, root=None,
-            progress: bool = False):
+            progress: bool = False, options: dict | None = None):
     """Convert `path` (layout `layout` of dataset kind `kind`) and write the canonical dataset
-    to `root` (default ``$POSEBENCH_HOME/datasets/<name>``). Returns the written folder."""
+    to `root` (default ``$POSEBENCH_HOME/datasets/<name>``). Returns the written folder.
+
+    options: extra keyword arguments for the layout's reader (e.g. MPII's ``image_size``)."""
     from pathlib import Path
 
     from posebench.data.dataset import write_dataset
@@ -41,7 +46,13 @@ def prepare(kind: str, layout: str, path, *, name: str | None = None, root=None,
     module, fn = LAYOUTS[(kind, layout)].split(":")
     name = name or kind
     prepared = getattr(importlib.import_module(module), fn)(Path(path), name=name,
-                                                            progress=progress)
+                                                            progress=progress, **(options or {}))
     root = Path(root) if root is not None else posebench_home() / "datasets" / name
-    return write_dataset(root, prepared.splits, kind=kind, source=f"{layout}:{Path(path)}",
-                         extra_meta=prepared.meta)
+    try:
+        return write_dataset(root, prepared.splits, kind=kind, source=f"{layout}:{Path(path)}",
+                             extra_meta=prepared.meta)
+    finally:
+        for ds in prepared.splits.values():
+            ds.images = None  # release memory-mapped temporaries before removing them
+        for fn_cleanup in prepared.cleanup:
+            fn_cleanup()

@@ -44,6 +44,7 @@ class Prepared:
 
     splits: dict[str, PoseDataset]
     meta: dict
+    cleanup: list = field(default_factory=list)  # callables run after writing (temp files)
 
 
 def assemble(name: str, split: str, skeleton: str, blocks: Iterable[Block], total: int,
