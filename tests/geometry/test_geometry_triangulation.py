@@ -22,9 +22,15 @@ def test_correct_matches_agrees_with_opencv():
     R, t, _, x1, x2, K = scene(40, 0, 0.05)
     F = fundamental_from_pose(R, t, K, K)
     y1, y2 = correct_matches(F, x1, x2)
-    diffs, worse = [], 0
+    diffs, worse, refused = [], 0, 0
     for b in range(len(F)):
-        c1, c2 = cv2.correctMatches(F[b], x1[b][None], x2[b][None])
+        try:
+            c1, c2 = cv2.correctMatches(F[b], x1[b][None], x2[b][None])
+        except cv2.error:
+            # OpenCV 5.1's solvePoly asserts on a vanishing leading coefficient (a degenerate
+            # but valid polynomial); our solver handles it, checked below for every pair
+            refused += 1
+            continue
         d = np.maximum(np.abs(c1[0] - y1[b]).max(-1), np.abs(c2[0] - y2[b]).max(-1))
         ours = ((y1[b] - x1[b]) ** 2 + (y2[b] - x2[b]) ** 2).sum(-1)
         theirs = ((c1[0] - x1[b]) ** 2 + (c2[0] - x2[b]) ** 2).sum(-1)
@@ -33,6 +39,7 @@ def test_correct_matches_agrees_with_opencv():
     diffs = np.concatenate(diffs)
     # agreement to 1e-6 px on the well-posed majority; where OpenCV's iterative root finder
     # stops early our correction is never worse (lower or equal squared displacement)
+    assert refused <= len(F) // 4, f"OpenCV refused {refused} of {len(F)} pairs"
     assert np.mean(diffs < 1e-6) > 0.9
     assert worse == 0
     # corrected points satisfy the epipolar constraint exactly
