@@ -17,8 +17,8 @@ from posebench.data.dataset import read_split
 from posebench.data.protocols import get_protocol
 from posebench.errors import InputError
 from posebench.results import (
-    build_leaderboard,
     GateRefused,
+    build_leaderboard,
     compare_results,
     gate,
     load_result,
