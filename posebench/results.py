@@ -66,6 +66,44 @@ def load_result(path: str | Path) -> dict:
     return rec
 
 
+def merge_run_provenance(record: dict, predictions: str | Path) -> dict:
+    """`record` with the provenance `posebench run` wrote next to `predictions`
+    (``<file>.run.json``): ``record["provenance"]`` (kind "run": method, options, seed, CPU
+    time, environment, the regenerating command) and ``record["method"]`` (the run's label).
+    Without a sidecar the record is returned unchanged (provenance kind "external"). A sidecar
+    that describes another file (sha256), dataset or protocol is refused: InputError."""
+    from posebench.methods import sidecar_path
+
+    side = sidecar_path(predictions)
+    if not side.is_file():
+        return record
+    try:
+        run = json.loads(side.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"{side.name} (the provenance written by `posebench run` next to the "
+                         f"predictions) is not valid JSON ({exc}); expected the file `posebench "
+                         "run` wrote; re-run it or delete the sidecar.") from None
+    if not isinstance(run, dict) or not isinstance(run.get("provenance"), dict):
+        raise InputError(f"{side.name} next to the predictions is not a `posebench run` "
+                         "provenance file (no 'provenance' table); expected the sidecar "
+                         "`posebench run --out` writes; re-run it or delete the sidecar.")
+    want = (record.get("predictions") or {}).get("sha256")
+    if run.get("predictions_sha256") != want:
+        raise InputError(f"{side.name} describes a predictions file with sha256 "
+                         f"{str(run.get('predictions_sha256'))[:12]}, but the file scored has "
+                         f"{str(want)[:12]}; expected the sidecar of this very file; re-run "
+                         "`posebench run` or delete the stale sidecar.")
+    proto = (record.get("protocol") or {}).get("name")
+    if run.get("protocol") not in (None, proto):
+        raise InputError(f"the predictions were made by `posebench run` for protocol "
+                         f"{run.get('protocol')} but are scored under {proto}; expected the "
+                         f"same protocol; pass --protocol {run.get('protocol')}.")
+    out = dict(record)
+    out["provenance"] = run["provenance"]
+    out["method"] = run.get("label") or run["provenance"].get("method")
+    return out
+
+
 # ------------------------------------------------------------------------------ rendering
 def format_value(name: str, value: float) -> str:
     if value is None:
