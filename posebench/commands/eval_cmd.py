@@ -22,7 +22,8 @@ import click
 @click.option("--output", "--out", "output", type=click.Path(dir_okay=False), default=None,
               help="Write the JSON result record here (atomically), merged with the provenance "
                    "`posebench run` wrote next to PREDS (PREDS.run.json), if any.")
-@click.option("--seed", default=0, show_default=True, help="Seed of auto-fitted PSS models.")
+@click.option("--seed", default=0, show_default=True, type=click.IntRange(0, 2**32 - 1),
+              help="Seed of auto-fitted PSS models.")
 def eval_cmd(preds, dataset, protocol, pss_models, per_action, per_joint, allow_partial, fmt,
              output, seed):
     """Score a predictions file PREDS (.npz: poses_3d (N, J, 3) mm + index or key arrays).
@@ -30,8 +31,12 @@ def eval_cmd(preds, dataset, protocol, pss_models, per_action, per_joint, allow_
     Prints MPJPE, P-MPJPE, N-MPJPE, PCK@150, AUC, PSS@50 and PSS@100. Both poses are
     root-centred at the protocol's root joint before MPJPE/PCK/AUC. Exit code 2 on bad input.
     """
+    from posebench.commands._common import check_pss_model_path
     from posebench.evaluation import evaluate
     from posebench.results import merge_run_provenance, write_result
+
+    for path in pss_models:
+        check_pss_model_path(path)
 
     report = evaluate(preds, dataset=dataset, protocol=protocol,
                       pss_models=list(pss_models) or None, allow_partial=allow_partial,

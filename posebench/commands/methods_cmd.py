@@ -33,7 +33,8 @@ def methods_cmd(verbose: bool) -> None:
 @click.option("--protocol", default=None, help="Protocol (default: the dataset kind's default).")
 @click.option("--train-split", default="train", show_default=True,
               help="Split the method is fitted on.")
-@click.option("--seed", default=0, show_default=True, type=int, help="Seed of every random choice.")
+@click.option("--seed", default=0, show_default=True, type=click.IntRange(0, 2**32 - 1),
+              help="Seed of every random choice.")
 @click.option("--option", "options", multiple=True, metavar="KEY=VALUE",
               help="Method option (repeatable); see `posebench methods --verbose`.")
 @click.option("--no-cache", is_flag=True, help="Refit even when a cached fit exists.")

@@ -1,0 +1,26 @@
+"""Checks shared by several commands (so every error names what the user typed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def check_pss_model_path(given: str) -> None:
+    """InputError naming `given` when it is not a readable PSS model path: the file must
+    exist, and a .json (or stem) needs its companion .npz, which holds the centres."""
+    from posebench.errors import InputError
+    from posebench.metrics.pss import PoseStructureScore
+
+    path = Path(given)
+    npz, js = PoseStructureScore._paths(path)
+    if path.suffix not in (".npz", ".json") and not npz.is_file():
+        raise InputError(f"PSS model {given} is neither a .npz nor a .json model file and "
+                         f"{npz.name} does not exist; expected the .npz (or .json) written by "
+                         "`posebench pss fit --out`; check the path.")
+    if path.suffix in (".npz", ".json") and not path.is_file():
+        raise InputError(f"PSS model {given} does not exist; expected a model written by "
+                         "`posebench pss fit --out`; check the path.")
+    if not npz.is_file():
+        raise InputError(f"PSS model {given} has no companion {npz.name} next to it (a model "
+                         "is a .npz holding the centres plus a .json description); expected "
+                         "both files from `posebench pss fit --out`; copy the .npz too or refit.")
