@@ -63,7 +63,8 @@ def code_version(modules: tuple[str, ...] | list[str]) -> str:
 def git_state(repo: str | os.PathLike | None = None) -> dict:
     """{"git_commit": 40-hex or None, "git_dirty": bool or None} of the checkout posebench
     runs from (None when it is not a git checkout or git is unavailable). Dirty means tracked
-    files differ from HEAD or untracked, non-ignored files exist."""
+    files differ from HEAD or untracked, non-ignored files exist, outside `leaderboards/`
+    (result records are outputs: regenerating them does not make the code dirty)."""
     repo = Path(repo or REPO)
     if not (repo / ".git").exists():
         return {"git_commit": None, "git_dirty": None}
@@ -71,7 +72,8 @@ def git_state(repo: str | os.PathLike | None = None) -> dict:
         head = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"],
                               capture_output=True, text=True, timeout=10, check=False)
         status = subprocess.run(["git", "-C", str(repo), "status", "--porcelain",
-                                 "--untracked-files=normal"],
+                                 "--untracked-files=normal", "--", ".",
+                                 ":(exclude)leaderboards"],
                                 capture_output=True, text=True, timeout=20, check=False)
     except (OSError, subprocess.SubprocessError):
         return {"git_commit": None, "git_dirty": None}
