@@ -85,6 +85,12 @@ def cli(ctx: click.Context, debug: bool) -> None:
     ctx.obj["debug"] = debug
 
 
+def one_line(text: str) -> str:
+    """`text` on one printable line: newlines and control characters (which a message may
+    quote from a user's file) are shown escaped."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text.strip())
+
+
 def _hoist_debug(args: list[str]) -> list[str]:
     """`--debug` is accepted anywhere before a `--` separator (`posebench eval x --debug`):
     it is moved to the front, where the group option lives."""
@@ -105,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     except InputError as exc:
         if debug:
             raise
-        click.echo(f"error: {exc}", err=True)
+        click.echo(f"error: {one_line(str(exc))}", err=True)
         return 2
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
@@ -115,7 +121,8 @@ def main(argv: list[str] | None = None) -> int:
             raise
         ctx = exc.ctx
         where = f"`{ctx.command_path} --help`" if ctx is not None else "`posebench --help`"
-        click.echo(f"error: {exc.format_message().rstrip('.')}; see {where}.", err=True)
+        click.echo(f"error: {one_line(exc.format_message()).rstrip('.')}; see {where}.",
+                   err=True)
         return 2
     except click.ClickException as exc:
         if debug:

@@ -93,7 +93,11 @@ def load_npz(path: str | os.PathLike, what: str = "an .npz file") -> dict[str, n
     if not path.is_file():
         raise InputError(f"{path} does not exist; expected {what}; check the path.")
     try:
-        with np.load(path, allow_pickle=False) as z:
+        loaded = np.load(path, allow_pickle=False)
+        if not isinstance(loaded, np.lib.npyio.NpzFile):
+            raise InputError(f"{path} is a single .npy array, not an .npz archive of named "
+                             f"arrays; expected {what}; save it with np.savez(path, name=array).")
+        with loaded as z:
             out = {}
             for key in z.files:
                 try:

@@ -399,11 +399,19 @@ def _refusal(result: dict, baseline: dict, tol: dict[str, float]) -> tuple[str, 
                 f"{str(fa)[:12]} but the baseline on {str(fb)[:12]}; expected the same ground "
                 "truth; re-run the evaluation on the baseline's dataset.")
     try:
-        pa = result.get("protocol_fingerprint") or protocol_fingerprint(result["protocol"])
-        pb = baseline.get("protocol_fingerprint") or protocol_fingerprint(baseline["protocol"])
-    except (TypeError, AttributeError):
+        ra = protocol_fingerprint(result["protocol"])
+        rb = protocol_fingerprint(baseline["protocol"])
+    except (TypeError, AttributeError, ValueError):
         return ("no-provenance", "a record's protocol is malformed; expected the protocol dict "
                 "written by `posebench eval --output`; regenerate the record.")
+    for rec, what, recomputed in ((result, "result", ra), (baseline, "baseline", rb)):
+        stored = rec.get("protocol_fingerprint")
+        if stored is not None and stored != recomputed:
+            return ("protocol-fingerprint", f"the {what} record's protocol does not match its "
+                    f"recorded protocol_fingerprint ({str(stored)[:12]} vs {recomputed[:12]}): "
+                    "the record was edited or written by another posebench version; expected "
+                    "an untouched record; regenerate it with `posebench eval --out`.")
+    pa, pb = ra, rb
     if pa != pb:
         return ("protocol-fingerprint", f"the result used protocol "
                 f"{result['protocol'].get('name')} ({str(pa)[:12]}) but the baseline "

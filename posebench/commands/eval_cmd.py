@@ -31,12 +31,12 @@ def eval_cmd(preds, dataset, protocol, pss_models, per_action, per_joint, allow_
     Prints MPJPE, P-MPJPE, N-MPJPE, PCK@150, AUC, PSS@50 and PSS@100. Both poses are
     root-centred at the protocol's root joint before MPJPE/PCK/AUC. Exit code 2 on bad input.
     """
-    from posebench.commands._common import check_pss_model_path
+    from posebench.commands._common import load_pss_model
     from posebench.evaluation import evaluate
     from posebench.results import merge_run_provenance, write_result
 
     for path in pss_models:
-        check_pss_model_path(path)
+        load_pss_model(path)  # checked here: errors name the file given
 
     report = evaluate(preds, dataset=dataset, protocol=protocol,
                       pss_models=list(pss_models) or None, allow_partial=allow_partial,

@@ -31,6 +31,11 @@ def _load_detections(path: str, n: int, J: int) -> np.ndarray:
     if "poses_2d" not in a:
         raise InputError(f"{path} has no 'poses_2d' array; expected poses_2d (N, {J}, 2) px in "
                          "the split's canonical order (optionally with 'index' (M,) rows).")
+    for key, kinds in (("poses_2d", "iuf"), ("index", "iu")):
+        if key in a and a[key].dtype.kind not in kinds:
+            raise InputError(f"{path}: '{key}' has dtype {a[key].dtype}; expected "
+                             f"{'numbers (px)' if key == 'poses_2d' else 'integers'}; save it "
+                             "as a numeric array.")
     d = np.asarray(a["poses_2d"], dtype=np.float64)
     if "index" in a:
         idx = np.asarray(a["index"], dtype=np.int64)

@@ -44,11 +44,9 @@ def fit_cmd(dataset: str, split: str, k: int, seed: int, normalization: str, alg
 @click.option("--json", "as_json", is_flag=True, help="Print the full description as JSON.")
 def show_cmd(path: str, as_json: bool) -> None:
     """Print a saved PSS model's settings, fingerprints and fit information."""
-    from posebench.commands._common import check_pss_model_path
-    from posebench.metrics.pss import PoseStructureScore
+    from posebench.commands._common import load_pss_model
 
-    check_pss_model_path(path)
-    desc = PoseStructureScore.load(path).describe()
+    desc = load_pss_model(path).describe()
     if as_json:
         click.echo(json.dumps(desc, indent=2))
         return
