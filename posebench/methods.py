@@ -437,6 +437,7 @@ def write_predictions(result: RunResult, out: str | Path, label: str | None = No
     digest = hashlib.sha256(out.read_bytes()).hexdigest()
     write_json_atomic(sidecar_path(out), {
         "format": "posebench-run", "label": label or result.method,
+        "method": result.method, "config": result.config, "seed": int(result.seed),
         "dataset": Path(result.dataset).name if Path(result.dataset).is_absolute()
         else result.dataset,
         "protocol": result.protocol, "samples": int(len(result.index)),

@@ -170,6 +170,15 @@ def test_gate_refusal_rules_are_named(records):
     assert gate(good, empty).refused[0] == "no-metrics"
 
 
+def test_gate_refuses_a_record_whose_protocol_was_edited(records):
+    good = records["good"]
+    edited = copy.deepcopy(good)
+    edited["protocol"]["pck_threshold"] = 100.0  # fingerprint left as it was
+    out = gate(edited, good)
+    assert out.refused[0] == "protocol-fingerprint" and "edited" in out.refused[1]
+    assert gate(good, edited).refused[0] == "protocol-fingerprint"
+
+
 def test_gate_tolerance_typo_names_known_metrics(records):
     good = records["good"]
     with pytest.raises(InputError, match="mpjep.*mpjpe"):
