@@ -4,7 +4,7 @@ Each subcommand lives in `posebench.commands.<module>` and is imported only when
 `posebench --help` and `posebench eval` never import torch. Library code never imports this.
 
 Errors for people: an `InputError` (or any subclass) is printed as one line, exit code 2, no
-traceback unless `--debug` is given.
+traceback unless `--debug` is given (anywhere on the command line).
 """
 
 from __future__ import annotations
@@ -85,27 +85,50 @@ def cli(ctx: click.Context, debug: bool) -> None:
     ctx.obj["debug"] = debug
 
 
+def one_line(text: str) -> str:
+    """`text` on one printable line: newlines and control characters (which a message may
+    quote from a user's file) are shown escaped."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text.strip())
+
+
+def _hoist_debug(args: list[str]) -> list[str]:
+    """`--debug` is accepted anywhere before a `--` separator (`posebench eval x --debug`):
+    it is moved to the front, where the group option lives."""
+    end = args.index("--") if "--" in args else len(args)
+    if "--debug" not in args[:end]:
+        return args
+    return ["--debug", *[a for i, a in enumerate(args) if not (a == "--debug" and i < end)]]
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the CLI, turning input errors into one line and exit code 2."""
     from posebench.errors import InputError
 
-    args = list(sys.argv[1:] if argv is None else argv)
-    debug = "--debug" in args
+    args = _hoist_debug(list(sys.argv[1:] if argv is None else argv))
+    debug = bool(args) and args[0] == "--debug"
     try:
         cli.main(args=args, prog_name="posebench", standalone_mode=False)
     except InputError as exc:
         if debug:
             raise
-        click.echo(f"error: {exc}", err=True)
+        click.echo(f"error: {one_line(str(exc))}", err=True)
         return 2
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         return 130
+    except click.UsageError as exc:
+        if debug:
+            raise
+        ctx = exc.ctx
+        where = f"`{ctx.command_path} --help`" if ctx is not None else "`posebench --help`"
+        click.echo(f"error: {one_line(exc.format_message()).rstrip('.')}; see {where}.",
+                   err=True)
+        return 2
     except click.ClickException as exc:
         if debug:
             raise
         exc.show()
-        return 2 if isinstance(exc, click.UsageError) else exc.exit_code
+        return exc.exit_code
     except click.exceptions.Exit as exc:
         return exc.exit_code
     return 0

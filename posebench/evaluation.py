@@ -15,7 +15,6 @@ Rules (recorded in every result under "alignment"):
 from __future__ import annotations
 
 import json
-import subprocess
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -78,10 +77,23 @@ class Report:
         return float(lo), float(hi)
 
     def record(self) -> dict:
-        """JSON-ready result record: the summary plus per-group tables."""
+        """JSON-ready result record: the summary plus per-group tables, ``code`` (version, git
+        commit, dirty flag) and ``provenance`` (kind "external" until `posebench eval --out`
+        merges what `posebench run` wrote). Paths are stored portably, never absolute."""
+        from posebench.provenance import code_record, external_provenance, portable_path
+
         out = dict(self.summary)
         out["per_group"] = {name: json.loads(df.to_json(orient="index"))
                             for name, df in self.per_group.items()}
+        code = code_record()
+        out["code"] = code
+        out["posebench_version"], out["git_commit"] = code["posebench_version"], code["git_commit"]
+        out.setdefault("provenance", external_provenance())
+        if isinstance(out.get("predictions"), dict):
+            out["predictions"] = {**out["predictions"],
+                                  "source": portable_path(out["predictions"].get("source"))}
+        out["pss_models"] = [{**m, "path": portable_path(m["path"])} if m.get("path") else m
+                             for m in out.get("pss_models", [])]
         return out
 
     def render(self, fmt: str = "table") -> str:
@@ -447,13 +459,6 @@ def _version() -> str:
 
 def git_commit() -> str | None:
     """HEAD commit of the checkout posebench runs from, when it is a git checkout."""
-    repo = Path(__file__).resolve().parents[1]
-    if not (repo / ".git").exists():
-        return None
-    try:
-        out = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True,
-                             text=True, timeout=5, check=False)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    sha = out.stdout.strip()
-    return sha if out.returncode == 0 and len(sha) == 40 else None
+    from posebench.provenance import git_state
+
+    return git_state()["git_commit"]

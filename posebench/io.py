@@ -93,7 +93,11 @@ def load_npz(path: str | os.PathLike, what: str = "an .npz file") -> dict[str, n
     if not path.is_file():
         raise InputError(f"{path} does not exist; expected {what}; check the path.")
     try:
-        with np.load(path, allow_pickle=False) as z:
+        loaded = np.load(path, allow_pickle=False)
+        if not isinstance(loaded, np.lib.npyio.NpzFile):
+            raise InputError(f"{path} is a single .npy array, not an .npz archive of named "
+                             f"arrays; expected {what}; save it with np.savez(path, name=array).")
+        with loaded as z:
             out = {}
             for key in z.files:
                 try:
@@ -116,11 +120,31 @@ def load_npz(path: str | os.PathLike, what: str = "an .npz file") -> dict[str, n
         ) from None
 
 
+def current_umask() -> int:
+    """The process umask (read from /proc where available: setting it is not thread-safe)."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _apply_umask(path: Path, directory: bool = False) -> None:
+    """Give a mkstemp/mkdtemp path (0600/0700) the mode a plain open/mkdir would have had."""
+    os.chmod(path, (0o777 if directory else 0o666) & ~current_umask())
+
+
 @contextlib.contextmanager
 def atomic_path(final: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
     """Yield a temporary path next to `final`; on success rename it over `final`.
 
-    On any exception the temporary file is removed and `final` is untouched.
+    On any exception the temporary file is removed and `final` is untouched. The file gets
+    the mode the user's umask gives a new file (mkstemp's 0600 is not kept).
     """
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
@@ -130,6 +154,8 @@ def atomic_path(final: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        if tmp_path.exists():
+            _apply_umask(tmp_path)
         os.replace(tmp_path, final)
     finally:
         if tmp_path.exists():
@@ -140,13 +166,15 @@ def atomic_path(final: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
 def atomic_dir(final: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary directory next to `final`; on success it replaces `final`.
 
-    An existing `final` is only removed after the new one is complete.
+    An existing `final` is only removed after the new one is complete. The folder gets the
+    mode the user's umask gives a new folder (mkdtemp's 0700 is not kept).
     """
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp.", dir=final.parent))
     try:
         yield tmp
+        _apply_umask(tmp, directory=True)
         old = None
         if final.exists():
             old = final.parent / f".{final.name}.old.{os.getpid()}"

@@ -16,8 +16,10 @@ A method is a class deriving from `Method` (or anything with the same attributes
 Methods register in the entry-point group ``posebench.methods`` (name = "module:Class"), so a
 third-party package can add its own; the built-ins below are always available even without an
 installed distribution. Fitted state is cached under
-``$POSEBENCH_HOME/methods/<name>-<config hash>-<train fingerprint>/``, where the config hash
-covers the options, the seed and the method's `version`.
+``$POSEBENCH_HOME/methods/<name>-<key>-<train fingerprint>/``, where the key is a sha256 over
+the options and seed (`config_hash`), the method's code version (derived from the source of its
+class's modules and every first-party module they import, `posebench.provenance`), the numpy /
+scipy / scikit-learn / torch versions and the training split's fingerprint.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import json
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,8 +66,11 @@ class Method:
     description: ClassVar[str] = ""
     needs: ClassVar[frozenset[str]] = frozenset()
     defaults: ClassVar[dict[str, Any]] = {}
-    #: bump when a code change alters fitted state, so cached fits are not reused
+    #: kept for plugins that set it; cache keys no longer depend on a hand-bumped number
     version: ClassVar[int] = 1
+    #: extra first-party modules whose source changes the fit (beyond the class's own modules
+    #: and what they import, which are found automatically)
+    code_modules: ClassVar[tuple[str, ...]] = ()
     #: False for methods whose fit is cheaper than reading a cache (or that hold the training
     #: set itself as state)
     cache_fit: ClassVar[bool] = True
@@ -100,6 +106,14 @@ class Method:
         self.load_state(load_npz(Path(directory) / "state.npz", what="a fitted method state"))
 
     # -- identity ---------------------------------------------------------------------------
+    def code_version(self) -> str:
+        """sha256 of the source that computes this method's numbers (its class hierarchy's
+        modules, `code_modules` and every first-party module they import)."""
+        from posebench.provenance import closure_code_version
+
+        mods = [c.__module__ for c in type(self).__mro__ if c is not object]
+        return closure_code_version(tuple(dict.fromkeys([*mods, *self.code_modules])))
+
     def config_hash(self, seed: int = 0) -> str:
         """12 hex digits of sha256 over (name, version, config, seed)."""
         blob = json.dumps({"method": self.name, "version": self.version, "config": self.config,
@@ -246,12 +260,24 @@ def check_needs(method: Method, dataset, role: str) -> None:
 
 
 # ---------------------------------------------------------------------------------- fit/cache
+def cache_key(method: Method, train, seed: int) -> dict:
+    """Everything that changes a fitted state: options + seed (`config_hash`), code version,
+    library versions and the training split's fingerprint."""
+    from posebench.provenance import library_versions
+
+    return {"method": method.name, "config_hash": method.config_hash(seed),
+            "code_version": method.code_version(), "libraries": library_versions(),
+            "train_fingerprint": train.fingerprint()}
+
+
 def cache_dir_for(method: Method, train, seed: int) -> Path:
-    """$POSEBENCH_HOME/methods/<name>-<config hash>-<train fingerprint[:12]>."""
+    """$POSEBENCH_HOME/methods/<name>-<sha256(cache_key)[:16]>-<train fingerprint[:12]>."""
     from posebench.data.registry import posebench_home
 
-    fp = train.fingerprint()[:12]
-    return posebench_home() / "methods" / f"{method.name}-{method.config_hash(seed)}-{fp}"
+    key = cache_key(method, train, seed)
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
+    return (posebench_home() / "methods"
+            / f"{method.name}-{digest}-{key['train_fingerprint'][:12]}")
 
 
 @dataclass
@@ -279,7 +305,7 @@ def fit_or_load(method: Method, train, seed: int = 0, *, use_cache: bool = True)
         with atomic_dir(directory) as tmp:
             method.save(tmp)
             write_json_atomic(tmp / "method.json", {
-                "method": method.name, "version": getattr(method, "version", 1),
+                "method": method.name, "key": cache_key(method, train, seed),
                 "config": method.config, "seed": int(seed),
                 "train": {"dataset": train.name, "split": train.split, "samples": len(train),
                           "fingerprint": train.fingerprint()},
@@ -303,6 +329,8 @@ class RunResult:
     predict_cpu_s: float
     predict_wall_s: float
     record: dict = field(default_factory=dict)
+    train_split: str | None = None
+    options: dict = field(default_factory=dict)   # what the user gave (--option), as given
 
 
 def validate_predictions(method: Method, poses: np.ndarray, test) -> np.ndarray:
@@ -354,25 +382,65 @@ def run_method(name: str, dataset: str, *, protocol: str | None = None,
     poses = validate_predictions(method, method.predict(test), test)
     cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
     return RunResult(poses, np.arange(len(rows), dtype=np.int64), method.name, method.config,
-                     seed, proto.name, dataset, fit, cpu, wall)
+                     seed, proto.name, str(dataset), fit, cpu, wall,
+                     train_split=train_split if method.uses_training else None,
+                     options={k: str(v) for k, v in (options or {}).items()})
 
 
-def write_predictions(result: RunResult, out: str | Path) -> Path:
+def run_provenance(result: RunResult, out: str | Path | None = None,
+                   label: str | None = None) -> dict:
+    """``record["provenance"]`` of a `posebench run` (kind "run"): method, options, seed,
+    training split, the argv that regenerates the predictions, CPU seconds and environment.
+    Paths are stored portably (relative to the current folder, or as names)."""
+    from posebench.provenance import environment, portable_path
+
+    cmd = ["posebench", "run", result.method, "--dataset", portable_path(result.dataset),
+           "--protocol", result.protocol]
+    if result.train_split is not None:
+        cmd += ["--train-split", result.train_split]
+    cmd += ["--seed", str(int(result.seed))]
+    for k, v in sorted(result.options.items()):
+        cmd += ["--option", f"{k}={v}"]
+    if label:
+        cmd += ["--label", label]
+    if out is not None:
+        cmd += ["--out", portable_path(out)]
+    fit = result.fit
+    torch_used = "torch" in sys.modules  # a torch method ran in this process
+    device = result.config.get("device", "cpu") if torch_used else None
+    return {"kind": "run", "method": result.method, "options": dict(result.options),
+            "config": dict(result.config), "seed": int(result.seed),
+            "train_split": result.train_split, "profile": None, "variant": None,
+            "command": cmd,
+            "cpu_time_s": {"fit": None if fit is None else round(fit.cpu_s, 3),
+                           "predict": round(result.predict_cpu_s, 3)},
+            "wall_time_s": {"fit": None if fit is None else round(fit.wall_s, 3),
+                            "predict": round(result.predict_wall_s, 3)},
+            "fit_from_cache": None if fit is None else bool(fit.from_cache),
+            "environment": environment(device=str(device) if device else None)}
+
+
+def sidecar_path(predictions: str | Path) -> Path:
+    """Where `posebench run` puts the provenance of a predictions file: ``<file>.run.json``."""
+    predictions = Path(predictions)
+    return predictions.with_name(predictions.name + ".run.json")
+
+
+def write_predictions(result: RunResult, out: str | Path, label: str | None = None) -> Path:
     """Write `poses_3d` + `index` to `out` (.npz, atomic) and a provenance sidecar
-    ``<out>.run.json`` (method, config, seed, protocol, CPU times)."""
+    ``<out>.run.json`` (`run_provenance`, the label, dataset, protocol and the sha256 of the
+    predictions file it describes, which `posebench eval` checks before merging it)."""
     from posebench.io import savez_atomic, write_json_atomic
 
     out = Path(out)
     savez_atomic(out, poses_3d=result.poses_3d, index=result.index)
-    fit = result.fit
-    write_json_atomic(out.with_name(out.name + ".run.json"), {
-        "method": result.method, "config": result.config, "seed": result.seed,
-        "dataset": result.dataset, "protocol": result.protocol,
-        "samples": int(len(result.index)),
-        "fit": None if fit is None else {"cache_dir": str(fit.cache_dir) if fit.cache_dir else None,
-                                         "from_cache": fit.from_cache,
-                                         "cpu_s": round(fit.cpu_s, 3),
-                                         "wall_s": round(fit.wall_s, 3)},
-        "predict_cpu_s": round(result.predict_cpu_s, 3),
-        "predict_wall_s": round(result.predict_wall_s, 3)})
+    digest = hashlib.sha256(out.read_bytes()).hexdigest()
+    write_json_atomic(sidecar_path(out), {
+        "format": "posebench-run", "label": label or result.method,
+        "method": result.method, "config": result.config, "seed": int(result.seed),
+        "dataset": Path(result.dataset).name if Path(result.dataset).is_absolute()
+        else result.dataset,
+        "protocol": result.protocol, "samples": int(len(result.index)),
+        "predictions_sha256": digest,
+        "provenance": run_provenance(result, out, label)})
     return out

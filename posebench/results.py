@@ -13,6 +13,7 @@ import csv
 import hashlib
 import io
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -63,6 +64,44 @@ def load_result(path: str | Path) -> dict:
                          f"'{RESULT_FORMAT}' with metrics); expected a file written by "
                          "`posebench eval --output`; point at such a file.")
     return rec
+
+
+def merge_run_provenance(record: dict, predictions: str | Path) -> dict:
+    """`record` with the provenance `posebench run` wrote next to `predictions`
+    (``<file>.run.json``): ``record["provenance"]`` (kind "run": method, options, seed, CPU
+    time, environment, the regenerating command) and ``record["method"]`` (the run's label).
+    Without a sidecar the record is returned unchanged (provenance kind "external"). A sidecar
+    that describes another file (sha256), dataset or protocol is refused: InputError."""
+    from posebench.methods import sidecar_path
+
+    side = sidecar_path(predictions)
+    if not side.is_file():
+        return record
+    try:
+        run = json.loads(side.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"{side.name} (the provenance written by `posebench run` next to the "
+                         f"predictions) is not valid JSON ({exc}); expected the file `posebench "
+                         "run` wrote; re-run it or delete the sidecar.") from None
+    if not isinstance(run, dict) or not isinstance(run.get("provenance"), dict):
+        raise InputError(f"{side.name} next to the predictions is not a `posebench run` "
+                         "provenance file (no 'provenance' table); expected the sidecar "
+                         "`posebench run --out` writes; re-run it or delete the sidecar.")
+    want = (record.get("predictions") or {}).get("sha256")
+    if run.get("predictions_sha256") != want:
+        raise InputError(f"{side.name} describes a predictions file with sha256 "
+                         f"{str(run.get('predictions_sha256'))[:12]}, but the file scored has "
+                         f"{str(want)[:12]}; expected the sidecar of this very file; re-run "
+                         "`posebench run` or delete the stale sidecar.")
+    proto = (record.get("protocol") or {}).get("name")
+    if run.get("protocol") not in (None, proto):
+        raise InputError(f"the predictions were made by `posebench run` for protocol "
+                         f"{run.get('protocol')} but are scored under {proto}; expected the "
+                         f"same protocol; pass --protocol {run.get('protocol')}.")
+    out = dict(record)
+    out["provenance"] = run["provenance"]
+    out["method"] = run.get("label") or run["provenance"].get("method")
+    return out
 
 
 # ------------------------------------------------------------------------------ rendering
@@ -211,36 +250,109 @@ def write_leaderboard(folder: str | Path, md_path: str | Path | None = None,
 
 
 # ------------------------------------------------------------------------------ regression
+#: Rules of the gate, in the order they are tried. Refusals (exit 2) come first: numbers from
+#: different data, rules or PSS models are never compared. Then one rule per metric (exit 1
+#: for "missing-metric", "not-finite" and "worse-than-tolerance").
+GATE_RULES: dict[str, str] = {
+    "no-provenance": "a record lacks dataset/protocol provenance",
+    "dataset-fingerprint": "the records were scored on different ground truth",
+    "protocol-fingerprint": "the records were scored under different protocol rules",
+    "coverage": "the records cover different samples",
+    "pss-model": "a PSS@k metric was scored with different (or unrecorded) PSS models",
+    "no-metrics": "the baseline holds no metric to compare",
+    "missing-metric": "a baseline metric is absent from the result (fails closed)",
+    "not-finite": "a metric is NaN, inf or not a number in either record (fails closed)",
+    "worse-than-tolerance": "the result is worse than the baseline by more than the tolerance",
+    "within-tolerance": "the difference is within the tolerance",
+    "better-than-tolerance": "the result is better than the baseline by more than the tolerance",
+    "not-in-baseline": "a result metric the baseline lacks (reported, not gated)",
+}
+_FAILING_RULES = ("missing-metric", "not-finite", "worse-than-tolerance")
+
+
+class GateRefused(InputError):
+    """The two records cannot be compared (exit 2); `rule` names the refusal rule."""
+
+    def __init__(self, rule: str, message: str):
+        super().__init__(message)
+        self.rule = rule
+
+
 @dataclass
 class CheckOutcome:
-    """Rows (metric, baseline, result, delta, tolerance, status) and the overall verdict."""
+    """Rows (metric, baseline, result, delta, tolerance, status, rule) and the verdict.
+
+    `refused` is (rule, reason) when the records could not be compared at all (exit 2).
+    """
 
     rows: list[tuple] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    refused: tuple[str, str] | None = None
 
     @property
     def regressions(self) -> list[str]:
-        return [r[0] for r in self.rows if r[5] in ("REGRESSION", "MISSING")]
+        return [r[0] for r in self.rows if r[6] in _FAILING_RULES]
 
     @property
     def ok(self) -> bool:
-        return not self.regressions
+        return self.refused is None and not self.regressions
 
-    def render(self) -> str:
+    @property
+    def exit_code(self) -> int:
+        """0 no regression, 1 regression (incl. NaN / missing metric), 2 refused."""
+        return 2 if self.refused else (0 if self.ok else 1)
+
+    @property
+    def verdict(self) -> str:
+        if self.refused:
+            return f"REFUSED ({self.refused[0]}): {self.refused[1]}"
+        if self.ok:
+            return "OK: no regression"
+        return "REGRESSION in " + ", ".join(
+            f"{r[0]} ({r[6]})" for r in self.rows if r[6] in _FAILING_RULES)
+
+    def to_dict(self) -> dict:
+        """JSON-ready outcome: verdict, exit code, one entry per metric with the rule that fired."""
+        return {"verdict": self.verdict, "exit_code": self.exit_code, "ok": self.ok,
+                "refused": None if not self.refused else {"rule": self.refused[0],
+                                                          "reason": self.refused[1]},
+                "rows": [{"metric": m, "baseline": _num(b), "result": _num(r),
+                          "delta": _num(d), "tolerance": t, "status": s, "rule": rule,
+                          "rule_text": GATE_RULES[rule]}
+                         for m, b, r, d, t, s, rule in self.rows],
+                "notes": list(self.notes)}
+
+    def render(self, fmt: str = "table") -> str:
+        """The outcome as text ("table"), GitHub markdown ("markdown") or "json"."""
+        if fmt == "json":
+            return json.dumps(self.to_dict(), indent=2)
         from tabulate import tabulate
 
-        body = tabulate([[m, _fmt(b), _fmt(r), _fmt(d, signed=True), _fmt(t), s]
-                         for m, b, r, d, t, s in self.rows],
-                        headers=["metric", "baseline", "result", "delta", "tolerance", "status"],
-                        disable_numparse=True)
-        verdict = ("OK: no regression" if self.ok else
-                   f"REGRESSION in {', '.join(self.regressions)}")
-        return "\n".join([body, *(f"note: {n}" for n in self.notes), verdict])
+        tablefmt = "github" if fmt == "markdown" else "simple"
+        body = tabulate([[m, _fmt(b), _fmt(r), _fmt(d, signed=True), _fmt(t), s, rule]
+                         for m, b, r, d, t, s, rule in self.rows],
+                        headers=["metric", "baseline", "result", "delta", "tolerance", "status",
+                                 "rule"], disable_numparse=True, tablefmt=tablefmt)
+        lines = [body] if self.rows else []
+        lines += [f"note: {n}" for n in self.notes]
+        lines.append(f"**{self.verdict}**" if fmt == "markdown" else self.verdict)
+        return "\n".join(lines)
+
+
+def _num(v):
+    """JSON-safe number: NaN/inf/non-numbers become their repr string, None stays None."""
+    if v is None:
+        return None
+    if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v):
+        return v
+    return repr(v)
 
 
 def _fmt(v, signed: bool = False) -> str:
     if v is None:
         return "-"
+    if not isinstance(v, (int, float)) or isinstance(v, bool):
+        return repr(v)
     return f"{v:+.4f}" if signed else f"{v:.4f}"
 
 
@@ -254,10 +366,10 @@ def parse_tolerances(specs: tuple[str, ...] | list[str]) -> dict[str, float]:
         except ValueError:
             raise InputError(f"tolerance '{spec}' is not a number; expected VALUE or METRIC=VALUE "
                              "(e.g. mpjpe=0.5); fix the --tolerance option.") from None
-        if v < 0:
-            raise InputError(f"tolerance '{spec}' is negative; expected a value >= 0; use a "
-                             "non-negative tolerance.")
-        out[name or "*"] = v
+        if not math.isfinite(v) or v < 0:
+            raise InputError(f"tolerance '{spec}' is negative or not finite; expected a finite "
+                             "value >= 0; use a non-negative tolerance.")
+        out[name.strip() or "*"] = v
     return out
 
 
@@ -268,52 +380,131 @@ def _tolerance(metric: str, tol: dict[str, float]) -> float:
     return DEFAULT_TOLERANCES.get("pss" if metric.startswith("pss@") else metric, 0.0)
 
 
-def compare_results(result: dict, baseline: dict,
-                    tolerances: dict[str, float] | None = None) -> CheckOutcome:
-    """Compare a result record with a baseline record metric by metric.
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
-    Raises InputError when the two were computed on different data (dataset fingerprint),
-    under different rules (protocol fingerprint) or with different coverage.
+
+def _refusal(result: dict, baseline: dict, tol: dict[str, float]) -> tuple[str, str] | None:
+    """(rule, reason) when the records cannot be compared, else None."""
+    for rec, what in ((result, "result"), (baseline, "baseline")):
+        if not isinstance(rec.get("dataset"), dict) or not isinstance(rec.get("protocol"), dict):
+            return ("no-provenance", f"the {what} record lacks dataset/protocol provenance; "
+                    "expected a record from `posebench eval --output`; regenerate it.")
+        if not isinstance(rec.get("metrics"), dict):
+            return ("no-provenance", f"the {what} record has no metrics table; expected a "
+                    "record from `posebench eval --output`; regenerate it.")
+    fa, fb = result["dataset"].get("fingerprint"), baseline["dataset"].get("fingerprint")
+    if not fa or not fb or fa != fb:
+        return ("dataset-fingerprint", f"the result was computed on dataset fingerprint "
+                f"{str(fa)[:12]} but the baseline on {str(fb)[:12]}; expected the same ground "
+                "truth; re-run the evaluation on the baseline's dataset.")
+    try:
+        ra = protocol_fingerprint(result["protocol"])
+        rb = protocol_fingerprint(baseline["protocol"])
+    except (TypeError, AttributeError, ValueError):
+        return ("no-provenance", "a record's protocol is malformed; expected the protocol dict "
+                "written by `posebench eval --output`; regenerate the record.")
+    for rec, what, recomputed in ((result, "result", ra), (baseline, "baseline", rb)):
+        stored = rec.get("protocol_fingerprint")
+        if stored is not None and stored != recomputed:
+            return ("protocol-fingerprint", f"the {what} record's protocol does not match its "
+                    f"recorded protocol_fingerprint ({str(stored)[:12]} vs {recomputed[:12]}): "
+                    "the record was edited or written by another posebench version; expected "
+                    "an untouched record; regenerate it with `posebench eval --out`.")
+    pa, pb = ra, rb
+    if pa != pb:
+        return ("protocol-fingerprint", f"the result used protocol "
+                f"{result['protocol'].get('name')} ({str(pa)[:12]}) but the baseline "
+                f"{baseline['protocol'].get('name')} ({str(pb)[:12]}); expected identical "
+                "protocol rules; evaluate with the baseline's protocol.")
+    ca, cb = result.get("coverage") or {}, baseline.get("coverage") or {}
+    if not isinstance(ca, dict) or not isinstance(cb, dict) or (
+            ca.get("covered"), ca.get("expected")) != (cb.get("covered"), cb.get("expected")):
+        ga = ca.get if isinstance(ca, dict) else (lambda _k: None)
+        gb = cb.get if isinstance(cb, dict) else (lambda _k: None)
+        return ("coverage", f"the result covers {ga('covered')} of {ga('expected')} samples but "
+                f"the baseline {gb('covered')} of {gb('expected')}; expected the same samples; "
+                "evaluate without --allow-partial.")
+    if not baseline["metrics"]:
+        return ("no-metrics", "the baseline record holds no metrics; expected a record from "
+                "`posebench eval --output`; regenerate the baseline.")
+    known = set(baseline["metrics"]) | set(result["metrics"])
+    allowed = known | {"*"} | ({"pss"} if any(m.startswith("pss@") for m in known) else set())
+    unknown = sorted(set(tol) - allowed)
+    if unknown:
+        raise InputError(f"--tolerance names unknown metric(s) {', '.join(unknown)}; expected "
+                         f"one of {', '.join(sorted(allowed - {'*'}))} (or a bare VALUE for "
+                         "all); fix the spelling.")
+    pss_a = _pss_fingerprints(result)
+    pss_b = _pss_fingerprints(baseline)
+    for metric in baseline["metrics"]:
+        if not metric.startswith("pss@") or metric not in result["metrics"]:
+            continue
+        k = metric[4:]
+        a, b = pss_a.get(k), pss_b.get(k)
+        if not a or not b or a != b:
+            return ("pss-model", f"{metric} of the result was scored with PSS model "
+                    f"{str(a)[:12]} but the baseline with {str(b)[:12]}; expected the same "
+                    "PSS model (fingerprint); re-run `posebench eval` with the baseline's "
+                    "model (--pss-model) or compare records fitted on the same training split.")
+    return None
+
+
+def _pss_fingerprints(rec: dict) -> dict[str, str | None]:
+    out: dict[str, str | None] = {}
+    models = rec.get("pss_models") or []
+    if not isinstance(models, list):
+        return out
+    for m in models:
+        if isinstance(m, dict) and "k" in m:
+            out[str(m["k"])] = m.get("fingerprint")
+    return out
+
+
+def gate(result: dict, baseline: dict,
+         tolerances: dict[str, float] | None = None) -> CheckOutcome:
+    """The regression gate's decision, failing closed; never raises for a mismatch.
+
+    A mismatch of dataset, protocol, coverage or PSS model sets `refused` (exit 2). Each
+    baseline metric then gets one row and the rule that fired: a metric missing from the
+    result, or NaN/inf/non-numeric in either record, is a regression (exit 1). Unknown
+    tolerance names raise InputError.
     """
     tol = dict(tolerances or {})
-    for rec, what in ((result, "result"), (baseline, "baseline")):
-        if "dataset" not in rec or "protocol" not in rec:
-            raise InputError(f"the {what} record lacks dataset/protocol provenance; expected a "
-                             "record from `posebench eval --output`; regenerate it.")
-    fa, fb = result["dataset"].get("fingerprint"), baseline["dataset"].get("fingerprint")
-    if fa != fb:
-        raise InputError(f"the result was computed on dataset fingerprint {str(fa)[:12]} but the "
-                         f"baseline on {str(fb)[:12]}; expected the same ground truth; re-run "
-                         "the evaluation on the baseline's dataset.")
-    pa = result.get("protocol_fingerprint") or protocol_fingerprint(result["protocol"])
-    pb = baseline.get("protocol_fingerprint") or protocol_fingerprint(baseline["protocol"])
-    if pa != pb:
-        raise InputError(f"the result used protocol {result['protocol'].get('name')} "
-                         f"({pa[:12]}) but the baseline {baseline['protocol'].get('name')} "
-                         f"({pb[:12]}); expected identical protocol rules; evaluate with the "
-                         "baseline's protocol.")
-    ca, cb = result.get("coverage", {}), baseline.get("coverage", {})
-    if ca.get("covered") != cb.get("covered") or ca.get("expected") != cb.get("expected"):
-        raise InputError(f"the result covers {ca.get('covered')} of {ca.get('expected')} samples "
-                         f"but the baseline {cb.get('covered')} of {cb.get('expected')}; "
-                         "expected the same samples; evaluate without --allow-partial.")
-    pss_a = {m["k"]: m.get("fingerprint") for m in result.get("pss_models", [])}
-    pss_b = {m["k"]: m.get("fingerprint") for m in baseline.get("pss_models", [])}
     out = CheckOutcome()
+    refused = _refusal(result, baseline, tol)
+    if refused:
+        out.refused = refused
+        return out
     for metric, b in baseline["metrics"].items():
         t = _tolerance(metric, tol)
-        if metric.startswith("pss@"):
-            k = int(metric[4:])
-            if pss_a.get(k) != pss_b.get(k):
-                out.notes.append(f"{metric} not compared: the PSS models differ "
-                                 f"({str(pss_a.get(k))[:12]} vs {str(pss_b.get(k))[:12]})")
-                continue
         if metric not in result["metrics"]:
-            out.rows.append((metric, b, None, None, t, "MISSING"))
+            out.rows.append((metric, b, None, None, t, "MISSING", "missing-metric"))
             continue
         r = result["metrics"][metric]
+        if not (_is_number(r) and _is_number(b)):
+            out.rows.append((metric, b, r, None, t, "REGRESSION", "not-finite"))
+            continue
         delta = r - b
         worse = delta if metric in LOWER_IS_BETTER else -delta
-        status = "REGRESSION" if worse > t else ("better" if worse < -t else "ok")
-        out.rows.append((metric, b, r, delta, t, status))
+        if worse > t:
+            out.rows.append((metric, b, r, delta, t, "REGRESSION", "worse-than-tolerance"))
+        elif worse < -t:
+            out.rows.append((metric, b, r, delta, t, "better", "better-than-tolerance"))
+        else:
+            out.rows.append((metric, b, r, delta, t, "ok", "within-tolerance"))
+    for metric in result["metrics"]:
+        if metric not in baseline["metrics"]:
+            r = result["metrics"][metric]
+            out.rows.append((metric, None, r, None, None, "not gated", "not-in-baseline"))
+    return out
+
+
+def compare_results(result: dict, baseline: dict,
+                    tolerances: dict[str, float] | None = None) -> CheckOutcome:
+    """`gate`, raising `GateRefused` (an InputError, exit 2) when the records cannot be
+    compared: different dataset fingerprint, protocol fingerprint, coverage or PSS models."""
+    out = gate(result, baseline, tolerances)
+    if out.refused:
+        raise GateRefused(*out.refused)
     return out

@@ -362,3 +362,62 @@ def _env():
     import os
 
     return dict(os.environ)
+
+
+# ------------------------------------------------------------------------------ new-user habits
+def _one_line_exit_2(argv, capsys) -> str:
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "Traceback" not in err[0], err
+    return err[0]
+
+
+def test_viz_index_out_of_range_or_negative_is_one_sentence(synth, tmp_path, capsys):
+    root = synth[0]
+    out = str(tmp_path / "g.png")
+    msg = _one_line_exit_2(["viz", "sample", "--dataset", str(root), "--index", "16000",
+                            "--out", out], capsys)
+    assert "16000" in msg and "0 to" in msg
+    msg = _one_line_exit_2(["viz", "sample", "--dataset", str(root), "--index", "-1",
+                            "--out", out], capsys)
+    assert "--index" in msg and "-1" in msg and not (tmp_path / "g.png").exists()
+
+
+def test_debug_flag_works_after_the_subcommand(tmp_path, capsys):
+    from posebench.errors import InputError
+
+    missing = str(tmp_path / "missing.npz")
+    _one_line_exit_2(["eval", missing], capsys)
+    with pytest.raises(InputError):
+        main(["eval", missing, "--debug"])
+    with pytest.raises(InputError):
+        main(["--debug", "eval", missing])
+
+
+def test_usage_errors_are_one_line_with_a_pointer(capsys):
+    msg = _one_line_exit_2(["eval", "x.npz", "--format", "bogus"], capsys)
+    assert "--format" in msg and "posebench eval --help" in msg
+    msg = _one_line_exit_2(["eval", "x.npz", "--seed", "-5"], capsys)
+    assert "--seed" in msg
+
+
+def test_pss_model_error_names_the_file_given(synth, tmp_path, capsys):
+    root, gt, _ = synth
+    preds = tmp_path / "p.npz"
+    np.savez(preds, poses_3d=gt, index=np.arange(len(gt)))
+    bad = tmp_path / "bad.json"
+    bad.write_text("{}")
+    msg = _one_line_exit_2(["eval", str(preds), "--dataset", str(root), "--pss-model",
+                            str(bad)], capsys)
+    assert "bad.json" in msg and msg.index("bad.json") < msg.index("bad.npz")
+    msg = _one_line_exit_2(["pss", "show", str(bad)], capsys)
+    assert "bad.json" in msg
+    msg = _one_line_exit_2(["eval", str(preds), "--dataset", str(root), "--pss-model",
+                            str(tmp_path / "nothere.npz")], capsys)
+    assert "nothere.npz" in msg and "does not exist" in msg
+
+
+def test_reproduce_refuses_unknown_variants_before_any_work(tmp_path, capsys):
+    msg = _one_line_exit_2(["reproduce", "epipolarpose", "--variants", "ss-knwon",
+                            "--out", str(tmp_path / "r")], capsys)
+    assert "ss-knwon" in msg and "ss-known" in msg and not (tmp_path / "r").exists()

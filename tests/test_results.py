@@ -17,8 +17,10 @@ from posebench.data.dataset import read_split
 from posebench.data.protocols import get_protocol
 from posebench.errors import InputError
 from posebench.results import (
+    GateRefused,
     build_leaderboard,
     compare_results,
+    gate,
     load_result,
     parse_tolerances,
     protocol_fingerprint,
@@ -108,13 +110,104 @@ def test_compare_refuses_different_data_or_protocol(records):
         compare_results(other, good)
 
 
-def test_pss_not_compared_across_different_models(records):
+def test_gate_refuses_foreign_pss_models(records):
     good = records["good"]
     other = copy.deepcopy(good)
     other["pss_models"][0]["fingerprint"] = "f" * 64
-    other["metrics"]["pss@50"] = 0.0
-    out = compare_results(other, good)
-    assert out.ok and any("PSS models differ" in n for n in out.notes)
+    with pytest.raises(GateRefused, match="PSS model") as info:
+        compare_results(other, good)
+    assert info.value.rule == "pss-model"
+    unrecorded = copy.deepcopy(good)
+    unrecorded["pss_models"] = []
+    out = gate(unrecorded, good)
+    assert out.refused[0] == "pss-model" and out.exit_code == 2
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), None, "12.5"])
+def test_gate_fails_closed_on_non_finite_metric(records, bad):
+    good = records["good"]
+    res = copy.deepcopy(good)
+    res["metrics"]["mpjpe"] = bad
+    out = compare_results(res, good)
+    assert not out.ok and out.exit_code == 1 and out.regressions == ["mpjpe"]
+    row = next(r for r in out.to_dict()["rows"] if r["metric"] == "mpjpe")
+    assert row["rule"] == "not-finite" and row["status"] == "REGRESSION"
+    # a NaN baseline is not a free pass either
+    assert compare_results(good, res).regressions == ["mpjpe"]
+
+
+def test_gate_fails_closed_on_missing_metric(records):
+    good = records["good"]
+    res = copy.deepcopy(good)
+    del res["metrics"]["pss@50"], res["metrics"]["auc"]
+    out = compare_results(res, good)
+    assert sorted(out.regressions) == ["auc", "pss@50"] and out.exit_code == 1
+    rules = {r["metric"]: r["rule"] for r in out.to_dict()["rows"]}
+    assert rules["auc"] == rules["pss@50"] == "missing-metric"
+    assert rules["mpjpe"] == "within-tolerance"
+    # an extra metric in the result is reported, never gated
+    extra = copy.deepcopy(good)
+    extra["metrics"]["mpjve"] = 1.0
+    out = compare_results(extra, good)
+    assert out.ok and ("mpjve", "not-in-baseline") in {(r[0], r[6]) for r in out.rows}
+
+
+def test_gate_refusal_rules_are_named(records):
+    good = records["good"]
+    cases = {"dataset-fingerprint": lambda r: r["dataset"].update(fingerprint="0" * 64),
+             "protocol-fingerprint": lambda r: (r["protocol"].update(pck_threshold=100.0),
+                                                r.pop("protocol_fingerprint")),
+             "coverage": lambda r: r["coverage"].update(covered=1),
+             "no-provenance": lambda r: r.pop("dataset")}
+    for rule, mutate in cases.items():
+        other = copy.deepcopy(good)
+        mutate(other)
+        out = gate(other, good)
+        assert out.refused[0] == rule and out.exit_code == 2, rule
+        assert json.loads(out.render("json"))["refused"]["rule"] == rule
+    empty = copy.deepcopy(good)
+    empty["metrics"] = {}
+    assert gate(good, empty).refused[0] == "no-metrics"
+
+
+def test_gate_refuses_a_record_whose_protocol_was_edited(records):
+    good = records["good"]
+    edited = copy.deepcopy(good)
+    edited["protocol"]["pck_threshold"] = 100.0  # fingerprint left as it was
+    out = gate(edited, good)
+    assert out.refused[0] == "protocol-fingerprint" and "edited" in out.refused[1]
+    assert gate(good, edited).refused[0] == "protocol-fingerprint"
+
+
+def test_gate_tolerance_typo_names_known_metrics(records):
+    good = records["good"]
+    with pytest.raises(InputError, match="mpjep.*mpjpe"):
+        compare_results(good, good, parse_tolerances(["mpjep=0.1"]))
+    assert compare_results(good, good, parse_tolerances(["pss=0.1", "pss@50=0.2"])).ok
+
+
+def test_cli_check_output_names_the_rule(records, tmp_path, capsys):
+    g = write_result(tmp_path / "good.json", records["good"])
+    nan = copy.deepcopy(records["good"])
+    nan["metrics"] = {k: float("nan") for k in nan["metrics"]}
+    n = write_result(tmp_path / "nan.json", nan)
+    assert main(["check", str(n), "--against", str(g), "--format", "json"]) == 1
+    out = capsys.readouterr().out
+    payload = json.loads(out[:out.rindex("}") + 1])
+    assert payload["exit_code"] == 1 and {r["rule"] for r in payload["rows"]} == {"not-finite"}
+    assert main(["check", str(n), "--against", str(g), "--format", "markdown"]) == 1
+    md = capsys.readouterr().out
+    assert "| rule" in md.replace("|   rule", "| rule") or "rule" in md.splitlines()[0]
+    assert "not-finite" in md and "REGRESSION" in md
+    pss = copy.deepcopy(records["good"])
+    pss["pss_models"][0]["fingerprint"] = "e" * 64
+    p = write_result(tmp_path / "pss.json", pss)
+    assert main(["check", str(p), "--against", str(g)]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "PSS model" in err
+    assert main(["check", str(g), "--against", str(g), "--tolerance", "mpjep=0.1"]) == 2
+    err = capsys.readouterr().err
+    assert "mpjep" in err and "mpjpe" in err and "Traceback" not in err
 
 
 def test_parse_tolerances_errors():

@@ -19,9 +19,11 @@ import click
               help="Score only the covered samples when some are missing (flagged loudly).")
 @click.option("--format", "fmt", type=click.Choice(["table", "markdown", "csv", "json"]),
               default="table", show_default=True)
-@click.option("--output", "output", type=click.Path(dir_okay=False), default=None,
-              help="Write the JSON result record here (atomically).")
-@click.option("--seed", default=0, show_default=True, help="Seed of auto-fitted PSS models.")
+@click.option("--output", "--out", "output", type=click.Path(dir_okay=False), default=None,
+              help="Write the JSON result record here (atomically), merged with the provenance "
+                   "`posebench run` wrote next to PREDS (PREDS.run.json), if any.")
+@click.option("--seed", default=0, show_default=True, type=click.IntRange(0, 2**32 - 1),
+              help="Seed of auto-fitted PSS models.")
 def eval_cmd(preds, dataset, protocol, pss_models, per_action, per_joint, allow_partial, fmt,
              output, seed):
     """Score a predictions file PREDS (.npz: poses_3d (N, J, 3) mm + index or key arrays).
@@ -29,14 +31,18 @@ def eval_cmd(preds, dataset, protocol, pss_models, per_action, per_joint, allow_
     Prints MPJPE, P-MPJPE, N-MPJPE, PCK@150, AUC, PSS@50 and PSS@100. Both poses are
     root-centred at the protocol's root joint before MPJPE/PCK/AUC. Exit code 2 on bad input.
     """
+    from posebench.commands._common import load_pss_model
     from posebench.evaluation import evaluate
-    from posebench.results import write_result
+    from posebench.results import merge_run_provenance, write_result
+
+    for path in pss_models:
+        load_pss_model(path)  # checked here: errors name the file given
 
     report = evaluate(preds, dataset=dataset, protocol=protocol,
                       pss_models=list(pss_models) or None, allow_partial=allow_partial,
                       per_action=per_action, per_joint=per_joint, seed=seed)
     if output:
-        write_result(output, report.record())
+        write_result(output, merge_run_provenance(report.record(), preds))
     click.echo(report.render(fmt))
     if report.summary["coverage"]["partial"]:
         click.echo(f"warning: {report.summary['notes'][0]}", err=True)

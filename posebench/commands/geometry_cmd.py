@@ -31,6 +31,11 @@ def _load_detections(path: str, n: int, J: int) -> np.ndarray:
     if "poses_2d" not in a:
         raise InputError(f"{path} has no 'poses_2d' array; expected poses_2d (N, {J}, 2) px in "
                          "the split's canonical order (optionally with 'index' (M,) rows).")
+    for key, kinds in (("poses_2d", "iuf"), ("index", "iu")):
+        if key in a and a[key].dtype.kind not in kinds:
+            raise InputError(f"{path}: '{key}' has dtype {a[key].dtype}; expected "
+                             f"{'numbers (px)' if key == 'poses_2d' else 'integers'}; save it "
+                             "as a numeric array.")
     d = np.asarray(a["poses_2d"], dtype=np.float64)
     if "index" in a:
         idx = np.asarray(a["index"], dtype=np.int64)
@@ -63,7 +68,7 @@ def _load_detections(path: str, n: int, J: int) -> np.ndarray:
               help="accurate (default: 8point + Sampson refinement + optimal triangulation "
                    "per-frame, trimmed pooled), fast (per-frame only: one 8-point solve, "
                    "midpoint triangulation, ~4x the throughput), or an explicit F estimator.")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=0, show_default=True)
 @click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False))
 @click.option("--report", "report_path", type=click.Path(dir_okay=False), default=None)
 @click.option("--n-jobs", type=int, default=1, show_default=True)
@@ -79,8 +84,9 @@ def pseudo_labels_cmd(dataset, split, detections, gt_2d, noise_px, mode, estimat
     if detections and gt_2d:
         raise InputError("both --detections and --gt-2d were given; expected one 2D source; "
                          "drop one of them.")
-    if noise_px < 0:
-        raise InputError(f"--noise-px is {noise_px}; expected a standard deviation >= 0 px.")
+    if not np.isfinite(noise_px) or noise_px < 0:
+        raise InputError(f"--noise-px is {noise_px}; expected a finite standard deviation >= 0 "
+                         "px; pass e.g. --noise-px 2.")
     ds = load_dataset(dataset, split)
     x = ds.poses_2d if detections is None else _load_detections(detections, len(ds),
                                                                 ds.num_joints)

@@ -18,18 +18,25 @@ class RegressionFound(click.ClickException):
 @click.option("--tolerance", "tolerances", multiple=True,
               help="VALUE (all metrics) or METRIC=VALUE, e.g. mpjpe=0.5, pss=0.01 "
                    "(defaults: 0.5 mm, 0.5 points PCK/AUC, 0.005 PSS).")
-def check_cmd(result, baseline, tolerances):
+@click.option("--format", "fmt", type=click.Choice(["table", "markdown", "json"]),
+              default="table", show_default=True,
+              help="Output: a table, GitHub markdown or JSON, each naming the rule that fired.")
+def check_cmd(result, baseline, tolerances, fmt):
     """Compare RESULT with a baseline: exit 0 ok, 1 regression, 2 bad input or mismatch.
 
-    Refuses to compare records computed on different datasets or protocols (fingerprints).
+    Fails closed: a NaN or missing metric is a regression (exit 1); records scored on a
+    different dataset, protocol, sample coverage or PSS model are refused (exit 2).
     """
-    from posebench.results import compare_results, load_result, parse_tolerances
+    from posebench.results import GateRefused, gate, load_result, parse_tolerances
 
-    outcome = compare_results(load_result(result), load_result(baseline),
-                              parse_tolerances(tolerances))
-    click.echo(outcome.render())
+    outcome = gate(load_result(result), load_result(baseline), parse_tolerances(tolerances))
+    if outcome.refused:
+        if fmt != "table":
+            click.echo(outcome.render(fmt))
+        raise GateRefused(*outcome.refused)
+    click.echo(outcome.render(fmt))
     if not outcome.ok:
-        raise RegressionFound(f"{len(outcome.regressions)} metric(s) regressed beyond tolerance: "
+        raise RegressionFound(f"{len(outcome.regressions)} metric(s) failed the gate: "
                               f"{', '.join(outcome.regressions)}")
 
 

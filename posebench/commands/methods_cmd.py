@@ -33,26 +33,31 @@ def methods_cmd(verbose: bool) -> None:
 @click.option("--protocol", default=None, help="Protocol (default: the dataset kind's default).")
 @click.option("--train-split", default="train", show_default=True,
               help="Split the method is fitted on.")
-@click.option("--seed", default=0, show_default=True, type=int, help="Seed of every random choice.")
+@click.option("--seed", default=0, show_default=True, type=click.IntRange(0, 2**32 - 1),
+              help="Seed of every random choice.")
 @click.option("--option", "options", multiple=True, metavar="KEY=VALUE",
               help="Method option (repeatable); see `posebench methods --verbose`.")
 @click.option("--no-cache", is_flag=True, help="Refit even when a cached fit exists.")
+@click.option("--label", default=None,
+              help="Name shown on leaderboards (default: the method's name); kept in the "
+                   "provenance sidecar that `posebench eval --out` merges.")
 @click.option("--out", required=True, type=click.Path(dir_okay=False),
-              help="Predictions file to write (.npz with poses_3d and index).")
+              help="Predictions file to write (.npz with poses_3d and index) plus its "
+                   "provenance sidecar OUT.run.json.")
 def run_cmd(method: str, dataset: str, protocol: str | None, train_split: str, seed: int,
-            options: tuple[str, ...], no_cache: bool, out: str) -> None:
+            options: tuple[str, ...], no_cache: bool, label: str | None, out: str) -> None:
     """Fit METHOD on the training split (cached by config hash, seed and training data) and
     write its predictions for the protocol's rows, which `posebench eval` scores."""
     from posebench.methods import parse_options, run_method, write_predictions
 
     result = run_method(method, dataset, protocol=protocol, train_split=train_split, seed=seed,
                         options=parse_options(options), use_cache=not no_cache)
-    path = write_predictions(result, out)
+    path = write_predictions(result, out, label=label)
     fit = result.fit
     if fit is None:
         fit_msg = "fit: none needed"
     elif fit.from_cache:
-        fit_msg = f"fit: restored from cache {fit.cache_dir}"
+        fit_msg = f"fit: restored from cache {fit.cache_dir.name}"
     else:
         fit_msg = f"fit: {fit.cpu_s:.2f} s CPU ({fit.wall_s:.2f} s wall)"
     click.echo(f"{result.method}: {len(result.index)} predictions for protocol "

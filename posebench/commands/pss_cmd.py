@@ -18,7 +18,8 @@ def pss() -> None:
 @click.option("--split", default="train", show_default=True, help="Split whose ground truth is "
               "clustered.")
 @click.option("--k", "k", default=50, show_default=True, type=int, help="Number of clusters.")
-@click.option("--seed", default=0, show_default=True, type=int, help="k-means random seed.")
+@click.option("--seed", default=0, show_default=True, type=click.IntRange(0, 2**32 - 1),
+              help="k-means random seed.")
 @click.option("--normalization", default="root_unit_norm", show_default=True,
               type=click.Choice(["root_unit_norm", "centroid_unit_norm", "root"]))
 @click.option("--algorithm", default="minibatch", show_default=True,
@@ -43,9 +44,9 @@ def fit_cmd(dataset: str, split: str, k: int, seed: int, normalization: str, alg
 @click.option("--json", "as_json", is_flag=True, help="Print the full description as JSON.")
 def show_cmd(path: str, as_json: bool) -> None:
     """Print a saved PSS model's settings, fingerprints and fit information."""
-    from posebench.metrics.pss import PoseStructureScore
+    from posebench.commands._common import load_pss_model
 
-    desc = PoseStructureScore.load(path).describe()
+    desc = load_pss_model(path).describe()
     if as_json:
         click.echo(json.dumps(desc, indent=2))
         return

@@ -39,6 +39,14 @@ def epipolarpose(profile: str, dataset: str | None, out: str | None, device: str
     if dataset is not None and dataset not in ("synth", "h36m"):
         raise InputError(f"--dataset '{dataset}' is not supported; expected synth or h36m; pick "
                          "one of those.")
+    if variants is not None:
+        from reference_models.epipolarpose.pipeline import VARIANTS as known  # no torch
+
+        bad = [v for v in variants.split(",") if v not in known]
+        if bad or not variants:
+            raise InputError(f"--variants names unknown variant(s) {', '.join(bad) or '(none)'}; "
+                             f"expected a comma-separated subset of {', '.join(known)}; fix the "
+                             "list.")
     if device == "cuda":
         import torch
 

@@ -16,9 +16,10 @@ import click
 @click.option("--image-size", default=64, show_default=True, type=int,
               help="Crop side in pixels (64, 128, 256).")
 @click.option("--no-images", is_flag=True, help="Write poses, 2D and cameras only.")
-@click.option("--occluders", default=0.0, show_default=True, type=float,
+@click.option("--occluders", default=0.0, show_default=True,
+              type=click.FloatRange(0.0, 1.0),
               help="Probability of a random occluding box per crop.")
-@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--seed", default=0, show_default=True, type=click.IntRange(0, 2**32 - 1))
 @click.option("--name", default="synth", show_default=True,
               help="Dataset name under $POSEBENCH_HOME/datasets.")
 def synth(poses, subjects, frames_per_action, cameras, image_size, no_images, occluders, seed,

@@ -9,8 +9,10 @@ training split. With a ``[refinement]`` table in the profile, the SS+RU variant 
 PAPER.md section 3.3) refines the ``base`` self-supervised variant's outputs with the
 refinement unit, trained on that model's predictions for the training split against the
 training split's 3D poses (the paper's route; those 3D poses play the role of MoCap data, no
-test data is used). Writes ``OUT/<variant>/`` run folders, ``OUT/results/<variant>.json`` (one
-result record per variant) and ``OUT/summary.json``; returns the comparison table rows.
+test data is used). Writes ``OUT/<variant>/`` run folders, one result record per variant under
+the name the leaderboard shows (``OUT/results/epipolarpose-<profile>-<variant>.json``, method
+"epipolarpose (<profile> profile)", with ``provenance`` kind "reproduce") and
+``OUT/summary.json``; returns the comparison table rows.
 """
 
 from __future__ import annotations
@@ -20,9 +22,13 @@ from importlib import resources
 from pathlib import Path
 
 import numpy as np
-import tomllib
 
 from posebench.errors import InputError
+
+try:  # Python 3.11+
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10: the same parser, packaged
+    import tomli as tomllib
 
 PROFILES = ("smoke", "cpu", "paper")
 
@@ -194,11 +200,22 @@ def reproduce(profile: str | Path = "cpu", dataset: str | None = None, out: str 
     pre_split = pretrain_split_name(splits, prof, notes, dataset)
     injected = {**splits}
 
+    cpu_s: dict[str, float] = {}
+
     def stage(name: str, cfg: dict) -> tuple[Path, float]:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         log(f"[{time.perf_counter() - t_start:7.1f}s] training {name} ({cfg['mode']})")
         d = train(cfg, out / name, resume=resume, datasets=injected)
+        cpu_s[name] = time.process_time() - c0
         return d, time.perf_counter() - t0
+
+    def timed_predict(*args, **kw) -> tuple[np.ndarray, float]:
+        c0 = time.process_time()
+        pred = predict(*args, **kw)
+        return pred, time.process_time() - c0
+
+    pname_profile = profile_name(prof, profile)
+    command = reproduce_command(pname_profile, dataset, out, device, variants)
 
     pre_cfg = run_config(prof, "pretrain-2d", prof["pretrain"]["optim"], None, "", data_ref,
                          device)
@@ -220,11 +237,13 @@ def reproduce(profile: str | Path = "cpu", dataset: str | None = None, out: str 
             pmode = prof.get("pseudo", {}).get("mode_2dgt", "known")
         cfg = run_config(prof, mode, prof["train3d"]["optim"], pmode, init, data_ref, device)
         run_dir, seconds = stage(variant, cfg)
-        pred = predict(run_dir, test, device=device)
+        pred, pred_cpu = timed_predict(run_dir, test, device=device)
         report = evaluate_variant(pred, test, trainset, protocol)
         rec = {**report.record(), **base, "variant": variant, "mode": mode,
                "pseudo_label_mode": pmode, "train_seconds": seconds,
-               "checkpoint": str(run_dir / "checkpoint.pt")}
+               "checkpoint": f"{variant}/checkpoint.pt",
+               "provenance": reproduce_provenance(prof, pname_profile, variant, command,
+                                                  cpu_s.get(variant), pred_cpu, device)}
         if mode.startswith("self-supervised"):
             rec["pseudo_label_quality"] = pseudo_label_quality(run_dir, trainset, size)
         records[variant] = rec
@@ -234,24 +253,37 @@ def reproduce(profile: str | Path = "cpu", dataset: str | None = None, out: str 
             f"{ru['base']})")
         t0 = time.perf_counter()
         base_dir = out / ru["base"]
+        c0 = time.process_time()
         pred = refine_with_unit(ru, base_dir, trainset, test, out / "ss-ru", prof, device)
+        ru_cpu = time.process_time() - c0
         report = evaluate_variant(pred, test, trainset, protocol)
         records["ss-ru"] = {**report.record(), **base, "variant": "ss-ru",
                             "mode": "self-supervised + refinement unit",
                             "pseudo_label_mode": records[ru["base"]]["pseudo_label_mode"],
                             "refinement": {**ru, "route": "predictions on the training split "
                                            "vs its 3D poses"},
-                            "train_seconds": time.perf_counter() - t0}
+                            "train_seconds": time.perf_counter() - t0,
+                            "provenance": reproduce_provenance(
+                                prof, pname_profile, "ss-ru", command,
+                                cpu_s.get(ru["base"], 0.0) + ru_cpu, None, device)}
     # the starting point of every variant: the 2D model, whose depth head was never trained
-    rep = evaluate_variant(predict(pre_dir, test, device=device), test, trainset, protocol)
+    pred, pred_cpu = timed_predict(pre_dir, test, device=device)
+    rep = evaluate_variant(pred, test, trainset, protocol)
     records["2d-model"] = {**rep.record(), **base, "variant": "2d-model", "mode": "pretrain-2d",
-                           "note": "the 2D pre-trained model before any 3D training"}
+                           "note": "the 2D pre-trained model before any 3D training",
+                           "provenance": reproduce_provenance(
+                               prof, pname_profile, "2d-model", command,
+                               cpu_s.get("pretrain-2d"), pred_cpu, device)}
+    c0 = time.process_time()
     mean_pred = mean_pose_predictions(trainset, len(test))
     rep = evaluate_variant(mean_pred, test, trainset, protocol)
     records["mean-pose"] = {**rep.record(), **base, "variant": "mean-pose", "mode": "baseline",
-                            "note": "mean root-relative training pose, computed in this run"}
+                            "note": "mean root-relative training pose, computed in this run",
+                            "provenance": reproduce_provenance(
+                                prof, pname_profile, "mean-pose", command, None,
+                                time.process_time() - c0, device)}
     for variant, rec in records.items():
-        write_json_atomic(out / "results" / f"{variant}.json", rec)
+        write_json_atomic(out / "results" / record_file_name(pname_profile, variant), rec)
         rows.append(table_row(variant, rec))
     summary = {"profile": prof.get("profile"), "dataset": dataset, "rows": rows,
                "seconds": {"data": t_data, "pretrain_2d": pre_time,
@@ -286,8 +318,51 @@ def refine_with_unit(ru: dict, base_dir: Path, trainset, test, out: Path, prof: 
     return unit.refine(predict(base_dir, test, root_relative=True, device=device))
 
 
+def profile_name(prof: dict, profile) -> str:
+    """The profile's name: its ``profile`` key, else the name / file stem given."""
+    return str(prof.get("profile") or Path(str(profile)).stem)
+
+
+def record_file_name(profile: str, variant: str) -> str:
+    """File name of a variant's record, as on the leaderboard: epipolarpose-cpu-ss-known.json."""
+    return f"epipolarpose-{profile}-{variant}.json"
+
+
+def method_label(profile: str) -> str:
+    """The leaderboard's method name of a reproduction: 'epipolarpose (cpu profile)'."""
+    return f"epipolarpose ({profile} profile)"
+
+
+def reproduce_command(profile: str, dataset: str, out: Path, device: str,
+                      variants: list[str] | None) -> list[str]:
+    """argv that regenerates the run (paths portable: relative or names)."""
+    from posebench.provenance import portable_path
+
+    cmd = ["posebench", "reproduce", "epipolarpose", "--profile", profile,
+           "--dataset", dataset, "--device", device]
+    if variants:
+        cmd += ["--variants", ",".join(variants)]
+    return cmd + ["--out", portable_path(out)]
+
+
+def reproduce_provenance(prof: dict, profile: str, variant: str, command: list[str],
+                         fit_cpu: float | None, predict_cpu: float | None, device: str) -> dict:
+    """``record["provenance"]`` of one variant (kind "reproduce"); CPU seconds of this process
+    (all threads) for the variant's training and its test-set prediction."""
+    from posebench.provenance import environment
+
+    return {"kind": "reproduce", "method": "epipolarpose", "options": {},
+            "seed": int(prof.get("seed", 0)),
+            "train_split": prof.get("data", {}).get("train_split", "train"),
+            "profile": profile, "variant": variant, "command": list(command),
+            "cpu_time_s": {"fit": None if fit_cpu is None else round(fit_cpu, 3),
+                           "predict": None if predict_cpu is None else round(predict_cpu, 3)},
+            "environment": environment(device=device)}
+
+
 def _base_record(prof: dict, profile, dataset: str, notes: list) -> dict:
-    return {"method": "epipolarpose", "profile": str(prof.get("profile", profile)),
+    name = profile_name(prof, profile)
+    return {"method": method_label(name), "profile": name,
             "training_dataset": dataset, "model_config": prof["model"],
             "depth_representation": DEPTH_REPRESENTATION, "evaluation_rule": EVALUATION_RULE,
             "reproduce_notes": list(notes)}

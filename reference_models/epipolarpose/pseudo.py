@@ -22,6 +22,63 @@ from reference_models.epipolarpose.data import normalised_targets, sample_intrin
 GEOMETRY_MODES = ("per-frame", "pooled", "known")
 
 
+def file_sha256(path) -> str | None:
+    """sha256 of a file's bytes (None when there is no such file)."""
+    import hashlib
+    from pathlib import Path
+
+    p = Path(str(path)) if path else None
+    if p is None or not p.is_file():
+        return None
+    h = hashlib.sha256()
+    with open(p, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _array_sha256(*arrays) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    for a in arrays:
+        if a is None:
+            h.update(b"none")
+            continue
+        a = np.ascontiguousarray(a)
+        h.update(f"{a.dtype.str}{a.shape}".encode())
+        h.update(memoryview(a).cast("B"))
+    return h.hexdigest()
+
+
+def pseudo_label_cache_key(cfg: dict, dataset) -> str:
+    """sha256 over everything that changes cached pseudo-labels: the trainer mode (frozen 2D
+    branch or ground-truth 2D), the whole ``[pseudo]`` table (geometry mode, estimator, noise,
+    ...), the image size, the training split's fingerprint, the start checkpoint's bytes (the
+    2D branch that makes the 2D), the code that computes them (this module, the geometry core
+    and everything first-party they import) and the numpy / scipy / torch versions."""
+    import hashlib
+    import json
+
+    from posebench.provenance import closure_code_version, library_versions
+
+    mode = cfg["mode"]
+    key = {"mode": mode,
+           "pseudo": {k: v for k, v in cfg.get("pseudo", {}).items() if k != "batch_size"},
+           "image_size": cfg["model"]["image_size"],
+           "train_fingerprint": dataset.fingerprint(),
+           "init_checkpoint_sha256": (file_sha256(cfg.get("init_checkpoint"))
+                                      if mode == "self-supervised" else None),
+           # the frozen 2D branch reads the crops: their bytes (and affines) are inputs too
+           "images_sha256": (_array_sha256(dataset.images, dataset.crop_affine)
+                             if mode == "self-supervised" else None),
+           "code": closure_code_version(("reference_models.epipolarpose.pseudo",
+                                         "reference_models.epipolarpose.evaluate",
+                                         "posebench.geometry")),
+           "libraries": library_versions(("numpy", "scipy", "torch"))}
+    return hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()
+
+
 def multiview_groups(dataset) -> tuple[np.ndarray, np.ndarray]:
     """(G, V) sample indices of complete multi-view groups and (G,) sequence ids.
 

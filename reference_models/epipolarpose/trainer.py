@@ -40,8 +40,12 @@ import time
 from pathlib import Path
 
 import numpy as np
-import tomllib
 import torch
+
+try:  # Python 3.11+
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10: the same parser, packaged
+    import tomli as tomllib
 
 from reference_models.epipolarpose.data import TensorSamples, gt_targets, require_crops
 from reference_models.epipolarpose.evaluate import (
@@ -168,8 +172,11 @@ def training_targets(cfg: dict, out_dir: Path, datasets: dict | None, rank: int,
     ds = _load_split(cfg, cfg["data"]["train_split"], datasets)
     if mode == "fully-supervised":
         return ds, gt_targets(ds, size, root_index(ds))
+    from reference_models.epipolarpose.pseudo import pseudo_label_cache_key
+
     cache = out_dir / "pseudo_labels.npz"
-    if rank == 0 and not cache.is_file():
+    key = pseudo_label_cache_key(cfg, ds)
+    if rank == 0 and not _cache_matches(cache, key):
         from posebench.io import savez_atomic
         from reference_models.epipolarpose.pseudo import pseudo_label_targets
 
@@ -181,10 +188,19 @@ def training_targets(cfg: dict, out_dir: Path, datasets: dict | None, rank: int,
         else:
             uv = ds.poses_2d
         targets, ok = pseudo_label_targets(ds, uv, cfg["pseudo"]["mode"], size)
-        savez_atomic(cache, targets=targets, ok=ok, uv=uv)
+        savez_atomic(cache, targets=targets, ok=ok, uv=uv, cache_key=np.array(key))
     _barrier(world)
     with np.load(cache, allow_pickle=False) as z:
         return ds, z["targets"]
+
+
+def _cache_matches(cache: Path, key: str) -> bool:
+    """True when `cache` exists and was computed for exactly `key` (older caches without a
+    key, or with another one, are recomputed)."""
+    if not cache.is_file():
+        return False
+    with np.load(cache, allow_pickle=False) as z:
+        return "cache_key" in z.files and str(z["cache_key"]) == key
 
 
 def predict_2d_full_px(checkpoint, dataset, batch_size: int = 256, device: str = "cpu"):

@@ -57,12 +57,22 @@ def test_smoke_profile_end_to_end_lowers_the_error(tmp_path):
     # pseudo-labels from exact 2D are exact (lens distortion undone when back-projecting)
     assert rows["ss-2dgt"]["pseudo P-MPJPE"] < 0.01
     # SS+RU refines the ss-known model with a unit trained on its training-split outputs
-    ru = json.loads((out / "results" / "ss-ru.json").read_text())
+    ru = json.loads((out / "results" / "epipolarpose-smoke-ss-ru.json").read_text())
     assert ru["refinement"]["base"] == "ss-known" and np.isfinite(rows["ss-ru"]["MPJPE"])
-    for v in expected:
-        rec = json.loads((out / "results" / f"{v}.json").read_text())
+    from posebench.provenance import machine_paths
+
+    for v in expected:  # records under the names the leaderboard shows, from the command
+        rec = json.loads((out / "results" / f"epipolarpose-smoke-{v}.json").read_text())
         assert rec["variant"] == v and rec["metrics"]["mpjpe"] == pytest.approx(rows[v]["MPJPE"])
         assert rec["format"] == "posebench-result"
+        assert rec["method"] == "epipolarpose (smoke profile)"
+        prov = rec["provenance"]
+        assert prov["kind"] == "reproduce" and prov["variant"] == v
+        assert prov["command"][:5] == ["posebench", "reproduce", "epipolarpose", "--profile",
+                                       "smoke"]
+        assert prov["environment"]["torch_threads"] >= 1 and prov["environment"]["device"]
+        assert set(rec["code"]) == {"posebench_version", "git_commit", "git_dirty"}
+        assert machine_paths(rec) == [], machine_paths(rec)
     assert "MPJPE" in lines[-2] or any("MPJPE" in ln for ln in lines)
     # a second run into the same folder is refused; --resume finds every stage done
     with pytest.raises(InputError):
