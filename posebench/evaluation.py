@@ -191,7 +191,7 @@ def evaluate(predictions, dataset="synth", protocol=None, pss_models=None,
                     "fingerprint": ds.fingerprint(), "num_samples": len(ds)},
         "ground_truth": gt_name,
         "predictions": {"source": preds.source, "sha256": preds.sha256,
-                        "num_poses": len(preds), "read_as": match.skeleton},
+                        "num_poses": len(preds), "read_as": _read_as(preds, match)},
         "pss_models": pss_info,
         "n_samples": int(len(match.rows)),
         "coverage": match.coverage,
@@ -205,6 +205,16 @@ def evaluate(predictions, dataset="synth", protocol=None, pss_models=None,
         "notes": notes,
     }
     return Report(summary, frame, per_group)
+
+
+def _read_as(preds, match) -> dict:
+    """How the predictions were read: the reader's statement plus the joint order used."""
+    out = {"layout": "posebench", "units": "mm", "frame": "camera", "joint_order": None,
+           "transformations": []}
+    out.update(preds.read_as or {})
+    if not out.get("joint_order"):
+        out["joint_order"] = match.skeleton
+    return out
 
 
 def _per_sample_metrics(M, pred: np.ndarray, gt: np.ndarray, protocol,

@@ -46,6 +46,8 @@ class Predictions:
     joint_names  (J,) canonical joint names, or None (order inferred from J)
     source       file path or a description of the in-memory origin
     sha256       sha256 of the file bytes (None for in-memory predictions)
+    read_as      how a reader interpreted the file ({layout, units, frame, joint_order,
+                 transformations, ...}; see posebench.readers), or None
     """
 
     poses_3d: np.ndarray
@@ -54,6 +56,7 @@ class Predictions:
     joint_names: tuple[str, ...] | None = None
     source: str = "<array>"
     sha256: str | None = None
+    read_as: dict | None = None
 
     def __len__(self) -> int:
         return len(self.poses_3d)
