@@ -19,6 +19,8 @@ from posebench import __version__
 #: command name -> ("module", "attribute", short help shown by `posebench --help`)
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "eval": ("posebench.commands.eval_cmd", "eval_cmd", "Score a predictions file."),
+    "convert": ("posebench.commands.convert_cmd", "convert_cmd",
+                "Convert another codebase's predictions to posebench's .npz."),
     "keys": ("posebench.commands.eval_cmd", "keys_cmd",
              "Write the canonical sample order a model must follow."),
     "protocols": ("posebench.commands.eval_cmd", "protocols_cmd",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import click
 
-
 READER_NAMES = ("posebench", "videopose3d", "motionbert", "mmpose", "learnable-triangulation")
 
 
@@ -58,24 +57,21 @@ def eval_cmd(preds, fmt, dataset, protocol, split, pss_models, pss_k, no_pss, pe
     root-centred at the protocol's root joint before MPJPE/PCK/AUC. Exit code 2 on bad input.
     """
     from posebench.evaluation import evaluate
+    from posebench.readers import read_predictions
     from posebench.results import write_result
 
-    ds, kind, p = resolve(dataset, protocol, split)
     ks = () if no_pss else parse_ks(pss_k)
+    if fmt == "posebench" and not superset:  # cheap file checks before loading the dataset
+        from posebench.readers.posebench_npz import read as read_own
+
+        own = read_own(preds, None, None)
+    ds, kind, p = resolve(dataset, protocol, split)
     if not pss_models:
         check_pss_size(ds, ks, dataset)
-    if fmt == "posebench" and not superset:
-        from posebench.readers.posebench_npz import _refuse_foreign
-
-        _refuse_foreign(preds)
-        obj = preds
-    else:
-        from posebench.readers import read_predictions
-
-        options = {"labels": labels, "retain_every_n": lt_every,
-                   "with_damaged_actions": lt_damaged} \
-            if fmt == "learnable-triangulation" else None
-        obj = read_predictions(preds, fmt, ds, p, superset=superset, options=options)
+    options = {"labels": labels, "retain_every_n": lt_every,
+               "with_damaged_actions": lt_damaged} if fmt == "learnable-triangulation" else None
+    obj = own if fmt == "posebench" and not superset else \
+        read_predictions(preds, fmt, ds, p, superset=superset, options=options)
     if per_action is None:
         per_action = kind == "h36m"
     report = evaluate(obj, dataset=ds, protocol=p, pss_models=list(pss_models) or None,

@@ -15,7 +15,27 @@ def read(path, dataset, protocol):
     preds = load_predictions(path)
     preds.read_as = {"layout": "posebench", "units": "mm", "frame": "camera",
                      "joint_order": None, "transformations": []}
+    converted = _converted_read_as(path)
+    if converted:
+        preds.read_as = {**converted, "layout": f"posebench (converted from "
+                         f"{converted.get('layout')})"}
     return preds
+
+
+def _converted_read_as(path) -> dict | None:
+    """The read_as JSON `posebench convert` stores in its output, if any."""
+    import json
+
+    import numpy as np
+
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            if "read_as" not in z.files:
+                return None
+            out = json.loads(str(z["read_as"]))
+    except (ValueError, OSError):
+        return None
+    return out if isinstance(out, dict) else None
 
 
 def _refuse_foreign(path) -> None:
