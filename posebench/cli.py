@@ -34,7 +34,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "methods": ("posebench.commands.methods_cmd", "methods_cmd", "List registered methods."),
     "run": ("posebench.commands.methods_cmd", "run_cmd",
             "Run a method on a dataset and write predictions."),
-    "viz": ("posebench.commands.viz_cmd", "viz", "Figures: sample grids, skeletons."),
+    "viz": ("posebench.commands.viz_cmd", "viz", "Figures: sample grids, predictions over ground truth."),
     "check": ("posebench.commands.leaderboard_cmd", "check_cmd",
               "Regression gate: compare a result with a leaderboard entry."),
     "leaderboard": ("posebench.commands.leaderboard_cmd", "leaderboard",
