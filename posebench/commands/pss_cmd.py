@@ -13,7 +13,7 @@ def pss() -> None:
 
 
 @pss.command("fit")
-@click.option("--dataset", required=True,
+@click.option("--dataset", default="synth", show_default=True,
               help="Dataset name (see `posebench data list`) or a dataset folder.")
 @click.option("--split", default="train", show_default=True, help="Split whose ground truth is "
               "clustered.")

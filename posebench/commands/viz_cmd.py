@@ -7,7 +7,7 @@ import click
 
 @click.group("viz")
 def viz() -> None:
-    """Figures: sample grids, skeletons."""
+    """Figures: sample grids, predictions over ground truth."""
 
 
 @viz.command("sample")

@@ -176,3 +176,25 @@ def test_new_user_path_on_the_real_samples(shared_fixtures, tmp_path, capsys):
                  "2"]) == 0
     out = capsys.readouterr().out
     assert "per scene:" in out and "PCK@150 *" in out
+
+
+def test_mpjve_where_the_protocol_allows(h36m, tmp_path, capsys):
+    """A joint drifting 17 mm per frame: velocity error 17 mm on 1 of 17 joints = 1.0 mm per
+    action (run.py's mean_velocity_error); every-64th-frame protocols report no MPJVE."""
+    root, world = h36m
+    f = L.write_videopose3d(tmp_path / "v.npz", world)
+    data = dict(np.load(f, allow_pickle=True)["positions_3d"].item())
+    for s in data:
+        for b in data[s]:
+            for c in range(4):
+                data[s][b][c][:, 13, 0] += 0.017 * np.arange(L.T)
+    np.savez(f, positions_3d=data)
+    assert main(["eval", str(f), "--from", "videopose3d", "--dataset", str(root), "--no-pss",
+                 "--format", "json"]) == 0
+    rec = json.loads(capsys.readouterr().out)
+    assert rec["metrics"]["mpjve"] == pytest.approx(1.0, abs=1e-4)
+    assert all(v["mpjve"] == pytest.approx(1.0, abs=1e-4)
+               for v in rec["per_group"]["action"].values())
+    assert main(["eval", str(f), "--from", "videopose3d", "--dataset", str(root), "--no-pss",
+                 "--protocol", "h36m-every64", "--format", "json"]) == 0
+    assert "mpjve" not in json.loads(capsys.readouterr().out)["metrics"]
