@@ -47,9 +47,11 @@ def run_cmd(method: str, dataset: str, protocol: str | None, train_split: str, s
     write its predictions for the protocol's rows, which `posebench eval` scores."""
     from posebench.methods import parse_options, run_method, write_predictions
 
-    # long fits draw a tqdm bar on a terminal (the trainers check sys.stderr.isatty())
-    click.echo(f"{method}: fitting on {dataset}/{train_split} unless a cached fit exists "
-               "(progress is shown on a terminal) ...", err=True)
+    import sys
+
+    if sys.stderr.isatty():  # long fits also draw a tqdm bar there (trainers check isatty)
+        click.echo(f"{method}: fitting on {dataset}/{train_split} unless a cached fit "
+                   "exists ...", err=True)
     result = run_method(method, dataset, protocol=protocol, train_split=train_split, seed=seed,
                         options=parse_options(options), use_cache=not no_cache)
     path = write_predictions(result, out)
