@@ -45,9 +45,9 @@ def run_cmd(method: str, dataset: str, protocol: str | None, train_split: str, s
             options: tuple[str, ...], no_cache: bool, out: str) -> None:
     """Fit METHOD on the training split (cached by config hash, seed and training data) and
     write its predictions for the protocol's rows, which `posebench eval` scores."""
-    from posebench.methods import parse_options, run_method, write_predictions
-
     import sys
+
+    from posebench.methods import parse_options, run_method, write_predictions
 
     if sys.stderr.isatty():  # long fits also draw a tqdm bar there (trainers check isatty)
         click.echo(f"{method}: fitting on {dataset}/{train_split} unless a cached fit "

@@ -18,7 +18,8 @@ import click
 @click.option("--no-images", is_flag=True, help="Write poses, 2D and cameras only.")
 @click.option("--occluders", default=0.0, show_default=True, type=float,
               help="Probability of a random occluding box per crop.")
-@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--seed", default=0, show_default=True, type=int,
+              help="Seed of every random choice in the generator.")
 @click.option("--name", default="synth", show_default=True,
               help="Dataset name under $POSEBENCH_HOME/datasets.")
 def synth(poses, subjects, frames_per_action, cameras, image_size, no_images, occluders, seed,
