@@ -8,7 +8,11 @@ What MotionBERT computes (Walter0807/MotionBERT):
   from each clip's first frame, ``get_hw``), then per clip ``pred *= factor`` (the per-frame
   ``2.5d_factor`` of the data file) and ``pred -= pred[:, 0:1]`` (root-relative), so poses are
   in MotionBERT's scaled 2.5D space: image-plane x, y and depth, all times the factor, i.e.
-  millimetres close to (not equal to) the camera frame.
+  millimetres close to (not equal to) the camera frame: the factor is the least-squares scale
+  lambda of ||lambda P_2.5D - P_camera|| (MotionBERT issue #51, citing LCN, T-PAMI 2020,
+  Sec. 6.2.1); issues #9, #21 and #121 are users asking what the output units are. posebench
+  scores these poses against its camera-frame ground truth (MotionBERT against
+  ``joints_2.5d_image``), so the residual of that scale fit counts as error here.
 - Clips: ``lib/utils/utils_data.py`` ``split_clips(source, 243, 243)``: consecutive 243-frame
   windows per video; the tail after a video's last full window is not predicted; a video
   shorter than 243 frames is resampled to 243 with unseeded random indices (``resample``), so

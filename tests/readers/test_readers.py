@@ -227,3 +227,20 @@ def test_full_frames_scored_under_every64_by_selecting_rows(h36m, tmp_path, caps
     sel = rec["predictions"]["read_as"]["selected"]
     assert sel["kept"] == 4 * 4 * 4 and sel["of"] == 4 * 4 * L.T  # frames 0, 64, 128, 192
     assert rec["metrics"]["mpjpe"] < 1e-3
+
+
+def test_frames_past_the_dataset_trial_end_are_dropped_and_counted(h36m, tmp_path, capsys):
+    """VideoPose3D keeps the mocap length; a dataset trimmed to the video drops the rest."""
+    root, world = h36m
+    f = L.write_videopose3d(tmp_path / "v.npz", world)
+    data = dict(np.load(f, allow_pickle=True)["positions_3d"].item())
+    for s in data:
+        for b in data[s]:
+            data[s][b] = [np.concatenate([a, a[-5:]]) for a in data[s][b]]
+    np.savez(f, positions_3d=data)
+    rc, rec, err = _eval([str(f), "--from", "videopose3d", "--dataset", str(root), *NO_PSS],
+                         capsys)
+    assert rc == 0, err
+    sel = rec["predictions"]["read_as"]["selected"]
+    assert sel["not_in_dataset"] == 4 * 4 * 5 and sel["kept"] == 4 * 4 * L.T
+    assert rec["metrics"]["mpjpe"] < 1e-3
