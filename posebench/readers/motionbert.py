@@ -134,7 +134,10 @@ def read(path, dataset, protocol):
                    "times the per-frame 2.5d_factor, minus the root joint",
                    f"{int((count > 1).sum())} frames in several clips: poses averaged",
                    f"{int((~covered).sum())} of {n} test frames in no clip (not predicted)",
-                   "source s_SS_act_AA_subact_TT_ca_CC -> subject, action, trial, camera id"]}
+                   "source s_SS_act_AA_subact_TT_ca_CC -> subject, action, trial, camera id",
+                   ("frame = the file's 'frame' array" if "frame" in obj else
+                    "frame = 0-based position inside its source (assumed: consecutive "
+                    "frames from 0; add a 'frame' array otherwise)")]}
     return make_predictions(poses, keys, None, str(path), file_sha256(path), read_as)
 
 
