@@ -35,6 +35,12 @@ READER_NAMES = ("posebench", "videopose3d", "motionbert", "mmpose", "learnable-t
 @click.option("--select-from-superset", "superset", is_flag=True,
               help="PREDS covers more samples than the protocol (e.g. every frame under "
                    "h36m-every64): keep only the protocol's rows (needs key arrays; recorded).")
+@click.option("--viz-subject", "viz_subject", default=None,
+              help="--from videopose3d, a run.py --viz-export file: its --viz-subject.")
+@click.option("--viz-action", "viz_action", default=None,
+              help="--from videopose3d, a run.py --viz-export file: its --viz-action.")
+@click.option("--viz-camera", "viz_camera", default=None, type=int,
+              help="--from videopose3d, a run.py --viz-export file: its --viz-camera (0-3).")
 @click.option("--labels", "labels", type=click.Path(dir_okay=False), default=None,
               help="--from learnable-triangulation: its label file "
                    "(human36m-multiview-labels-*.npy) that results.pkl indexes into.")
@@ -48,8 +54,8 @@ READER_NAMES = ("posebench", "videopose3d", "motionbert", "mmpose", "learnable-t
               help="Write the JSON result record here (atomically); --output is an alias.")
 @click.option("--seed", default=0, show_default=True, help="Seed of auto-fitted PSS models.")
 def eval_cmd(preds, fmt, dataset, protocol, split, pss_models, pss_k, no_pss, per_action,
-             per_joint, allow_partial, superset, labels, lt_every, lt_damaged, fmt_out, output,
-             seed):
+             per_joint, allow_partial, superset, viz_subject, viz_action, viz_camera, labels,
+             lt_every, lt_damaged, fmt_out, output, seed):
     """Score a predictions file PREDS (.npz: poses_3d (N, J, 3) mm + index or key arrays, or
     another codebase's output with --from).
 
@@ -68,8 +74,8 @@ def eval_cmd(preds, fmt, dataset, protocol, split, pss_models, pss_k, no_pss, pe
     ds, kind, p = resolve(dataset, protocol, split)
     if not pss_models:
         check_pss_size(ds, ks, dataset)
-    options = {"labels": labels, "retain_every_n": lt_every,
-               "with_damaged_actions": lt_damaged} if fmt == "learnable-triangulation" else None
+    options = reader_options(fmt, labels, lt_every, lt_damaged,
+                             (viz_subject, viz_action, viz_camera))
     obj = own if fmt == "posebench" and not superset else \
         read_predictions(preds, fmt, ds, p, superset=superset, options=options)
     if per_action is None:
@@ -90,6 +96,16 @@ def eval_cmd(preds, fmt, dataset, protocol, split, pss_models, pss_k, no_pss, pe
     click.echo(report.render(fmt_out))
     if report.summary["coverage"]["partial"]:
         click.echo(f"warning: {report.summary['notes'][0]}", err=True)
+
+
+def reader_options(fmt, labels, lt_every, lt_damaged, viz) -> dict | None:
+    """Keyword arguments of the reader `fmt` from the CLI options that belong to it."""
+    if fmt == "learnable-triangulation":
+        return {"labels": labels, "retain_every_n": lt_every,
+                "with_damaged_actions": lt_damaged}
+    if fmt == "videopose3d" and any(v is not None for v in viz):
+        return {"viz": viz}
+    return None
 
 
 def parse_ks(text: str) -> tuple[int, ...]:

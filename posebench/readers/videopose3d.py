@@ -37,12 +37,18 @@ LAYOUT = ("VideoPose3D: npz 'positions_3d' = {subject: {basename: [4 x (T, 17, 3
 _MEMBERS = ("positions_3d", "predictions", "prediction")
 
 
-def read(path, dataset, protocol):
-    """Read a VideoPose3D dump at `path` -> `Predictions` (keys, mm, h36m17, camera frame)."""
+def read(path, dataset, protocol, viz=None):
+    """Read a VideoPose3D dump at `path` -> `Predictions` (keys, mm, h36m17, camera frame).
+
+    viz: (subject, action, camera index) of a ``run.py --viz-export`` file (one (T, 17, 3)
+    array of one sequence and camera, run.py's --viz-subject/--viz-action/--viz-camera)."""
     from posebench.data.adapters.h36m_common import CAMERA_IDS
 
     obj = load_container(path, LAYOUT)
-    tree = _find_tree(obj, path)
+    if isinstance(obj, np.ndarray):
+        tree = _viz_export_tree(obj, viz, path, CAMERA_IDS)
+    else:
+        tree = _find_tree(obj, path)
     poses, cols = [], {k: [] for k in ("subject", "action", "subaction", "camera", "frame")}
     basenames = {}
     for raw_subject, seqs in tree.items():
@@ -89,6 +95,22 @@ def read(path, dataset, protocol):
                    "frame = 0-based position in the sequence", "metres x 1000"],
                "basenames": basenames}
     return make_predictions(mm, keys, None, str(path), file_sha256(path), read_as)
+
+
+def _viz_export_tree(arr, viz, path, camera_ids) -> dict:
+    """A --viz-export array as the nested layout (one sequence, one camera)."""
+    if viz is None or not all(v is not None for v in viz):
+        raise InputError(f"{path} holds one array {arr.dtype} {tuple(arr.shape)} (run.py "
+                         "--viz-export output) but not which sequence it is; expected "
+                         "--viz-subject, --viz-action and --viz-camera as given to run.py; pass "
+                         "them too.")
+    subject, action, cam = viz
+    if not 0 <= int(cam) < len(camera_ids):
+        raise InputError(f"--viz-camera {cam} is not a camera index; expected 0-3 (run.py's "
+                         f"order {', '.join(camera_ids)}); pass the index given to run.py.")
+    views = [None] * len(camera_ids)
+    views[int(cam)] = arr
+    return {subject: {action: views}}
 
 
 def _find_tree(obj, path) -> dict:

@@ -9,6 +9,7 @@ import shlex
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -37,11 +38,13 @@ def test_every_documented_command_runs(tmp_path, monkeypatch, capsys, isolated_h
     L.write_videopose3d(tmp_path / "vp3d_predictions.npz", world)
     L.write_motionbert(tmp_path / "motionbert_h36m.npz", world)
     L.write_mmpose_dump(tmp_path / "mmpose_preds.pkl", world)
+    cam = L.camera_mm("S11", world["S11"]["Greeting 2"])[:, 2] / 1000.0
+    np.save(tmp_path / "export.npy", (cam - cam[:, :1]).astype(np.float32))
     res, labels = L.write_learnable_triangulation(tmp_path / "lt", world)
     res.rename(tmp_path / "results.pkl")
     labels.rename(tmp_path / "human36m-multiview-labels-GTbboxes.npy")
     cmds = _commands()
-    assert len(cmds) == 6
+    assert len(cmds) == 7
     for cmd in cmds:
         args = cmd[1:] + (["--no-pss", "--format", "json"] if cmd[1] == "eval" else [])
         rc = main(args)

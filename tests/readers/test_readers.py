@@ -244,3 +244,18 @@ def test_frames_past_the_dataset_trial_end_are_dropped_and_counted(h36m, tmp_pat
     sel = rec["predictions"]["read_as"]["selected"]
     assert sel["not_in_dataset"] == 4 * 4 * 5 and sel["kept"] == 4 * 4 * L.T
     assert rec["metrics"]["mpjpe"] < 1e-3
+
+
+def test_videopose3d_viz_export_array_with_run_py_arguments(h36m, tmp_path, capsys):
+    """run.py --viz-export writes one (T, 17, 3) camera-space metre array with np.save."""
+    root, world = h36m
+    cam = L.camera_mm("S11", world["S11"]["Greeting 2"])[:, 2] / 1000.0
+    f = tmp_path / "export.npy"
+    np.save(f, (cam - cam[:, :1]).astype(np.float32))
+    base = [str(f), "--from", "videopose3d", "--dataset", str(root)]
+    rc, _, err = _eval([*base, *NO_PSS], capsys)
+    assert rc == 2 and "--viz-subject" in err and err.count("\n") == 1
+    rc, rec, err = _eval([*base, "--viz-subject", "S11", "--viz-action", "Greeting 2",
+                          "--viz-camera", "2", "--allow-partial", *NO_PSS], capsys)
+    assert rc == 0, err
+    assert rec["metrics"]["mpjpe"] < 1e-3 and rec["coverage"]["covered"] == L.T
