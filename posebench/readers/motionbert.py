@@ -132,7 +132,8 @@ def read(path, dataset, protocol):
                    ("normalised outputs denormalised with (w, h) of each clip's first frame"
                     if normalised else "outputs already denormalised (image scale)"),
                    "times the per-frame 2.5d_factor, minus the root joint",
-                   f"{int((count > 1).sum())} frames in several clips: poses averaged",
+                   f"{int((count > 1).sum())} frames predicted more than once (overlapping "
+                   "clips or a resampled short video): poses averaged",
                    f"{int((~covered).sum())} of {n} test frames in no clip (not predicted)",
                    "source s_SS_act_AA_subact_TT_ca_CC -> subject, action, trial, camera id",
                    ("frame = the file's 'frame' array" if "frame" in obj else

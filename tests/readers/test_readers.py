@@ -259,3 +259,29 @@ def test_videopose3d_viz_export_array_with_run_py_arguments(h36m, tmp_path, caps
                           "--viz-camera", "2", "--allow-partial", *NO_PSS], capsys)
     assert rc == 0, err
     assert rec["metrics"]["mpjpe"] < 1e-3 and rec["coverage"]["covered"] == L.T
+
+
+def test_motionbert_short_video_needs_split_id_and_averages_repeats(h36m, tmp_path, capsys):
+    """A video shorter than 243 frames is resampled (frames repeat within the clip): without
+    the saved split_id it is refused; with it, repeated frames are averaged back to 0 mm."""
+    root, world = h36m
+    cam = L.camera_mm("S9", world["S9"]["Directions 1"])[:100, 0]     # 100 frames, camera 1
+    fac = cam[:, 0, 2] / 1145.0
+    img = (cam - cam[:, :1]) / fac[:, None, None] + np.array([512.0, 500.0, 0.0])
+    norm = img / 1000.0 * 2 - np.array([1.0, 1.002, 0.0])
+    idx = np.linspace(0, 100, 243, endpoint=False).astype(np.int64)     # MotionBERT resample
+    arrays = dict(results_all=norm[idx][None].astype(np.float32),
+                  source=np.array(["s_09_act_02_subact_01_ca_01"] * 100), factor=fac,
+                  camera_name=np.array(["54138969"] * 100))
+    f = tmp_path / "mb.npz"
+    np.savez(f, **arrays)
+    rc, _, err = _eval([str(f), "--from", "motionbert", "--dataset", str(root), *NO_PSS],
+                       capsys)
+    assert rc == 2 and "split_id" in err and err.count("\n") == 1
+    np.savez(f, **arrays, split_id=idx[None])
+    rc, rec, err = _eval([str(f), "--from", "motionbert", "--dataset", str(root),
+                          "--allow-partial", *NO_PSS], capsys)
+    assert rc == 0, err
+    assert rec["metrics"]["mpjpe"] < 1e-3 and rec["coverage"]["covered"] == 100
+    tr = rec["predictions"]["read_as"]["transformations"]
+    assert any(t.startswith("100 frames predicted more than once") for t in tr)
