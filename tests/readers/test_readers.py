@@ -285,3 +285,23 @@ def test_motionbert_short_video_needs_split_id_and_averages_repeats(h36m, tmp_pa
     assert rec["metrics"]["mpjpe"] < 1e-3 and rec["coverage"]["covered"] == 100
     tr = rec["predictions"]["read_as"]["transformations"]
     assert any(t.startswith("100 frames predicted more than once") for t in tr)
+
+
+def test_mmpose_0x_out_batches_read_back_to_zero(h36m, tmp_path, capsys):
+    """mmpose 0.x tools/test.py --out: batches of preds (B, 17, 4) + target_image_paths."""
+    root, world = h36m
+    batches = []
+    for s in ("S9", "S11"):
+        for b, w in world[s].items():
+            cam = L.camera_mm(s, w) / 1000.0
+            for i, cid in enumerate(L.CAMERA_IDS):
+                preds = np.concatenate([cam[:, i], np.ones((L.T, 17, 1))], -1)
+                batches.append({"preds": preds.astype(np.float32),
+                                "target_image_paths": [L.imgname(s, b, cid, f)
+                                                       for f in range(L.T)]})
+    f = tmp_path / "out.pkl"
+    f.write_bytes(pickle.dumps(batches))
+    rc, rec, err = _eval([str(f), "--from", "mmpose", "--dataset", str(root), *NO_PSS], capsys)
+    assert rc == 0, err
+    assert rec["metrics"]["mpjpe"] < 1e-3
+    assert rec["predictions"]["read_as"]["layout"] == "mmpose (0.x --out batch outputs)"
