@@ -43,7 +43,7 @@ def stage_config(options: dict, mode: str, seed: int, dataset, *, init: str = ""
     if dataset.images is not None:
         cfg["model"]["image_size"] = int(dataset.images.shape[1])
     cfg["data"]["train_split"] = cfg["data"]["pretrain_split"] = dataset.split
-    cfg["run"] = {**cfg["run"], "eval_every": 0, "progress": False}
+    cfg["run"] = {**cfg["run"], "eval_every": 0, "progress": True}  # tqdm only on a tty
     if options["epochs"] > 0:
         cfg["optim"]["epochs"] = float(options["epochs"])
     if options["max_steps"] > 0:

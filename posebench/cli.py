@@ -19,6 +19,8 @@ from posebench import __version__
 #: command name -> ("module", "attribute", short help shown by `posebench --help`)
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "eval": ("posebench.commands.eval_cmd", "eval_cmd", "Score a predictions file."),
+    "convert": ("posebench.commands.convert_cmd", "convert_cmd",
+                "Convert another codebase's predictions to posebench's .npz."),
     "keys": ("posebench.commands.eval_cmd", "keys_cmd",
              "Write the canonical sample order a model must follow."),
     "protocols": ("posebench.commands.eval_cmd", "protocols_cmd",
@@ -32,7 +34,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "methods": ("posebench.commands.methods_cmd", "methods_cmd", "List registered methods."),
     "run": ("posebench.commands.methods_cmd", "run_cmd",
             "Run a method on a dataset and write predictions."),
-    "viz": ("posebench.commands.viz_cmd", "viz", "Figures: sample grids, skeletons."),
+    "viz": ("posebench.commands.viz_cmd", "viz",
+            "Figures: sample grids, predictions over ground truth."),
     "check": ("posebench.commands.leaderboard_cmd", "check_cmd",
               "Regression gate: compare a result with a leaderboard entry."),
     "leaderboard": ("posebench.commands.leaderboard_cmd", "leaderboard",

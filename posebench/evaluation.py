@@ -26,8 +26,10 @@ from posebench.errors import InputError
 KEY_COLUMNS = ("subject", "action", "subaction", "camera", "frame")
 #: Display order and labels of metrics in tables.
 METRIC_ORDER = ("mpjpe", "p_mpjpe", "n_mpjpe", "pck", "auc")
-_LABELS = {"mpjpe": "MPJPE", "p_mpjpe": "P-MPJPE", "n_mpjpe": "N-MPJPE", "auc": "AUC"}
-_UNITS = {"mpjpe": "mm", "p_mpjpe": "mm", "n_mpjpe": "mm", "pck": "%", "auc": "%"}
+_LABELS = {"mpjpe": "MPJPE", "p_mpjpe": "P-MPJPE", "n_mpjpe": "N-MPJPE", "auc": "AUC",
+           "mpjve": "MPJVE"}
+_UNITS = {"mpjpe": "mm", "p_mpjpe": "mm", "n_mpjpe": "mm", "pck": "%", "auc": "%",
+          "mpjve": "mm"}
 
 
 def metric_label(name: str, pck_threshold: float = 150.0) -> str:
@@ -189,6 +191,14 @@ def evaluate(predictions, dataset="synth", protocol=None, pss_models=None,
                        for j in range(errs.shape[1])]},
             index=pd.Index(eval_skel.names, name="joint"))
 
+    if _mpjve_allowed(protocol):
+        by_action = mpjve_by_action(pred, gt, ds.keys.take(match.rows))
+        if by_action:
+            summary_metrics["mpjve"] = float(np.mean(list(by_action.values())))
+            if "action" in per_group:
+                t = per_group["action"]
+                t["mpjve"] = [by_action.get(a, np.nan) for a in t.index]
+
     over = "actions of per-action means" if protocol.aggregation == "action" else "samples"
     pdict = protocol.to_dict()
     summary = {
@@ -203,7 +213,7 @@ def evaluate(predictions, dataset="synth", protocol=None, pss_models=None,
                     "fingerprint": ds.fingerprint(), "num_samples": len(ds)},
         "ground_truth": gt_name,
         "predictions": {"source": preds.source, "sha256": preds.sha256,
-                        "num_poses": len(preds), "read_as": match.skeleton},
+                        "num_poses": len(preds), "read_as": _read_as(preds, match)},
         "pss_models": pss_info,
         "n_samples": int(len(match.rows)),
         "coverage": match.coverage,
@@ -217,6 +227,51 @@ def evaluate(predictions, dataset="synth", protocol=None, pss_models=None,
         "notes": notes,
     }
     return Report(summary, frame, per_group)
+
+
+def _mpjve_allowed(protocol) -> bool:
+    """MPJVE needs consecutive frames: VideoPose3D's all-frame, action-wise protocols."""
+    return protocol.frame_stride == 1 and protocol.aggregation == "action"
+
+
+def mpjve_by_action(pred: np.ndarray, gt: np.ndarray, keys) -> dict[str, float]:
+    """Mean per-joint velocity error per action, mm, as VideoPose3D's run.py computes it.
+
+    pred, gt  (M, J, 3) mm root-centred; keys: SampleKeys of the M samples. Per sequence
+    (subject, action, trial, camera): mean over consecutive frame pairs (frame, frame + 1) of
+    mean_j |(p_t - p_t-1) - (g_t - g_t-1)| (common/loss.py mean_velocity_error); per action:
+    sequence values weighted by the sequence's number of frames (run.py evaluate: weight
+    N = frames). Pairs across a gap (missing frames) are not used."""
+    seq = np.char.add(np.char.add(keys.subject, "|"), np.char.add(
+        keys.action, np.char.add("|", np.char.add(keys.subaction.astype(str), np.char.add(
+            "|", keys.camera)))))
+    order = np.lexsort((keys.frame, seq))
+    s, f = seq[order], keys.frame[order]
+    p, g = pred[order], gt[order]
+    pair = (s[1:] == s[:-1]) & (f[1:] - f[:-1] == 1)
+    if not pair.any():
+        return {}
+    dv = np.linalg.norm((p[1:] - p[:-1]) - (g[1:] - g[:-1]), axis=-1).mean(axis=-1)[pair]
+    uniq, inv = np.unique(s[1:][pair], return_inverse=True)
+    seq_mean = np.bincount(inv, dv) / np.bincount(inv)
+    names, lengths = np.unique(s, return_counts=True)
+    weight = lengths[np.searchsorted(names, uniq)].astype(np.float64)
+    action = np.array([u.split("|")[1] for u in uniq])
+    out = {}
+    for a in np.unique(action):
+        m = action == a
+        out[str(a)] = float(np.sum(seq_mean[m] * weight[m]) / np.sum(weight[m]))
+    return out
+
+
+def _read_as(preds, match) -> dict:
+    """How the predictions were read: the reader's statement plus the joint order used."""
+    out = {"layout": "posebench", "units": "mm", "frame": "camera", "joint_order": None,
+           "transformations": []}
+    out.update(preds.read_as or {})
+    if not out.get("joint_order"):
+        out["joint_order"] = match.skeleton
+    return out
 
 
 def _per_sample_metrics(M, pred: np.ndarray, gt: np.ndarray, protocol,

@@ -46,6 +46,8 @@ class Predictions:
     joint_names  (J,) canonical joint names, or None (order inferred from J)
     source       file path or a description of the in-memory origin
     sha256       sha256 of the file bytes (None for in-memory predictions)
+    read_as      how a reader interpreted the file ({layout, units, frame, joint_order,
+                 transformations, ...}; see posebench.readers), or None
     """
 
     poses_3d: np.ndarray
@@ -54,6 +56,7 @@ class Predictions:
     joint_names: tuple[str, ...] | None = None
     source: str = "<array>"
     sha256: str | None = None
+    read_as: dict | None = None
 
     def __len__(self) -> int:
         return len(self.poses_3d)
@@ -352,11 +355,76 @@ def _positions_from_keys(preds, dataset, protocol, rows_all) -> np.ndarray:
     found = sorted_gt[at] == pred_str
     if not found.all():
         bad = pred_str[~found]
+        why = _diagnose_keys(preds.keys, ~found, gt, dataset, protocol)
         raise InputError(f"{preds.source}: {len(bad)} prediction key(s) are not in protocol "
                          f"{protocol.name}'s samples of '{dataset.name}' (first: {bad[0]}); "
-                         f"expected only the samples `posebench keys --protocol {protocol.name}` "
-                         "lists; drop those rows or choose the protocol they belong to.")
+                         + (why or f"expected only the samples `posebench keys --protocol "
+                            f"{protocol.name}` lists; drop those rows or choose the protocol "
+                            "they belong to."))
     return order[at]
+
+
+def _diagnose_keys(keys: dict, bad: np.ndarray, gt: dict, dataset, protocol) -> str | None:
+    """Which key field makes rows unmatched, as 'expected ...; fix' (None: no diagnosis)."""
+    import re
+
+    k = {f: v[bad] for f, v in keys.items()}
+    gset = {f: set(np.asarray(v).astype(str).tolist()) for f, v in gt.items()}
+    subj = sorted(set(k["subject"].tolist()) - gset["subject"])
+    if subj:
+        fixed = ["S" + x for x in subj if "S" + x in gset["subject"]]
+        hint = f"write subjects as {fixed[0]}" if fixed else "drop other subjects' rows"
+        return (f"field 'subject' holds {', '.join(subj[:3])}; expected "
+                f"{', '.join(sorted(gset['subject']))}; {hint}.")
+    cams = sorted(set(k["camera"].tolist()) - gset["camera"])
+    if cams:
+        ids = sorted(gset["camera"])
+        if all(c.isdigit() and len(c) == 1 for c in cams) and len(ids) <= 4:
+            base = 1 if "4" in cams or ("0" not in cams and len(cams) == 4) else 0
+            return (f"field 'camera' holds camera indices {', '.join(cams)} where camera ids "
+                    f"{', '.join(ids)} are expected; map index i to ids[i{' - 1' if base else ''}]"
+                    f" (order {', '.join(ids)}).")
+        return (f"field 'camera' holds {', '.join(cams[:3])}; expected camera ids "
+                f"{', '.join(ids[:8])}; write the dataset's camera ids.")
+    acts = sorted(set(k["action"].tolist()) - gset["action"])
+    if acts:
+        m = re.match(r"^([A-Za-z]+)[ _-]?(\d+)$", acts[0])
+        if m and m.group(1) in gset["action"]:
+            return (f"field 'action' holds video basenames like '{acts[0]}'; expected the action "
+                    f"'{m.group(1)}' plus a 'subaction' array with the official trial (the "
+                    "basename's number is not the trial number); read the file with --from "
+                    "videopose3d or map names with posebench.data.adapters.h36m_common."
+                    "parse_sequence.")
+        return (f"field 'action' holds {', '.join(acts[:3])}; expected one of "
+                f"{', '.join(sorted(gset['action']))}; rename the actions.")
+    if "subaction" in k:
+        seq = np.char.add(np.char.add(k["subject"], "|"), np.char.add(
+            k["action"], "|" + np.char.add("", k["subaction"].astype(str))))
+        gseq = set(np.char.add(np.char.add(np.asarray(gt["subject"]).astype(str), "|"),
+                               np.char.add(np.asarray(gt["action"]).astype(str), "|" + np.char.add(
+                                   "", np.asarray(gt["subaction"]).astype(str)))).tolist())
+        missing = [x for x in dict.fromkeys(seq.tolist()) if x not in gseq]
+        if missing:
+            s_, a_, t_ = missing[0].split("|")
+            have = sorted(x.split("|")[2] for x in gseq if x.startswith(f"{s_}|{a_}|"))
+            return (f"field 'subaction': {s_} {a_} has no trial {t_} (trials: "
+                    f"{', '.join(have) or 'none'}); expected the official trial number (a video "
+                    "basename's number, e.g. 'Greeting 2', is not the trial); read VideoPose3D "
+                    "files with --from videopose3d.")
+    gstr = _key_strings(gt)
+    shifted = dict(k, frame=k["frame"] - 1)
+    if np.isin(_key_strings(shifted), gstr).mean() > 0.9:
+        return ("field 'frame' looks 1-based (frame - 1 matches); expected 0-based frame "
+                "indices; subtract 1 from frame.")
+    rows = np.isin(_key_strings({f: v for f, v in k.items()}),
+                   dataset.keys.as_strings() if "subaction" in k else _key_strings(
+                       {f: getattr(dataset.keys, f) for f in ("subject", "action", "camera",
+                                                                "frame")}))
+    if rows.mean() > 0.9:
+        return (f"those rows are samples of '{dataset.name}' that protocol {protocol.name} does "
+                "not score (e.g. frames off its stride); expected only its samples; pass "
+                "--select-from-superset to keep the protocol's rows (recorded).")
+    return None
 
 
 def _prediction_joint_names(preds: Predictions, dataset, protocol) -> tuple[list[str], str]:

@@ -145,8 +145,13 @@ def render_report(report, fmt: str = "table") -> str:
     lines.append(f"dataset {ds['name']} ({ds['split']}, {ds['fingerprint'][:12]})  protocol "
                  f"{s['protocol']['name']}  samples {s['n_samples']}  aggregation "
                  f"{s['protocol']['aggregation']}  (errors mm, PCK/AUC %, PSS fraction)")
+    head = s.get("headline")
+
+    def label(m):  # the protocol's headline metric is marked with '*'
+        return metric_label(m, thr) + (" *" if m == head else "")
+
     lines.append(tabulate([[format_value(m, s["metrics"][m]) for m in names]],
-                          headers=[metric_label(m, thr) for m in names], tablefmt=tablefmt,
+                          headers=[label(m) for m in names], tablefmt=tablefmt,
                           disable_numparse=True))
     for tname, df in report.per_group.items():
         cols = [c for c in df.columns]
@@ -154,9 +159,11 @@ def render_report(report, fmt: str = "table") -> str:
                            for c in cols)] for g, r in df.iterrows()]
         lines.append("")
         lines.append(f"per {tname}:")
-        lines.append(tabulate(rows, headers=[tname, *(metric_label(c, thr) if c != "n" else "n"
+        lines.append(tabulate(rows, headers=[tname, *(label(c) if c != "n" else "n"
                                                       for c in cols)],
                               tablefmt=tablefmt, disable_numparse=True))
+    if head in names:
+        lines.append(f"* headline metric of protocol {s['protocol']['name']}")
     for note in s.get("notes", []):
         lines.append(f"note: {note}")
     if cov.get("partial"):

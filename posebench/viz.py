@@ -92,3 +92,63 @@ def sample_grid(ds, out: str | Path, index: int | None = None, seed: int = 0,
         fig.savefig(tmp, dpi=130)
     plt.close(fig)
     return out
+
+
+def prediction_overlay(pred: np.ndarray, gt: np.ndarray, skeleton, titles: list[str],
+                       out: str | Path, count: int = 3) -> dict:
+    """Predictions over ground truth: 3D overlays of `count` samples (best, median, worst by
+    MPJPE) and the per-joint mean error of all samples, so a left/right or order mix-up shows.
+
+    pred, gt  (N, J, 3) mm, root-centred, camera frame, in `skeleton`'s joint order
+    titles    (N,) sample descriptions
+    Returns {"path", "per_joint_mm" {joint: mm}, "shown" [indices], "axis_labels" [...]}.
+    """
+    plt = _pyplot()
+    err = np.linalg.norm(pred - gt, axis=-1)                # (N, J) mm
+    per_sample = err.mean(axis=1)
+    order = np.argsort(per_sample, kind="stable")
+    picks = list(dict.fromkeys([int(order[0]), int(order[len(order) // 2]), int(order[-1])]))
+    picks = picks[:max(1, count)]
+    fig = plt.figure(figsize=(3.6 * (len(picks) + 1), 3.8))
+    labels = []
+    for c, i in enumerate(picks):
+        ax = fig.add_subplot(1, len(picks) + 1, c + 1, projection="3d")
+        for X, style, name in ((gt[i], "-", "ground truth"), (pred[i], "--", "prediction")):
+            P = np.stack([X[:, 0], X[:, 2], -X[:, 1]], -1)   # camera frame -> x, depth, up
+            for k, (p, ch) in enumerate(skeleton.bones):
+                ax.plot(*P[[p, ch]].T, style, color=_bone_colour(skeleton, ch), lw=1.4,
+                        label=name if k == 0 else None)
+        both = np.concatenate([gt[i], pred[i]])
+        P = np.stack([both[:, 0], both[:, 2], -both[:, 1]], -1)
+        mid, half = P.mean(0), np.ptp(P, 0).max() / 2 + 50
+        ax.set_xlim(mid[0] - half, mid[0] + half)
+        ax.set_ylim(mid[1] - half, mid[1] + half)
+        ax.set_zlim(mid[2] - half, mid[2] + half)
+        ax.set_box_aspect((1, 1, 1))                          # aspect kept: equal mm per axis
+        ax.set_xlabel("x (mm)", fontsize=6)
+        ax.set_ylabel("depth z (mm)", fontsize=6)
+        ax.set_zlabel("up -y (mm)", fontsize=6)
+        ax.tick_params(labelsize=4)
+        ax.set_title(f"{titles[i]}\nMPJPE {per_sample[i]:.1f} mm", fontsize=6)
+        labels.append((ax.get_xlabel(), ax.get_ylabel(), ax.get_zlabel()))
+        if c == 0:
+            ax.legend(fontsize=5, loc="upper left")
+    axb = fig.add_subplot(1, len(picks) + 1, len(picks) + 1)
+    means = err.mean(axis=0)
+    colours = [_bone_colour(skeleton, j) for j in range(skeleton.num_joints)]
+    axb.barh(np.arange(len(means)), means, color=colours)
+    axb.set_yticks(np.arange(len(means)), skeleton.names, fontsize=5)
+    axb.invert_yaxis()
+    axb.set_xlabel("mean error (mm)", fontsize=6)
+    axb.set_title(f"per-joint error, {len(pred)} samples", fontsize=6)
+    axb.tick_params(axis="x", labelsize=5)
+    labels.append((axb.get_xlabel(), "joint"))
+    fig.suptitle("prediction (dashed) over ground truth (solid); left limbs red, right blue",
+                 fontsize=8)
+    fig.tight_layout()
+    out = Path(out)
+    with atomic_path(out, suffix=out.suffix) as tmp:
+        fig.savefig(tmp, dpi=130)
+    plt.close(fig)
+    return {"path": out, "per_joint_mm": dict(zip(skeleton.names, map(float, means))),
+            "shown": picks, "axis_labels": labels}

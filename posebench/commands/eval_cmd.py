@@ -4,57 +4,192 @@ from __future__ import annotations
 
 import click
 
+READER_NAMES = ("posebench", "videopose3d", "motionbert", "mmpose", "learnable-triangulation")
+
 
 @click.command("eval")
 @click.argument("preds", type=click.Path(dir_okay=False))
+@click.option("--from", "fmt", type=click.Choice(READER_NAMES), default="posebench",
+              show_default=True,
+              help="Layout of PREDS: posebench's .npz or the output of that codebase, read as "
+                   "it writes it (docs/predictions.md).")
 @click.option("--dataset", "dataset", default="synth", show_default=True,
               help="Dataset name under $POSEBENCH_HOME/datasets, or a dataset folder.")
 @click.option("--protocol", "protocol", default=None,
               help="Protocol name (default: the dataset kind's default; `posebench protocols`).")
+@click.option("--split", "split", default=None,
+              help="Score this split instead of the protocol's (e.g. a sample with only a "
+                   "train split); recorded as a derived protocol NAME@SPLIT, not comparable.")
 @click.option("--pss-model", "pss_models", multiple=True, type=click.Path(dir_okay=False),
               help="Saved PSS model(s) to use instead of the auto-fitted PSS@50/@100.")
-@click.option("--per-action", is_flag=True, help="Add a per-action table.")
+@click.option("--pss-k", "pss_k", default="50,100", show_default=True,
+              help="k values of the auto-fitted PSS models, comma-separated (small data: "
+                   "fewer clusters than training poses).")
+@click.option("--no-pss", is_flag=True, help="Skip the Pose Structure Score.")
+@click.option("--per-action/--no-per-action", "per_action", default=None,
+              help="Per-action table (default: on for Human3.6M protocols, P1 and P2 side by "
+                   "side).")
 @click.option("--per-joint", is_flag=True, help="Add a per-joint MPJPE table.")
 @click.option("--allow-partial", is_flag=True,
               help="Score only the covered samples when some are missing (flagged loudly).")
-@click.option("--format", "fmt", type=click.Choice(["table", "markdown", "csv", "json"]),
-              default="table", show_default=True)
-@click.option("--output", "--out", "output", type=click.Path(dir_okay=False), default=None,
-              help="Write the JSON result record here (atomically), merged with the provenance "
-                   "`posebench run` wrote next to PREDS (PREDS.run.json), if any.")
+@click.option("--select-from-superset", "superset", is_flag=True,
+              help="PREDS covers more samples than the protocol (e.g. every frame under "
+                   "h36m-every64): keep only the protocol's rows (needs key arrays; recorded).")
+@click.option("--viz-subject", "viz_subject", default=None,
+              help="--from videopose3d, a run.py --viz-export file: its --viz-subject.")
+@click.option("--viz-action", "viz_action", default=None,
+              help="--from videopose3d, a run.py --viz-export file: its --viz-action.")
+@click.option("--viz-camera", "viz_camera", default=None, type=int,
+              help="--from videopose3d, a run.py --viz-export file: its --viz-camera (0-3).")
+@click.option("--labels", "labels", type=click.Path(dir_okay=False), default=None,
+              help="--from learnable-triangulation: its label file "
+                   "(human36m-multiview-labels-*.npy) that results.pkl indexes into.")
+@click.option("--lt-retain-every", "lt_every", default=1, show_default=True, type=int,
+              help="--from learnable-triangulation: retain_every_n_frames_in_test used.")
+@click.option("--lt-with-damaged", "lt_damaged", is_flag=True,
+              help="--from learnable-triangulation: the run kept the damaged S9 trials.")
+@click.option("--format", "fmt_out", type=click.Choice(["table", "markdown", "csv", "json"]),
+              default="table", show_default=True, help="How the result is printed.")
+@click.option("--out", "--output", "output", type=click.Path(dir_okay=False), default=None,
+              help="Write the JSON result record here (atomically); --output is an alias.")
 @click.option("--seed", default=0, show_default=True, type=click.IntRange(0, 2**32 - 1),
               help="Seed of auto-fitted PSS models.")
-def eval_cmd(preds, dataset, protocol, pss_models, per_action, per_joint, allow_partial, fmt,
-             output, seed):
-    """Score a predictions file PREDS (.npz: poses_3d (N, J, 3) mm + index or key arrays).
+def eval_cmd(preds, fmt, dataset, protocol, split, pss_models, pss_k, no_pss, per_action,
+             per_joint, allow_partial, superset, viz_subject, viz_action, viz_camera, labels,
+             lt_every, lt_damaged, fmt_out, output, seed):
+    """Score a predictions file PREDS (.npz: poses_3d (N, J, 3) mm + index or key arrays, or
+    another codebase's output with --from).
 
     Prints MPJPE, P-MPJPE, N-MPJPE, PCK@150, AUC, PSS@50 and PSS@100. Both poses are
     root-centred at the protocol's root joint before MPJPE/PCK/AUC. Exit code 2 on bad input.
     """
     from posebench.commands._common import load_pss_model
     from posebench.evaluation import evaluate
+    from posebench.readers import read_predictions
     from posebench.results import merge_run_provenance, write_result
 
     for path in pss_models:
         load_pss_model(path)  # checked here: errors name the file given
 
-    report = evaluate(preds, dataset=dataset, protocol=protocol,
-                      pss_models=list(pss_models) or None, allow_partial=allow_partial,
-                      per_action=per_action, per_joint=per_joint, seed=seed)
+    ks = () if no_pss else parse_ks(pss_k)
+    if fmt == "posebench" and not superset:  # cheap file checks before loading the dataset
+        from posebench.readers.posebench_npz import read as read_own
+
+        own = read_own(preds, None, None)
+    ds, kind, p = resolve(dataset, protocol, split)
+    if not pss_models:
+        check_pss_size(ds, ks, dataset)
+    options = reader_options(fmt, labels, lt_every, lt_damaged,
+                             (viz_subject, viz_action, viz_camera))
+    obj = own if fmt == "posebench" and not superset else \
+        read_predictions(preds, fmt, ds, p, superset=superset, options=options)
+    if per_action is None:
+        per_action = kind == "h36m"
+    report = evaluate(obj, dataset=ds, protocol=p, pss_models=list(pss_models) or None,
+                      pss_k=ks, allow_partial=allow_partial, per_action=per_action,
+                      per_joint=per_joint, seed=seed)
+    if no_pss:
+        report.summary["notes"].append("PSS skipped (--no-pss)")
+    sel = report.summary["predictions"]["read_as"].get("selected")
+    if sel:
+        report.summary["notes"].append(
+            f"read {sel['of']} predictions, kept the {sel['kept']} of protocol {p.name} "
+            f"({sel['outside_protocol']} outside the protocol, {sel['not_in_dataset']} not in "
+            f"the dataset; {sel['why']})")
     if output:
         write_result(output, merge_run_provenance(report.record(), preds))
-    click.echo(report.render(fmt))
+    click.echo(report.render(fmt_out))
     if report.summary["coverage"]["partial"]:
         click.echo(f"warning: {report.summary['notes'][0]}", err=True)
+
+
+def reader_options(fmt, labels, lt_every, lt_damaged, viz) -> dict | None:
+    """Keyword arguments of the reader `fmt` from the CLI options that belong to it."""
+    if fmt == "learnable-triangulation":
+        return {"labels": labels, "retain_every_n": lt_every,
+                "with_damaged_actions": lt_damaged}
+    if fmt == "videopose3d" and any(v is not None for v in viz):
+        return {"viz": viz}
+    return None
+
+
+def parse_ks(text: str) -> tuple[int, ...]:
+    """'10,20' -> (10, 20); one sentence for anything else."""
+    from posebench.errors import InputError
+
+    try:
+        ks = tuple(int(x) for x in str(text).split(",") if x.strip())
+    except ValueError:
+        ks = ()
+    if not ks or min(ks) < 2:
+        raise InputError(f"--pss-k '{text}' is not a list of cluster counts; expected integers "
+                         ">= 2 separated by commas, e.g. --pss-k 10,20; or pass --no-pss.")
+    return ks
+
+
+def check_pss_size(ds, ks, dataset) -> None:
+    """Refuse PSS@k when the training split has fewer than k poses, naming the fix."""
+    from posebench.data.dataset import read_meta
+    from posebench.errors import InputError
+
+    root = ds.meta.get("root")
+    if not ks or not root:
+        return
+    train = read_meta(root).get("splits", {}).get("train")
+    if not train or train.get("has_3d") is False:
+        return
+    n = int(train.get("num_samples", 0))
+    if n and max(ks) > n:
+        fit = [k for k in ks if k <= n]
+        hint = f"--pss-k {','.join(map(str, fit))}" if fit else f"--pss-k {max(2, n // 2)}"
+        raise InputError(f"PSS@{max(ks)} needs at least {max(ks)} poses but dataset "
+                         f"'{dataset}' has {n} training poses; expected k <= {n}; pass "
+                         f"{hint} (fewer clusters) or --no-pss.")
+
+
+def resolve(dataset, protocol, split):
+    """(PoseDataset, kind, Protocol) for the CLI: the protocol's split, or with `split` a
+    derived protocol NAME@SPLIT that keeps its rules but scores every subject of that split
+    (recorded as such: a smoke test, not comparable with published numbers)."""
+    import dataclasses
+
+    from posebench.data.dataset import read_meta, read_split
+    from posebench.data.protocols import default_protocol, get_protocol
+    from posebench.data.registry import ensure_dataset
+    from posebench.errors import InputError
+    from posebench.evaluation import _check_kind
+
+    root = ensure_dataset(str(dataset))
+    meta = read_meta(root)
+    kind = meta.get("kind", "*")
+    p = default_protocol(kind) if protocol is None else get_protocol(str(protocol))
+    _check_kind(p, kind, str(dataset))
+    splits = list(meta.get("splits", {}))
+    if split is not None and split != p.split:
+        if split not in splits:
+            raise InputError(f"dataset '{dataset}' has no split '{split}'; expected one of "
+                             f"{', '.join(splits)}; pass --split with one of those.")
+        p = dataclasses.replace(
+            p, name=f"{p.name}@{split}", split=split, subjects=None,
+            description=f"{p.name} rules on split '{split}' (all its subjects): a smoke test, "
+                        "not comparable with published numbers", extra=dict(p.extra))
+    elif p.split not in splits:
+        raise InputError(f"dataset '{dataset}' has no '{p.split}' split, which protocol {p.name} "
+                         f"scores (it has: {', '.join(splits)}); expected the protocol's split; "
+                         f"pass --split {splits[0]} to score that split as a smoke test "
+                         "(recorded as a derived protocol).")
+    return read_split(root, p.split), kind, p
 
 
 @click.command("keys")
 @click.option("--dataset", "dataset", default="synth", show_default=True,
               help="Dataset name or folder.")
 @click.option("--protocol", "protocol", default=None, help="Protocol name (default per kind).")
-@click.option("--out", "out", required=True, type=click.Path(dir_okay=False),
-              help="Output .npz (written atomically).")
-def keys_cmd(dataset, protocol, out):
+@click.option("--split", "split", default=None,
+              help="List this split instead of the protocol's (derived protocol NAME@SPLIT).")
+@click.option("--out", "--output", "out", required=True, type=click.Path(dir_okay=False),
+              help="Output .npz (written atomically); --output is an alias.")
+def keys_cmd(dataset, protocol, split, out):
     """Write the canonical sample order a model must follow (never ground-truth 3D).
 
     The .npz holds index (positions to put in a predictions file), subject, action, subaction,
@@ -64,7 +199,8 @@ def keys_cmd(dataset, protocol, out):
     from posebench.evaluation import protocol_keys
     from posebench.io import savez_atomic
 
-    arrays = protocol_keys(dataset, protocol)
+    ds, _, p = resolve(dataset, protocol, split)
+    arrays = protocol_keys(ds, p)
     savez_atomic(out, **arrays)
     click.echo(f"wrote {len(arrays['index'])} samples of {arrays['dataset_name']} under protocol "
                f"{arrays['protocol_name']} to {out}")

@@ -54,24 +54,28 @@ def _load_detections(path: str, n: int, J: int) -> np.ndarray:
 
 @geometry.command("pseudo-labels")
 @click.option("--dataset", required=True, help="Dataset name (registry) or folder.")
-@click.option("--split", default="train", show_default=True)
+@click.option("--split", default="train", show_default=True, help="Split to triangulate.")
 @click.option("--detections", type=click.Path(exists=True, dir_okay=False), default=None,
               help="npz with poses_2d (N, J, 2) px (full image) in canonical order.")
 @click.option("--gt-2d", "gt_2d", is_flag=True, help="Use the dataset's 2D poses (default).")
 @click.option("--noise-px", type=float, default=0.0, show_default=True,
               help="Add seeded Gaussian noise (std, px per coordinate) to the 2D inputs.")
 @click.option("--mode", type=click.Choice(["per-frame", "pooled", "known"]), default="pooled",
-              show_default=True)
+              show_default=True, help="Relative pose estimated per frame, pooled over a "
+              "sequence, or the known calibration.")
 @click.option("--estimator",
               type=click.Choice(["accurate", "fast", "8point", "trimmed", "ransac"]),
               default=None,
               help="accurate (default: 8point + Sampson refinement + optimal triangulation "
                    "per-frame, trimmed pooled), fast (per-frame only: one 8-point solve, "
                    "midpoint triangulation, ~4x the throughput), or an explicit F estimator.")
-@click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=0, show_default=True)
-@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False))
-@click.option("--report", "report_path", type=click.Path(dir_okay=False), default=None)
-@click.option("--n-jobs", type=int, default=1, show_default=True)
+@click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=0, show_default=True,
+              help="Seed of noise and RANSAC.")
+@click.option("--out", "--output", "out_path", required=True, type=click.Path(dir_okay=False),
+              help="Pseudo-labels .npz to write; --output is an alias.")
+@click.option("--report", "report_path", type=click.Path(dir_okay=False), default=None,
+              help="Also write a JSON accuracy report here.")
+@click.option("--n-jobs", type=int, default=1, show_default=True, help="Worker processes.")
 def pseudo_labels_cmd(dataset, split, detections, gt_2d, noise_px, mode, estimator, seed,
                       out_path, report_path, n_jobs) -> None:
     """Triangulate 3D pseudo-labels from multi-view 2D poses of a dataset split."""

@@ -29,7 +29,8 @@ def methods_cmd(verbose: bool) -> None:
 
 @click.command("run")
 @click.argument("method")
-@click.option("--dataset", required=True, help="Dataset name (e.g. synth) or dataset folder.")
+@click.option("--dataset", default="synth", show_default=True,
+              help="Dataset name (e.g. synth) or dataset folder.")
 @click.option("--protocol", default=None, help="Protocol (default: the dataset kind's default).")
 @click.option("--train-split", default="train", show_default=True,
               help="Split the method is fitted on.")
@@ -41,15 +42,20 @@ def methods_cmd(verbose: bool) -> None:
 @click.option("--label", default=None,
               help="Name shown on leaderboards (default: the method's name); kept in the "
                    "provenance sidecar that `posebench eval --out` merges.")
-@click.option("--out", required=True, type=click.Path(dir_okay=False),
-              help="Predictions file to write (.npz with poses_3d and index) plus its "
-                   "provenance sidecar OUT.run.json.")
+@click.option("--out", "--output", "out", required=True, type=click.Path(dir_okay=False),
+              help="Predictions file to write (.npz with poses_3d and index); --output is an "
+                   "alias.")
 def run_cmd(method: str, dataset: str, protocol: str | None, train_split: str, seed: int,
             options: tuple[str, ...], no_cache: bool, label: str | None, out: str) -> None:
     """Fit METHOD on the training split (cached by config hash, seed and training data) and
     write its predictions for the protocol's rows, which `posebench eval` scores."""
+    import sys
+
     from posebench.methods import parse_options, run_method, write_predictions
 
+    if sys.stderr.isatty():  # long fits also draw a tqdm bar there (trainers check isatty)
+        click.echo(f"{method}: fitting on {dataset}/{train_split} unless a cached fit "
+                   "exists ...", err=True)
     result = run_method(method, dataset, protocol=protocol, train_split=train_split, seed=seed,
                         options=parse_options(options), use_cache=not no_cache)
     path = write_predictions(result, out, label=label)

@@ -40,13 +40,23 @@ def _run(kind: str, layout: str, path: str, name: str | None,
                    "(listed in meta.json)")
 
 
-_FROM_HELP = "Layout and path of your files, e.g. --from videopose3d data/ ."
+_FROM_HELP = "Layout and path of your files."
+#: one example per layout, shown in each command's --from help
+_EXAMPLES = {
+    "h36m": "e.g. --from videopose3d data/ (data_3d_h36m.npz [+ data_2d_h36m_gt.npz]), --from "
+            "mmpose data/h36m/ (annotation_body3d/fps50/h36m_*.npz [+ cameras.pkl]), --from "
+            "cdf Human3.6M/ (S*/MyPoseFeatures/D3_Positions_mono/*.cdf).",
+    "3dhp": "e.g. --from mmpose data/mpi_inf_3dhp/ (mpi_inf_3dhp_{train,test_valid}.npz [+ "
+            "cameras_*.pkl]), --from mat mpi_inf_3dhp_test_set/ (TS*/annot_data.mat).",
+    "mpii": "e.g. --from mmpose data/mpii/ (annotations/mpii_{train,val}.json + images/).",
+}
 
 
 @prepare.command("h36m")
 @click.option("--from", "source", nargs=2, required=True,
               type=(click.Choice(H36M_LAYOUTS), click.Path(exists=True)),
-              metavar="LAYOUT PATH", help=_FROM_HELP + " LAYOUT: " + "|".join(H36M_LAYOUTS))
+              metavar="LAYOUT PATH", help=f"{_FROM_HELP} {_EXAMPLES['h36m']} LAYOUT: "
+              + "|".join(H36M_LAYOUTS))
 @click.option("--name", default=None, help="Dataset name (default: h36m).")
 def h36m(source: tuple[str, str], name: str | None) -> None:
     """Human3.6M from VideoPose3D npz, mmpose npz or the original CDF files."""
@@ -56,7 +66,8 @@ def h36m(source: tuple[str, str], name: str | None) -> None:
 @prepare.command("3dhp")
 @click.option("--from", "source", nargs=2, required=True,
               type=(click.Choice(MPI3DHP_LAYOUTS), click.Path(exists=True)),
-              metavar="LAYOUT PATH", help=_FROM_HELP + " LAYOUT: " + "|".join(MPI3DHP_LAYOUTS))
+              metavar="LAYOUT PATH", help=f"{_FROM_HELP} {_EXAMPLES['3dhp']} LAYOUT: "
+              + "|".join(MPI3DHP_LAYOUTS))
 @click.option("--name", default=None, help="Dataset name (default: 3dhp).")
 def mpi3dhp(source: tuple[str, str], name: str | None) -> None:
     """MPI-INF-3DHP from mmpose npz or the official test set's annot_data.mat files."""
@@ -66,7 +77,8 @@ def mpi3dhp(source: tuple[str, str], name: str | None) -> None:
 @prepare.command("mpii")
 @click.option("--from", "source", nargs=2, required=True,
               type=(click.Choice(MPII_LAYOUTS), click.Path(exists=True)),
-              metavar="LAYOUT PATH", help=_FROM_HELP + " LAYOUT: " + "|".join(MPII_LAYOUTS))
+              metavar="LAYOUT PATH", help=f"{_FROM_HELP} {_EXAMPLES['mpii']} LAYOUT: "
+              + "|".join(MPII_LAYOUTS))
 @click.option("--name", default=None, help="Dataset name (default: mpii).")
 @click.option("--image-size", default=64, show_default=True, type=int,
               help="Crop side in px; must equal the model's input size (cpu profile 64, "

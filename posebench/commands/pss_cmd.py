@@ -13,7 +13,7 @@ def pss() -> None:
 
 
 @pss.command("fit")
-@click.option("--dataset", required=True,
+@click.option("--dataset", default="synth", show_default=True,
               help="Dataset name (see `posebench data list`) or a dataset folder.")
 @click.option("--split", default="train", show_default=True, help="Split whose ground truth is "
               "clustered.")
@@ -21,22 +21,48 @@ def pss() -> None:
 @click.option("--seed", default=0, show_default=True, type=click.IntRange(0, 2**32 - 1),
               help="k-means random seed.")
 @click.option("--normalization", default="root_unit_norm", show_default=True,
-              type=click.Choice(["root_unit_norm", "centroid_unit_norm", "root"]))
+              type=click.Choice(["root_unit_norm", "centroid_unit_norm", "root"]),
+              help="How poses are normalised before clustering.")
 @click.option("--algorithm", default="minibatch", show_default=True,
-              type=click.Choice(["minibatch", "lloyd"]))
-@click.option("--out", "out", required=True, type=click.Path(dir_okay=False),
-              help="Output path: writes OUT.npz and OUT.json.")
+              type=click.Choice(["minibatch", "lloyd"]), help="k-means variant.")
+@click.option("--skeleton", default=None,
+              help="Cluster poses in this evaluation skeleton (e.g. 3dhp14 for protocol "
+                   "3dhp-14, h36m14, mpii16), root-centred as `posebench eval` does; default: "
+                   "the dataset's own skeleton.")
+@click.option("--out", "--output", "out", required=True, type=click.Path(dir_okay=False),
+              help="Output path: writes OUT.npz and OUT.json; --output is an alias.")
 def fit_cmd(dataset: str, split: str, k: int, seed: int, normalization: str, algorithm: str,
-            out: str) -> None:
+            skeleton: str | None, out: str) -> None:
     """Fit PSS@k on the ground truth of DATASET/SPLIT and save it (npz + JSON, no pickle)."""
     from posebench.metrics.pss import fit_on_dataset
 
-    model = fit_on_dataset(dataset, split, k=k, seed=seed, normalization=normalization,
-                           algorithm=algorithm)
+    if skeleton is None:
+        model = fit_on_dataset(dataset, split, k=k, seed=seed, normalization=normalization,
+                               algorithm=algorithm)
+    else:
+        model = _fit_in_skeleton(dataset, split, skeleton, k, seed, normalization, algorithm)
     path = model.save(out)
     click.echo(f"PSS@{model.k} fitted on {model.info['num_samples']} poses of {dataset}/{split}; "
                f"inertia {model.info['fit_inertia']:.4f}; fingerprint {model.fingerprint[:16]}; "
                f"saved {path}")
+
+
+def _fit_in_skeleton(dataset, split, skeleton, k, seed, normalization, algorithm):
+    """PSS@k on `split`'s ground truth in `skeleton`, poses prepared exactly as
+    `posebench eval` prepares its auto-fitted models (posebench.evaluation)."""
+    from posebench.data.registry import load_dataset
+    from posebench.evaluation import _pss_training_poses
+    from posebench.metrics import PoseStructureScore
+    from posebench.skeletons import convert, get_skeleton
+
+    skel = get_skeleton(skeleton)
+    ds = load_dataset(dataset, split)
+    poses = _pss_training_poses(ds, skel, convert, get_skeleton)
+    model = PoseStructureScore(k=k, normalization=normalization, seed=seed, root=skel.root,
+                               algorithm=algorithm).fit(poses)
+    model.info.update({"dataset": ds.name, "split": split, "skeleton": skel.name,
+                       "dataset_fingerprint": ds.fingerprint()})
+    return model
 
 
 @pss.command("show")

@@ -21,8 +21,8 @@ def reproduce() -> None:
 @click.option("--dataset", default=None,
               help="synth (built in, generated on first use) or h36m (prepared with `posebench "
                    "data prepare`); default: the profile's dataset.")
-@click.option("--out", "out", default=None, type=click.Path(file_okay=False),
-              help="Output folder (default ./epipolarpose-PROFILE).")
+@click.option("--out", "--output", "out", default=None, type=click.Path(file_okay=False),
+              help="Output folder (default ./epipolarpose-PROFILE); --output is an alias.")
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default=None,
               help="Default: the profile's device.")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run in --out.")

@@ -19,7 +19,8 @@ import click
 @click.option("--occluders", default=0.0, show_default=True,
               type=click.FloatRange(0.0, 1.0),
               help="Probability of a random occluding box per crop.")
-@click.option("--seed", default=0, show_default=True, type=click.IntRange(0, 2**32 - 1))
+@click.option("--seed", default=0, show_default=True, type=click.IntRange(0, 2**32 - 1),
+              help="Seed of every random choice in the generator.")
 @click.option("--name", default="synth", show_default=True,
               help="Dataset name under $POSEBENCH_HOME/datasets.")
 def synth(poses, subjects, frames_per_action, cameras, image_size, no_images, occluders, seed,
