@@ -22,8 +22,16 @@ import click
 @click.option("--output", "output", type=click.Path(dir_okay=False), default=None,
               help="Write the JSON result record here (atomically).")
 @click.option("--seed", default=0, show_default=True, help="Seed of auto-fitted PSS models.")
+@click.option("--joint-order", "joint_order", default=None, metavar="SKELETON",
+              help="Skeleton whose joint order PREDS follows (h36m17, 3dhp17, mpii16, ...); "
+                   "default: the file's joint_names, else the order implied by J (checked "
+                   "against the ground truth).")
+@click.option("--nan-policy", "nan_policy", type=click.Choice(["refuse", "miss"]),
+              default="refuse", show_default=True,
+              help="NaN/inf predictions: refuse the file, or score them as misses "
+                   "(PCK/AUC/PSS) and leave them out of MPJPE-type means.")
 def eval_cmd(preds, dataset, protocol, pss_models, per_action, per_joint, allow_partial, fmt,
-             output, seed):
+             output, seed, joint_order, nan_policy):
     """Score a predictions file PREDS (.npz: poses_3d (N, J, 3) mm + index or key arrays).
 
     Prints MPJPE, P-MPJPE, N-MPJPE, PCK@150, AUC, PSS@50 and PSS@100. Both poses are
@@ -34,7 +42,8 @@ def eval_cmd(preds, dataset, protocol, pss_models, per_action, per_joint, allow_
 
     report = evaluate(preds, dataset=dataset, protocol=protocol,
                       pss_models=list(pss_models) or None, allow_partial=allow_partial,
-                      per_action=per_action, per_joint=per_joint, seed=seed)
+                      per_action=per_action, per_joint=per_joint, seed=seed,
+                      joint_order=joint_order, nan_policy=nan_policy)
     if output:
         write_result(output, report.record())
     click.echo(report.render(fmt))
