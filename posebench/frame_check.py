@@ -104,13 +104,17 @@ def _axis_errors(p: np.ndarray, g: np.ndarray, scales: list[float]) -> np.ndarra
     """Per-sample mean joint error (n, 48, S) of ``s * p @ M`` vs g for every signed
     permutation M and scale s; p, g (n, K, 3) centred."""
     n, k, _ = p.shape
+    # <P_k M, G_k> = sum_ab P_ka G_kb M_ab for every joint k and signed permutation M
     cross = np.einsum("nka,nkb->nkab", p, g).reshape(n, k, 9) @ _AXES.reshape(48, 9).T
     pp = np.einsum("nka,nka->nk", p, p)[..., None]
     gg = np.einsum("nka,nka->nk", g, g)[..., None]
     out = np.empty((n, 48, len(scales)))
     for i, s in enumerate(scales):
-        d2 = (s * s) * pp + gg - (2.0 * s) * cross
-        out[:, :, i] = np.sqrt(np.maximum(d2, 0.0)).mean(axis=1)
+        d2 = cross * (-2.0 * s)
+        d2 += gg
+        d2 += (s * s) * pp
+        np.maximum(d2, 0.0, out=d2)
+        out[:, :, i] = np.sqrt(d2, out=d2).sum(axis=1) / k
     return out
 
 

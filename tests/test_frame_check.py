@@ -285,3 +285,29 @@ def test_axis_permutations_are_refused(synth, perm):
     ds, p, _, honest, _ = synth
     with pytest.raises(InputError, match="axes"):
         _match(ds, p, honest[..., list(perm)])
+
+
+# ----------------------------------------------------------------------------- real mocap
+def test_real_mocap_wrong_frames_refused_honest_ones_pass(shared_fixtures):
+    """Bandai-Namco mocap (31,914 real frames, H36M-17 order, z up) seen by a level camera."""
+    d = np.load(shared_fixtures / "mocap" / "converted" / "bandai_ds1.npz")
+    world = d["joints3d"].astype(np.float64)[::4]
+    gt = np.stack([world[..., 0], -world[..., 2], world[..., 1] + 4500.0], axis=-1)
+    rng = np.random.default_rng(6)
+    declared = Reading("h36m17 order (assumed from 17 joints)", H36M.names, "h36m17")
+    alts = [Reading(f"{s} order", get_skeleton(s).names, s) for s in ("h36m17", "3dhp17")]
+
+    def check(pred):
+        return check_frame(pred, gt, H36M.names, declared, alts, "mocap")
+
+    honest = gt + rng.normal(0.0, 30.0, gt.shape)
+    mean_pose = np.broadcast_to(gt.mean(axis=0), gt.shape)
+    for poor in (honest, mean_pose, gt + rng.normal(0.0, 100.0, gt.shape)):
+        out = check(poor)
+        assert out["declared_error_mm"] < RATIO * out["best_alternative_error_mm"]
+    for wrong, cause in ((convert(honest, "h36m17", "3dhp17"), "3dhp17 order"),
+                         (honest[:, MIRROR], "swapped"), (honest / 10.0, "10 times too small"),
+                         (world + rng.normal(0.0, 30.0, world.shape), "axes"),
+                         (honest * [1.0, -1.0, 1.0], r"\(x, -y, z\)")):
+        with pytest.raises(InputError, match=cause):
+            check(wrong)
