@@ -9,7 +9,9 @@ fits much better:
 - order:  every skeleton with J joints (posebench.skeletons), columns mapped by canonical name;
 - mirror: left and right joints swapped (l_* <-> r_* names);
 - units:  a power-of-ten factor, from the median over samples of |G| / |P| (root-free sizes);
-- axes:   the 48 signed permutations of (x, y, z) (y up, z up, x/z swapped, reflections ...).
+- axes:   the 48 signed permutations of (x, y, z) (y up, z up, x/z swapped, reflections ...),
+          and one least-squares rotation per camera (a world frame instead of each camera's:
+          honest errors are not one fixed rotation, so this gains them little).
 
 Score of a reading: the median over samples of the per-sample mean joint distance after centring
 both poses on the centroid of their common joints (no rotation alignment), in mm. All 48 axis
@@ -46,6 +48,10 @@ MAX_SAMPLES = 2000
 UNITS_LOG10 = 0.5
 #: Readings sharing fewer joints with the ground truth are not scored.
 MIN_COMMON_JOINTS = 4
+#: A group (camera) needs this many checked samples for its own fixed-rotation fit.
+MIN_GROUP = 20
+#: Axis index of the "one fixed rotation per camera" candidate (after the 48 signed perms).
+ROTATION = 48
 
 
 @dataclass(frozen=True)
@@ -118,6 +124,24 @@ def _axis_errors(p: np.ndarray, g: np.ndarray, scales: list[float]) -> np.ndarra
     return out
 
 
+def group_rotation_errors(p: np.ndarray, g: np.ndarray, groups: np.ndarray
+                          ) -> tuple[np.ndarray, float]:
+    """Per-sample mean joint error (n,) after one proper rotation per group (Kabsch on the
+    pooled centred joints of the group; groups under MIN_GROUP samples keep the identity), and
+    the largest rotation angle in degrees. p, g (n, K, 3) centred; groups (n,) labels."""
+    codes = np.unique(groups, return_inverse=True)[1].reshape(-1)
+    counts = np.bincount(codes)
+    h = np.zeros((len(counts), 9))
+    np.add.at(h, codes, np.einsum("nka,nkb->nab", p, g).reshape(len(p), 9))
+    u, _, vt = np.linalg.svd(h.reshape(-1, 3, 3))
+    u[:, :, 2] *= np.sign(np.linalg.det(u @ vt))[:, None]  # proper rotations only
+    r = u @ vt
+    r[counts < MIN_GROUP] = np.eye(3)
+    cos = np.clip((np.trace(r, axis1=1, axis2=2) - 1.0) / 2.0, -1.0, 1.0)
+    err = np.linalg.norm(np.einsum("nka,nab->nkb", p, r[codes]) - g, axis=-1).mean(axis=1)
+    return err, float(np.degrees(np.arccos(cos)).max())
+
+
 def units_factor(p: np.ndarray, g: np.ndarray) -> float:
     """Power of ten u with ``u * p`` about the size of g (1.0 when within 10**±UNITS_LOG10);
     p, g (n, K, 3) centred."""
@@ -148,11 +172,13 @@ def _units_text(u: float) -> tuple[str, str]:
 
 
 def check_frame(pred: np.ndarray, gt: np.ndarray, gt_names: tuple[str, ...],
-                declared: Reading, alternatives: list[Reading], source: str) -> dict:
+                declared: Reading, alternatives: list[Reading], source: str,
+                groups: np.ndarray | None = None) -> dict:
     """Refuse predictions that fit another reading much better than the declared one.
 
     pred   (N, J, 3) predictions in file column order, mm (as declared)
     gt     (N, Jg, 3) mm ground truth of the same samples, joints named by `gt_names`
+    groups (N,) camera (or sequence) label per sample for the fixed-rotation check, optional
     Returns a JSON-ready summary (declared error, best alternative, samples checked); raises
     `InputError` naming the likely cause (order / mirror / units / axes) and the fix.
     """
@@ -191,6 +217,11 @@ def check_frame(pred: np.ndarray, gt: np.ndarray, gt_names: tuple[str, ...],
             for a in range(48):
                 for si, s in enumerate(scales):
                     cands.append((float(med[a, si]), ri, mirror, a, s))
+            if groups is not None and ri == 0 and not mirror:
+                for s in scales:
+                    err, angle = group_rotation_errors(s * p, g, np.asarray(groups)[rows])
+                    cands.append((float(np.median(err)), 0, False, ROTATION, s))
+                    summary.setdefault("rotation_deg", round(angle, 1))
     declared_err = cands[0][0]
     summary["declared_error_mm"] = round(declared_err, 3)
     best_err = min(c[0] for c in cands[1:]) if len(cands) > 1 else declared_err
@@ -199,7 +230,7 @@ def check_frame(pred: np.ndarray, gt: np.ndarray, gt_names: tuple[str, ...],
     def changes(c):
         return (c[1] != 0) + c[2] + (c[3] != 0) + (c[4] != 1.0)
 
-    best = min(tied, key=lambda c: (changes(c), c[0])) if tied else cands[0]
+    best = min(tied, key=lambda c: (changes(c), c[3] == ROTATION, c[0])) if tied else cands[0]
     causes, fixes = [], []
     if best[1] != 0:
         r = readings[best[1]]
@@ -214,7 +245,12 @@ def check_frame(pred: np.ndarray, gt: np.ndarray, gt_names: tuple[str, ...],
         what, fix = _units_text(best[4])
         causes.append(f"the units are {what}")
         fixes.append(fix + " to get millimetres")
-    if best[3] != 0:
+    if best[3] == ROTATION:
+        causes.append(f"each camera's poses are rotated by one fixed rotation (up to "
+                      f"{summary['rotation_deg']:.0f} degrees: a world or other frame, not the "
+                      "camera frame x right, y down, z forward)")
+        fixes.append("express them in each camera's frame with its extrinsics (R (X - T))")
+    elif best[3] != 0:
         desc, fix = _axes_text(_AXES[best[3]])
         causes.append(f"the axes are not the camera frame's (x right, y down, z forward): they "
                       f"fit as ({desc})")

@@ -409,8 +409,11 @@ def _check_frame(poses: np.ndarray, dataset, rows: np.ndarray, declared, alterna
         return {"skipped": "the dataset has no 3D ground truth"}
     ok = np.flatnonzero(np.isfinite(poses).all(axis=(1, 2)))
     pick = ok[sample_rows(len(ok))]
+    k = dataset.keys
+    cams = np.char.add(np.char.add(k.subject[rows[pick]].astype(str), "|"),
+                       k.camera[rows[pick]].astype(str))
     out = check_frame(poses[pick], gt_all[rows[pick]], get_skeleton(dataset.skeleton).names,
-                      declared, alternatives, source)
+                      declared, alternatives, source, groups=cams)
     out["samples"] = int(len(poses))
     return out
 

@@ -159,6 +159,26 @@ def test_wrong_frame_is_refused_with_its_cause_and_the_fix_scores_true(synth, ca
     assert 35.0 < _mpjpe(fixed, gt) < 50.0  # 20 mm per axis on pred and root: ~42 mm
 
 
+def _rotation(yaw_deg, tilt_deg):
+    a, b = np.radians(yaw_deg), np.radians(tilt_deg)
+    yaw = np.array([[np.cos(a), 0, np.sin(a)], [0, 1, 0], [-np.sin(a), 0, np.cos(a)]])
+    tilt = np.array([[1, 0, 0], [0, np.cos(b), -np.sin(b)], [0, np.sin(b), np.cos(b)]])
+    return yaw @ tilt
+
+
+def test_a_world_frame_is_refused_as_a_fixed_rotation_per_camera(synth):
+    """Each camera sees the world rotated differently: not one of the 48 axis maps."""
+    ds, p, gt, honest, _ = synth
+    cams = ds.keys.camera[p.select(ds)]
+    world = honest.copy()
+    for cam, (yaw, tilt) in zip(np.unique(cams), ((70.0, 15.0), (-110.0, 20.0))):
+        world[cams == cam] = honest[cams == cam] @ _rotation(yaw, tilt)
+    with pytest.raises(InputError, match="one fixed rotation.*extrinsics"):
+        _match(ds, p, world)
+    f = _match(ds, p, honest).frame
+    assert f["rotation_deg"] < 5.0  # honest noise: the best fixed rotation is nearly identity
+
+
 def test_the_messages_fix_for_axes_and_mirror_is_runnable(synth):
     ds, p, gt, honest, _ = synth
     import re
@@ -311,3 +331,48 @@ def test_real_mocap_wrong_frames_refused_honest_ones_pass(shared_fixtures):
                          (honest * [1.0, -1.0, 1.0], r"\(x, -y, z\)")):
         with pytest.raises(InputError, match=cause):
             check(wrong)
+
+
+def test_group_rotation_errors_recover_one_rotation_per_group():
+    from posebench.frame_check import group_rotation_errors
+
+    rng = np.random.default_rng(7)
+    g = rng.normal(size=(60, 17, 3)) * 200
+    g -= g.mean(axis=1, keepdims=True)
+    groups = np.repeat(["a", "b"], 30)
+    p = g.copy()
+    p[:30] = g[:30] @ _rotation(40.0, 0.0).T  # p @ R = g for R = _rotation(40)
+    err, angle = group_rotation_errors(p, g, groups)
+    np.testing.assert_allclose(err, 0.0, atol=1e-9)
+    assert angle == pytest.approx(40.0)
+    # groups too small for their own fit keep the identity
+    err_small, _ = group_rotation_errors(p[25:35], g[25:35], groups[25:35])
+    assert err_small[:5].min() > 10.0 and err_small[5:].max() < 1e-9
+
+
+def test_cli_joint_order_scores_a_3dhp_ordered_file(tmp_path, capsys):
+    import json
+
+    from posebench.cli import main
+
+    root = toy_synth(tmp_path / "toy")
+    ds = read_split(root, "test")
+    gt = ds.poses_3d[get_protocol("synth").select(ds)]
+    f = tmp_path / "p.npz"
+    np.savez(f, poses_3d=convert(gt, "h36m17", "3dhp17"), index=np.arange(len(gt)))
+    out = tmp_path / "r.json"
+    from posebench.metrics.pss import PoseStructureScore, normalize_poses
+
+    pss = PoseStructureScore(k=5)  # nearest-centre model on 5 poses: no k-means fit needed
+    pss.centres_, pss.num_joints = normalize_poses(gt[::60][:5]), 17
+    args = ["eval", str(f), "--dataset", str(root), "--output", str(out), "--pss-model",
+            str(pss.save(tmp_path / "pss5"))]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "--joint-order 3dhp17" in err and len(err.strip().splitlines()) == 1
+    assert not out.exists()
+    assert main([*args, "--joint-order", "3dhp17"]) == 0
+    rec = json.loads(out.read_text())
+    assert rec["metrics"]["mpjpe"] == pytest.approx(0.0, abs=1e-9)
+    assert rec["predictions"]["read_as"] == "3dhp17"
+    assert rec["frame_check"]["declared"] == "3dhp17 order (--joint-order)"
