@@ -35,7 +35,9 @@ def eval_cmd(preds, dataset, protocol, pss_models, per_action, per_joint, allow_
     """Score a predictions file PREDS (.npz: poses_3d (N, J, 3) mm + index or key arrays).
 
     Prints MPJPE, P-MPJPE, N-MPJPE, PCK@150, AUC, PSS@50 and PSS@100. Both poses are
-    root-centred at the protocol's root joint before MPJPE/PCK/AUC. Exit code 2 on bad input.
+    root-centred at the protocol's root joint before MPJPE/PCK/AUC. Exit code 2 on bad input,
+    including predictions that fit another joint order, a left/right swap, another unit or
+    axis convention much better than the declared one (say the order with --joint-order).
     """
     from posebench.evaluation import evaluate
     from posebench.results import write_result
