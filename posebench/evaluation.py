@@ -108,7 +108,8 @@ class Report:
 # ------------------------------------------------------------------------------ evaluate
 def evaluate(predictions, dataset="synth", protocol=None, pss_models=None,
              pss_k=(50, 100), allow_partial: bool = False, per_action: bool = False,
-             per_joint: bool = False, seed: int = 0, train=None) -> Report:
+             per_joint: bool = False, seed: int = 0, train=None, joint_order: str | None = None,
+             nan_policy: str = "refuse") -> Report:
     """Score predictions against a dataset under a protocol.
 
     predictions  path to a predictions .npz, a `Predictions`, or an (N, J, 3) mm array in the
@@ -119,6 +120,11 @@ def evaluate(predictions, dataset="synth", protocol=None, pss_models=None,
     pss_models   paths of saved PoseStructureScore models; they replace the auto-fitted ones
     pss_k        k values of auto-fitted PSS models (fitted on the training split)
     train        optional training-split `PoseDataset` for PSS when `dataset` is in memory
+    joint_order  skeleton name whose joint order the predictions follow (e.g. "3dhp17");
+                 default: joint_names, else the order implied by J (checked, never trusted)
+    nan_policy   "refuse" (default: NaN / inf predictions are an error) or "miss" (a NaN joint
+                 is a PCK/AUC miss, a pose with any NaN a PSS miss; MPJPE-type means leave
+                 such poses out); record["denominators"] gives every metric's sample count
     """
     import pandas as pd
 
@@ -141,7 +147,8 @@ def evaluate(predictions, dataset="synth", protocol=None, pss_models=None,
                          " pass one of those.")
     ds, kind, root_dir, protocol = _resolve(dataset, protocol)  # after the cheap checks
 
-    match = match_to_ground_truth(preds, ds, protocol, allow_partial=allow_partial)
+    match = match_to_ground_truth(preds, ds, protocol, allow_partial=allow_partial,
+                                  joint_order=joint_order, nan_policy=nan_policy)
     notes.extend(match.notes)
     gt_all, gt_name = _ground_truth(ds, protocol, notes)
     gt_src = gt_all[match.rows]
@@ -157,7 +164,7 @@ def evaluate(predictions, dataset="synth", protocol=None, pss_models=None,
 
     groups = ds.keys.action[match.rows]
     root_idx = eval_skel.names.index(protocol.root) if protocol.root in eval_skel.names else None
-    values = _per_sample_metrics(M, pred, gt, protocol, root_idx)
+    values = _metrics_with_nan_policy(M, pred, gt, protocol, root_idx, match.nonfinite)
     pss = list(_pss_models(ds, root_dir, protocol, pss_models, pss_k, seed, train, notes))
     pss_info = [info for _, _, info in pss]
     try:
@@ -216,6 +223,11 @@ def evaluate(predictions, dataset="synth", protocol=None, pss_models=None,
                         "num_poses": len(preds), "read_as": _read_as(preds, match)},
         "pss_models": pss_info,
         "n_samples": int(len(match.rows)),
+        "nan_policy": nan_policy,
+        "nonfinite": {"poses": int(match.nonfinite.sum()), "joints": int(match.nan_joints)},
+        "denominators": {name: int(np.count_nonzero(~np.isnan(v)))
+                         for name, v in values.items()},
+        "frame_check": match.frame,
         "coverage": match.coverage,
         "alignment": (f"both poses root-centred at '{protocol.root}' before MPJPE, PCK and AUC; "
                       "P-MPJPE: similarity Procrustes; N-MPJPE: "
@@ -298,6 +310,32 @@ def _per_sample_metrics(M, pred: np.ndarray, gt: np.ndarray, protocol,
         "auc": lambda: M.auc(pred, gt, thresholds=thresholds),
     }
     return {m: np.asarray(funcs[m](), dtype=np.float64) for m in wanted}
+
+
+def _metrics_with_nan_policy(M, pred: np.ndarray, gt: np.ndarray, protocol,
+                             root_idx: int | None, nonfinite: np.ndarray) -> dict[str, np.ndarray]:
+    """`_per_sample_metrics` where poses flagged `nonfinite` (NaN joints, "miss" policy) get
+    PCK/AUC with every NaN joint a miss, and NaN for MPJPE-type metrics (left out of means).
+
+    Only finite poses enter the alignment metrics; the NaN-pose values are computed here from
+    per-joint distances of the root-centred poses (strict <, as `metrics.pck` / `metrics.auc`)."""
+    if not nonfinite.any():
+        return _per_sample_metrics(M, pred, gt, protocol, root_idx)
+    ok = ~nonfinite
+    good = _per_sample_metrics(M, pred[ok], gt[ok], protocol, root_idx)
+    e = np.linalg.norm(pred[nonfinite] - gt[nonfinite], axis=-1)  # (B, J), NaN joints stay NaN
+    start, stop, step = protocol.auc_thresholds
+    thresholds = np.arange(start, stop + step / 2, step)
+    with np.errstate(invalid="ignore"):
+        bad = {"pck": 100.0 * (e < protocol.pck_threshold).mean(axis=1),
+               "auc": 100.0 * (e[..., None] < thresholds).mean(axis=(1, 2))}
+    out = {}
+    for name, v in good.items():
+        full = np.full(len(pred), np.nan)
+        full[ok] = v
+        full[nonfinite] = bad.get(name, np.nan)
+        out[name] = full
+    return out
 
 
 def _n_mpjpe(M, pred: np.ndarray, gt: np.ndarray, protocol, root_idx: int | None) -> np.ndarray:

@@ -7,13 +7,21 @@ A predictions file is an ``.npz`` (read with ``allow_pickle=False``) holding::
                                     (what `posebench keys` writes as ``index``), or
     subject, action, camera, frame  (N,) key arrays (``subaction`` (N,) int optional: needed
                                     only where (subject, action, camera, frame) is ambiguous)
-    joint_names  (J,) str, optional canonical joint names (see posebench.skeletons) giving the
-                                    order of J; without it, J must equal the dataset skeleton's
-                                    joint count (that order) or the protocol's evaluation
-                                    skeleton's (that order)
+    joint_names  (J,) str, optional joint names giving the order of J: posebench's canonical
+                                    names or any official set it knows (Human3.6M ``Hips``,
+                                    ``RightUpLeg``, ...; MPI-INF-3DHP 17 or 28 names; MPII);
+                                    without it (or ``--joint-order``), J must equal the dataset
+                                    skeleton's joint count (that order) or the protocol's
+                                    evaluation skeleton's (that order)
 
 When both ``index`` and the key arrays are given they must agree. Every problem raises an
 `InputError` with one sentence: what was found, what was expected, how to fix it.
+
+The frame is never taken on trust: `match_to_ground_truth` checks the declared (or assumed)
+joint order, left/right, units and axes against the ground truth (`posebench.frame_check`).
+NaN / inf coordinates follow one policy (`NAN_POLICIES`): "refuse" (default) or "miss" (such
+joints are PCK/AUC misses, such poses PSS misses and are left out of MPJPE-type means, each
+metric's denominator recorded).
 """
 
 from __future__ import annotations
@@ -25,14 +33,46 @@ from pathlib import Path
 import numpy as np
 
 from posebench.errors import InputError
-from posebench.skeletons import SKELETONS, get_skeleton
+from posebench.skeletons import MPI3DHP_28_NAMES, MPI3DHP_28_TO_17, SKELETONS, get_skeleton
 
 KEY_ARRAYS = ("subject", "action", "camera", "frame")
 OPTIONAL_KEY_ARRAYS = ("subaction",)
 #: Median bone length (in file units) below which poses are taken to be in metres.
 METRES_BONE_THRESHOLD = 10.0
 
+#: How to handle NaN / inf prediction coordinates (see module docstring).
+NAN_POLICIES = ("refuse", "miss")
+
 _CANONICAL_JOINTS = sorted({n for s in SKELETONS.values() for n in s.names})
+
+
+def _name_sets() -> list[tuple[str, dict[str, str]]]:
+    """Joint-name vocabularies posebench knows: (label, {name: canonical name}), canonical
+    first. Names without a canonical counterpart (3DHP's l_clavicle, ...) map to themselves and
+    are ignored when scoring."""
+    sets = [("canonical", {n: n for n in _CANONICAL_JOINTS})]
+    seen = set()
+    for sk in SKELETONS.values():
+        if sk.official_names != sk.names and sk.official_names not in seen:
+            seen.add(sk.official_names)
+            sets.append((f"{sk.name} official", dict(zip(sk.official_names, sk.names))))
+    hp17 = get_skeleton("3dhp17").names
+    hp28 = {n: n for n in MPI3DHP_28_NAMES}
+    hp28.update({MPI3DHP_28_NAMES[i]: hp17[k] for k, i in enumerate(MPI3DHP_28_TO_17)})
+    sets.append(("3dhp28 (annot.mat)", hp28))
+    return sets
+
+
+_NAME_SETS = _name_sets()
+
+
+def resolve_joint_names(names: tuple[str, ...]) -> tuple[tuple[str, ...], str] | None:
+    """(canonical names, vocabulary label) of a joint-name list, read in the first vocabulary
+    that holds every name (canonical first); None when none does."""
+    for label, table in _NAME_SETS:
+        if all(n in table for n in names):
+            return tuple(table[n] for n in names), label
+    return None
 _SCHEMA_HINT = "save with np.savez(path, poses_3d=poses_mm, index=np.arange(N))"
 
 
@@ -48,6 +88,7 @@ class Predictions:
     sha256       sha256 of the file bytes (None for in-memory predictions)
     read_as      how a reader interpreted the file ({layout, units, frame, joint_order,
                  transformations, ...}; see posebench.readers), or None
+    names_as     vocabulary joint_names were written in ("canonical", "h36m17 official", ...)
     """
 
     poses_3d: np.ndarray
@@ -57,6 +98,7 @@ class Predictions:
     source: str = "<array>"
     sha256: str | None = None
     read_as: dict | None = None
+    names_as: str | None = None
 
     def __len__(self) -> int:
         return len(self.poses_3d)
@@ -87,6 +129,9 @@ class Match:
     positions  (M,) int64 positions in the protocol's canonical order (0..expected-1)
     expected   number of samples the protocol selects
     skeleton   how the prediction's joints were read ("h36m17", "joint_names", ...)
+    nonfinite  (M,) bool poses with a NaN / inf scored joint (all False under "refuse")
+    nan_joints number of NaN / inf scored joints (evaluation joints and root)
+    frame      summary of the frame check (`posebench.frame_check.check_frame`)
     """
 
     poses: np.ndarray
@@ -96,6 +141,9 @@ class Match:
     expected: int
     skeleton: str
     notes: list[str] = field(default_factory=list)
+    nonfinite: np.ndarray | None = None
+    nan_joints: int = 0
+    frame: dict = field(default_factory=dict)
 
     @property
     def partial(self) -> bool:
@@ -150,9 +198,9 @@ def validate_arrays(arrays: dict[str, np.ndarray], source: str) -> Predictions:
         raise InputError(f"{source} has poses_3d but neither an 'index' array nor the key arrays "
                          f"{', '.join(KEY_ARRAYS)}; expected one of them to say which sample "
                          "each pose belongs to; add index=np.arange(N) in `posebench keys` order.")
-    names = _check_joint_names(arrays["joint_names"], poses.shape[1], source) \
-        if "joint_names" in arrays else None
-    return Predictions(poses, index, keys, names, source)
+    names, names_as = _check_joint_names(arrays["joint_names"], poses.shape[1], source) \
+        if "joint_names" in arrays else (None, None)
+    return Predictions(poses, index, keys, names, source, names_as=names_as)
 
 
 def _check_poses(p: np.ndarray, source: str) -> np.ndarray:
@@ -166,14 +214,7 @@ def _check_poses(p: np.ndarray, source: str) -> np.ndarray:
     if p.shape[0] == 0:
         raise InputError(f"{source}: poses_3d holds 0 poses; expected one pose per scored sample; "
                          "write the model's predictions before evaluating.")
-    p = p.astype(np.float64)
-    finite = np.isfinite(p).all(axis=(1, 2))
-    if not finite.all():
-        bad = np.flatnonzero(~finite)
-        raise InputError(f"{source}: poses_3d has NaN or inf values in {len(bad)} of {len(p)} "
-                         f"poses (first at row {bad[0]}); expected finite coordinates; fix or "
-                         "re-run the model for those samples.")
-    return p
+    return p.astype(np.float64)  # NaN / inf: the NaN policy decides (match_to_ground_truth)
 
 
 def _check_index(idx: np.ndarray, n: int, source: str) -> np.ndarray:
@@ -225,7 +266,7 @@ def _check_keys(arrays: dict, n: int, source: str) -> dict[str, np.ndarray] | No
     return keys
 
 
-def _check_joint_names(names: np.ndarray, j: int, source: str) -> tuple[str, ...]:
+def _check_joint_names(names: np.ndarray, j: int, source: str) -> tuple[tuple[str, ...], str]:
     names = np.asarray(names)
     if names.dtype.kind not in "US" or names.ndim != 1:
         raise InputError(f"{source}: joint_names has dtype {names.dtype} and shape {names.shape}; "
@@ -235,14 +276,19 @@ def _check_joint_names(names: np.ndarray, j: int, source: str) -> tuple[str, ...
     if len(out) != j:
         raise InputError(f"{source}: joint_names lists {len(out)} joints but poses_3d has {j}; "
                          "expected one name per joint; fix joint_names.")
-    unknown = [x for x in out if x not in _CANONICAL_JOINTS]
-    if unknown:
-        raise InputError(f"{source}: joint_names holds unknown name(s) {', '.join(unknown[:5])}; "
-                         f"expected canonical names ({', '.join(_CANONICAL_JOINTS)}); rename them.")
     if len(set(out)) != len(out):
         raise InputError(f"{source}: joint_names repeats a joint; expected each joint once; "
                          "fix joint_names.")
-    return out
+    resolved = resolve_joint_names(out)
+    if resolved is None:
+        known = {n for _, table in _NAME_SETS for n in table}
+        unknown = [x for x in out if x not in known]
+        where = (f"unknown name(s) {', '.join(unknown[:5])}" if unknown else
+                 "names from different naming schemes")
+        raise InputError(f"{source}: joint_names holds {where}; expected one known set: "
+                         f"canonical ({', '.join(_CANONICAL_JOINTS)}) or the official names of "
+                         f"{', '.join(label for label, _ in _NAME_SETS[1:])}; rename them.")
+    return resolved
 
 
 def _refuse_duplicates(values: np.ndarray, what: str, source: str) -> None:
@@ -267,13 +313,20 @@ def _key_strings(keys: dict[str, np.ndarray]) -> np.ndarray:
 
 # ------------------------------------------------------------------------------ matching
 def match_to_ground_truth(preds: Predictions, dataset, protocol,
-                          allow_partial: bool = False) -> Match:
+                          allow_partial: bool = False, joint_order: str | None = None,
+                          nan_policy: str = "refuse") -> Match:
     """Match predictions to the samples `protocol` selects from `dataset`.
 
     Returns a `Match` in canonical order with poses in the protocol's evaluation skeleton.
+    `joint_order` names the skeleton whose order the file's columns follow (overrides the
+    order assumed from J); `nan_policy` is "refuse" or "miss" (NaN / inf joints become NaN).
     Raises InputError for unknown/out-of-range samples, missing samples (unless
-    `allow_partial`), unit or joint-count problems.
+    `allow_partial`), joint-count problems, NaN under "refuse", and predictions that fit
+    another joint order, left/right, units or axes much better than the declared ones.
     """
+    if nan_policy not in NAN_POLICIES:
+        raise InputError(f"NaN policy '{nan_policy}' is unknown; expected one of "
+                         f"{', '.join(NAN_POLICIES)}; pass --nan-policy refuse or miss.")
     rows_all = protocol.select(dataset)
     expected = len(rows_all)
     if expected == 0:
@@ -286,7 +339,11 @@ def match_to_ground_truth(preds: Predictions, dataset, protocol,
     positions = positions[order]
     poses = preds.poses_3d[order]
 
-    names, how = _prediction_joint_names(preds, dataset, protocol)
+    declared, alternatives = _readings(preds, dataset, protocol, joint_order)
+    names, how = list(declared.names), declared.skeleton or declared.label
+    if preds.joint_names is not None and joint_order is None:
+        how = "joint_names" if preds.names_as in (None, "canonical") else \
+            f"joint_names ({preds.names_as})"
     eval_skel = get_skeleton(protocol.eval_skeleton)
     missing = [j for j in (*eval_skel.names, protocol.root) if j not in names]
     if missing:
@@ -295,11 +352,21 @@ def match_to_ground_truth(preds: Predictions, dataset, protocol,
                          f"needs ({eval_skel.name} plus root {protocol.root}); expected a "
                          f"skeleton containing them; predict {dataset.skeleton} joints.")
     take = np.array([names.index(j) for j in eval_skel.names])
+    root_col = names.index(protocol.root)
+    rows = rows_all[positions]
+    nonfinite, nan_joints = _apply_nan_policy(poses, np.append(take, root_col), nan_policy,
+                                              preds.source, dataset, rows)
+    frame = _check_frame(poses, dataset, rows, declared, alternatives, preds.source)
     eval_poses = poses[:, take]
-    _refuse_metres(eval_poses, eval_skel, preds.source)
-    root = poses[:, names.index(protocol.root)]
+    _refuse_metres(eval_poses[~nonfinite], eval_skel, preds.source)
+    root = poses[:, root_col]
 
-    m = Match(eval_poses, root, rows_all[positions], positions, expected, how)
+    m = Match(eval_poses, root, rows, positions, expected, how, nonfinite=nonfinite,
+              nan_joints=nan_joints, frame=frame)
+    if nonfinite.any():
+        m.notes.append(f"NaN policy 'miss': {int(nonfinite.sum())} of {len(rows)} poses have "
+                       f"{nan_joints} NaN/inf joint(s), scored as PCK/AUC/PSS misses and left out "
+                       "of MPJPE-type means (see denominators)")
     if m.partial:
         if not allow_partial:
             miss = np.setdiff1d(np.arange(expected), positions)
@@ -308,10 +375,50 @@ def match_to_ground_truth(preds: Predictions, dataset, protocol,
                              f"samples of protocol {protocol.name} ({len(miss)} missing, first "
                              f"{first}); expected every sample; predict the missing samples or "
                              "pass --allow-partial to score only the covered subset.")
-        m.notes.append(f"PARTIAL: scored {len(positions)} of {expected} samples "
-                       f"({100.0 * len(positions) / expected:.1f}%) of protocol {protocol.name}; "
-                       "numbers are NOT comparable with full-protocol results.")
+        m.notes.insert(0, f"PARTIAL: scored {len(positions)} of {expected} samples "
+                          f"({100.0 * len(positions) / expected:.1f}%) of protocol "
+                          f"{protocol.name}; numbers are NOT comparable with full-protocol "
+                          "results.")
     return m
+
+
+def _apply_nan_policy(poses: np.ndarray, cols: np.ndarray, policy: str, source: str, dataset,
+                      rows: np.ndarray) -> tuple[np.ndarray, int]:
+    """(M,) bool poses with a non-finite scored joint and the number of such joints; refuses
+    under "refuse", sets those coordinates to NaN (in place) under "miss"."""
+    bad_joint = ~np.isfinite(poses[:, cols]).all(axis=-1)  # (M, C)
+    nonfinite = bad_joint.any(axis=1)
+    n_joints = int(bad_joint.sum())
+    if not nonfinite.any():
+        return nonfinite, 0
+    if policy == "refuse":
+        first = int(np.flatnonzero(nonfinite)[0])
+        raise InputError(f"{source}: poses_3d has NaN or inf in {int(nonfinite.sum())} of "
+                         f"{len(poses)} poses ({n_joints} scored joints; first at sample "
+                         f"{_describe_rows(dataset, rows[first:first + 1])[0]}); expected finite "
+                         "mm coordinates; fix or re-run the model for those samples, or pass "
+                         "--nan-policy miss to score them as misses.")
+    poses[~np.isfinite(poses)] = np.nan
+    return nonfinite, n_joints
+
+
+def _check_frame(poses: np.ndarray, dataset, rows: np.ndarray, declared, alternatives,
+                 source: str) -> dict:
+    """Run `check_frame` on finite poses against the dataset's own 3D ground truth."""
+    from posebench.frame_check import check_frame, sample_rows
+
+    gt_all = getattr(dataset, "poses_3d", None)
+    if gt_all is None:
+        return {"skipped": "the dataset has no 3D ground truth"}
+    ok = np.flatnonzero(np.isfinite(poses).all(axis=(1, 2)))
+    pick = ok[sample_rows(len(ok))]
+    k = dataset.keys
+    cams = np.char.add(np.char.add(k.subject[rows[pick]].astype(str), "|"),
+                       k.camera[rows[pick]].astype(str))
+    out = check_frame(poses[pick], gt_all[rows[pick]], get_skeleton(dataset.skeleton).names,
+                      declared, alternatives, source, groups=cams)
+    out["samples"] = int(len(poses))
+    return out
 
 
 def _positions(preds: Predictions, dataset, protocol, rows_all: np.ndarray) -> np.ndarray:
@@ -427,27 +534,51 @@ def _diagnose_keys(keys: dict, bad: np.ndarray, gt: dict, dataset, protocol) -> 
     return None
 
 
-def _prediction_joint_names(preds: Predictions, dataset, protocol) -> tuple[list[str], str]:
-    if preds.joint_names is not None:
-        return list(preds.joint_names), "joint_names"
+def _readings(preds: Predictions, dataset, protocol, joint_order: str | None):
+    """(declared `Reading`, alternative readings) of the file's J columns.
+
+    Declared: `joint_order` if given, else joint_names, else the dataset skeleton's order (J
+    equal) or the evaluation skeleton's. Alternatives: every other skeleton with J joints."""
+    from posebench.frame_check import Reading
+
     j = preds.num_joints
+    same_j = [s for s in SKELETONS.values() if s.num_joints == j]
+    alternatives = [Reading(f"{s.name} order", s.names, s.name) for s in same_j]
+    if joint_order is not None:
+        if joint_order not in SKELETONS:
+            raise InputError(f"--joint-order {joint_order} is not a skeleton posebench knows; "
+                             f"expected one of {', '.join(SKELETONS)}; pick one of those (or "
+                             "save joint_names in the file).")
+        sk = SKELETONS[joint_order]
+        if sk.num_joints != j:
+            fits = ", ".join(s.name for s in same_j) or "none"
+            raise InputError(f"{preds.source}: --joint-order {joint_order} has {sk.num_joints} "
+                             f"joints but poses_3d has {j}; expected a skeleton with {j} joints "
+                             f"({fits}); pick one of those.")
+        if preds.joint_names is not None and preds.joint_names != sk.names:
+            raise InputError(f"{preds.source}: the file's joint_names disagree with "
+                             f"--joint-order {joint_order}; expected one statement of the joint "
+                             "order; drop --joint-order or fix joint_names.")
+        return Reading(f"{sk.name} order (--joint-order)", sk.names, sk.name), alternatives
+    if preds.joint_names is not None:
+        return Reading("the file's joint_names", preds.joint_names), alternatives
     ds_skel = get_skeleton(dataset.skeleton)
     eval_skel = get_skeleton(protocol.eval_skeleton)
-    if j == ds_skel.num_joints:
-        return list(ds_skel.names), ds_skel.name
-    if j == eval_skel.num_joints:
-        return list(eval_skel.names), eval_skel.name
+    for sk in (ds_skel, eval_skel):
+        if j == sk.num_joints:
+            return Reading(f"{sk.name} order (assumed from {j} joints)", sk.names, sk.name), \
+                alternatives
     accepted = f"{ds_skel.num_joints} ({ds_skel.name}, the dataset's order)"
     if eval_skel.name != ds_skel.name:
         accepted += (f" or {eval_skel.num_joints} ({eval_skel.name}, protocol "
                      f"{protocol.name}'s order)")
     raise InputError(f"{preds.source}: poses_3d has {j} joints; expected {accepted}; reorder the "
-                     "joints or add a joint_names array naming them.")
+                     "joints, add a joint_names array naming them, or pass --joint-order.")
 
 
 def _refuse_metres(poses: np.ndarray, skel, source: str) -> None:
     bones = np.array(skel.bones)
-    if len(bones) == 0:
+    if len(bones) == 0 or len(poses) == 0:
         return
     lengths = np.linalg.norm(poses[:, bones[:, 1]] - poses[:, bones[:, 0]], axis=-1)
     median = float(np.median(lengths))

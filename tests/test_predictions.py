@@ -167,3 +167,42 @@ def test_schema_errors(tmp_path, arrays, match):
     f = _save(tmp_path / "bad.npz", **arrays)
     with pytest.raises(InputError, match=match):
         load_predictions(f)
+
+
+def test_nan_loads_and_the_nan_policy_decides_at_matching(tmp_path, synth_test):
+    p = get_protocol("synth")
+    rows = p.select(synth_test)
+    gt = synth_test.poses_3d[rows].copy()
+    gt[2, 4] = np.nan
+    preds = load_predictions(_save(tmp_path / "nan.npz", poses_3d=gt, index=np.arange(len(gt))))
+    assert np.isnan(preds.poses_3d).sum() == 3
+    with pytest.raises(InputError, match="NaN or inf in 1 of .* --nan-policy miss"):
+        match_to_ground_truth(preds, synth_test, p)
+    m = match_to_ground_truth(preds, synth_test, p, nan_policy="miss")
+    assert m.nonfinite.sum() == 1 and m.nonfinite[2] and m.nan_joints == 1
+
+
+@pytest.mark.parametrize("skeleton, which", [("h36m17", "official_names"),
+                                             ("3dhp17", "official_names"),
+                                             ("mpii16", "official_names"),
+                                             ("3dhp17", "names")])
+def test_known_joint_name_sets_load_as_canonical_names(tmp_path, skeleton, which):
+    from posebench.skeletons import get_skeleton
+
+    sk = get_skeleton(skeleton)
+    f = _save(tmp_path / "n.npz", poses_3d=np.zeros((2, sk.num_joints, 3)), index=np.arange(2),
+              joint_names=np.array(getattr(sk, which)))
+    preds = load_predictions(f)
+    assert preds.joint_names == sk.names
+    assert preds.names_as == ("canonical" if which == "names" else f"{skeleton} official")
+
+
+def test_joint_names_mixing_two_schemes_are_refused(tmp_path):
+    from posebench.skeletons import get_skeleton
+
+    names = list(get_skeleton("h36m17").official_names)
+    names[1] = "r_hip"  # canonical among official names
+    f = _save(tmp_path / "mix.npz", poses_3d=np.zeros((2, 17, 3)), index=np.arange(2),
+              joint_names=np.array(names))
+    with pytest.raises(InputError, match="different naming schemes"):
+        load_predictions(f)

@@ -54,14 +54,24 @@ READER_NAMES = ("posebench", "videopose3d", "motionbert", "mmpose", "learnable-t
               help="Write the JSON result record here (atomically); --output is an alias.")
 @click.option("--seed", default=0, show_default=True, type=click.IntRange(0, 2**32 - 1),
               help="Seed of auto-fitted PSS models.")
+@click.option("--joint-order", "joint_order", default=None, metavar="SKELETON",
+              help="Skeleton whose joint order PREDS follows (h36m17, 3dhp17, mpii16, ...); "
+                   "default: the file's joint_names, else the order implied by J (checked "
+                   "against the ground truth).")
+@click.option("--nan-policy", "nan_policy", type=click.Choice(["refuse", "miss"]),
+              default="refuse", show_default=True,
+              help="NaN/inf predictions: refuse the file, or score them as misses "
+                   "(PCK/AUC/PSS) and leave them out of MPJPE-type means.")
 def eval_cmd(preds, fmt, dataset, protocol, split, pss_models, pss_k, no_pss, per_action,
              per_joint, allow_partial, superset, viz_subject, viz_action, viz_camera, labels,
-             lt_every, lt_damaged, fmt_out, output, seed):
+             lt_every, lt_damaged, fmt_out, output, seed, joint_order, nan_policy):
     """Score a predictions file PREDS (.npz: poses_3d (N, J, 3) mm + index or key arrays, or
     another codebase's output with --from).
 
     Prints MPJPE, P-MPJPE, N-MPJPE, PCK@150, AUC, PSS@50 and PSS@100. Both poses are
-    root-centred at the protocol's root joint before MPJPE/PCK/AUC. Exit code 2 on bad input.
+    root-centred at the protocol's root joint before MPJPE/PCK/AUC. Exit code 2 on bad input,
+    including predictions that fit another joint order, a left/right swap, another unit or
+    axis convention much better than the declared one (say the order with --joint-order).
     """
     from posebench.commands._common import load_pss_model
     from posebench.evaluation import evaluate
@@ -87,7 +97,8 @@ def eval_cmd(preds, fmt, dataset, protocol, split, pss_models, pss_k, no_pss, pe
         per_action = kind == "h36m"
     report = evaluate(obj, dataset=ds, protocol=p, pss_models=list(pss_models) or None,
                       pss_k=ks, allow_partial=allow_partial, per_action=per_action,
-                      per_joint=per_joint, seed=seed)
+                      per_joint=per_joint, seed=seed,
+                      joint_order=joint_order, nan_policy=nan_policy)
     if no_pss:
         report.summary["notes"].append("PSS skipped (--no-pss)")
     sel = report.summary["predictions"]["read_as"].get("selected")
