@@ -279,7 +279,7 @@ def test_official_h36m_names_from_a_file(synth, tmp_path):
     rep = posebench.evaluate(str(f), dataset=ds, protocol=p, pss_k=())
     want = posebench.evaluate(honest, dataset=ds, protocol=p, pss_k=())
     assert rep.metrics["mpjpe"] == pytest.approx(want.metrics["mpjpe"], abs=1e-9)
-    assert rep.summary["predictions"]["read_as"] == "joint_names (h36m17 official)"
+    assert rep.summary["predictions"]["read_as"]["joint_order"] == "joint_names (h36m17 official)"
 
 
 def test_mpii_official_names_on_the_mpii16_protocol(tmp_path):
@@ -374,5 +374,5 @@ def test_cli_joint_order_scores_a_3dhp_ordered_file(tmp_path, capsys):
     assert main([*args, "--joint-order", "3dhp17"]) == 0
     rec = json.loads(out.read_text())
     assert rec["metrics"]["mpjpe"] == pytest.approx(0.0, abs=1e-9)
-    assert rec["predictions"]["read_as"] == "3dhp17"
+    assert rec["predictions"]["read_as"]["joint_order"] == "3dhp17"
     assert rec["frame_check"]["declared"] == "3dhp17 order (--joint-order)"
