@@ -18,17 +18,28 @@ class RegressionFound(click.ClickException):
 @click.option("--tolerance", "tolerances", multiple=True,
               help="VALUE (all metrics) or METRIC=VALUE, e.g. mpjpe=0.5, pss=0.01 "
                    "(defaults: 0.5 mm, 0.5 points PCK/AUC, 0.005 PSS).")
-def check_cmd(result, baseline, tolerances):
+@click.option("--summary", "summary_path", type=click.Path(dir_okay=False), default=None,
+              help="Append a Markdown summary here (default: $GITHUB_STEP_SUMMARY when set).")
+@click.option("--require-significant", is_flag=True,
+              help="A metric beyond its tolerance regresses only if the paired sequence-block "
+                   "test also finds it significant (both records need per-sample results). "
+                   "On by default when a trained (torch) method is involved.")
+def check_cmd(result, baseline, tolerances, summary_path, require_significant):
     """Compare RESULT with a baseline: exit 0 ok, 1 regression, 2 bad input or mismatch.
 
     Refuses to compare records computed on different datasets or protocols (fingerprints).
     """
+    from posebench.gate_summary import adjustments, gate_step
     from posebench.results import compare_results, load_result, parse_tolerances
 
+    step = gate_step(result, baseline, parse_tolerances(tolerances),
+                     require_significant=require_significant, summary=summary_path)
     outcome = compare_results(load_result(result), load_result(baseline),
                               parse_tolerances(tolerances))
     click.echo(outcome.render())
-    if not outcome.ok:
+    for line in adjustments(step):
+        click.echo(f"note: {line}")
+    if step.exit_code == 1:
         raise RegressionFound(f"{len(outcome.regressions)} metric(s) regressed beyond tolerance: "
                               f"{', '.join(outcome.regressions)}")
 
