@@ -55,9 +55,22 @@ def leaderboard() -> None:
               help="Markdown output (default FOLDER/LEADERBOARD.md).")
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False), default=None,
               help="CSV output (default FOLDER/leaderboard.csv).")
-def build_cmd(folder, md_path, csv_path):
-    """Build Markdown + CSV tables from every result record (*.json) under FOLDER."""
+@click.option("--html", "html_dir", type=click.Path(file_okay=False), default=None,
+              help="Also write a self-contained static site (index.html, figures) here.")
+def build_cmd(folder, md_path, csv_path, html_dir):
+    """Build Markdown + CSV tables (and optionally a static site) from every result record
+    (*.json) under FOLDER; JSON files that are not records are skipped with a note."""
+    from posebench.leaderboard import read_records
     from posebench.results import write_leaderboard
 
     md, table, n = write_leaderboard(folder, md_path, csv_path)
+    for note in read_records(folder)[1]:
+        click.echo(f"note: {note}")
     click.echo(f"{n} records -> {md}, {table}")
+    if html_dir:
+        from posebench.site import build_site
+
+        index, notes = build_site(folder, html_dir)
+        for note in notes:
+            click.echo(f"note: {note}")
+        click.echo(f"site -> {index}")
