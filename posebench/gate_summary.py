@@ -116,7 +116,7 @@ def summarize(result_path: str | Path, baseline_path: str | Path,
         s.rows.append(SummaryRow(m, b, r, d, t, status, rule))
     paired, why = (None, None)
     if s.significance != "off" or any(
-            (rec.get("per_sample") for rec in (result, baseline))):
+            rec.get("per_sample") for rec in (result, baseline)):
         if result.get("per_sample") and baseline.get("per_sample"):
             paired, why = _paired(result_path, baseline_path, n_boot)
         else:

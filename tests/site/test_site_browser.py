@@ -14,7 +14,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from board_fixture import install_comparison_standin, make_board
+from helpers_board import install_comparison_standin, make_board
 
 from posebench.site import build_site
 

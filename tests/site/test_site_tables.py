@@ -6,7 +6,7 @@ import csv
 import io
 
 import pytest
-from board_fixture import install_comparison_standin, make_board
+from helpers_board import install_comparison_standin, make_board
 
 from posebench.leaderboard import build, collect
 from posebench.results import build_leaderboard
