@@ -74,3 +74,39 @@ def build_cmd(folder, md_path, csv_path, html_dir):
         for note in notes:
             click.echo(f"note: {note}")
         click.echo(f"site -> {index}")
+
+
+@leaderboard.command("reproduce")
+@click.argument("folder", type=click.Path(file_okay=False))
+@click.option("--only", "only", multiple=True,
+              help="Re-run only this entry (record file stem or method name; repeatable).")
+@click.option("--check", is_flag=True,
+              help="Re-run and compare without writing: exit 1 if a metric moved (untrained "
+                   "rows: not bit-for-bit; trained rows: outside the record's 95% interval and "
+                   "beyond tolerance).")
+def reproduce_cmd(folder, only, check):
+    """Re-run every entry of FOLDER from its record's provenance, re-evaluate, and rewrite the
+    records and tables (or, with --check, only compare)."""
+    from posebench.leaderboard_ops import reproduce
+
+    outs = reproduce(folder, only=tuple(only), check=check, echo=click.echo)
+    moved = [r.path.name for r in outs if r.moved]
+    total = sum(r.seconds for r in outs)
+    if moved:
+        raise RegressionFound(f"{len(moved)} of {len(outs)} entries did not reproduce: "
+                              f"{', '.join(moved)}" + ("" if check else " (records rewritten)"))
+    click.echo(f"{len(outs)} entries reproduced in {total:.1f} s"
+               + ("" if check else f"; records and tables rewritten in {folder}"))
+
+
+@leaderboard.command("add")
+@click.argument("result", type=click.Path(dir_okay=False))
+@click.argument("folder", type=click.Path(file_okay=False))
+@click.option("--force", is_flag=True, help="Replace an entry of the same file name.")
+def add_cmd(result, folder, force):
+    """Validate RESULT (complete provenance, no machine paths, the board's dataset and protocol
+    fingerprints) and add it, with its per-sample file, to the leaderboard FOLDER."""
+    from posebench.leaderboard_ops import add
+
+    dst = add(result, folder, force=force)
+    click.echo(f"added {dst}; tables rebuilt")
