@@ -42,6 +42,9 @@ def fresh_board(tmp_path_factory):
             rec.setdefault("provenance", {"kind": "run", "method": method[0], "seed": 0,
                                           "options": {}, "command": cmd})
             rec["method"] = name
+            if not (rec.get("code") or {}).get("git_commit") and not rec.get("git_commit"):
+                rec["code"] = {"posebench_version": "0.1.0", "git_commit": "0" * 40,
+                               "git_dirty": None}  # a source tree without git
             out.write_text(json.dumps(rec, indent=1))
         assert main(["leaderboard", "build", str(board)]) == 0
     finally:
@@ -99,14 +102,15 @@ def test_add_validates_provenance_and_fingerprints(board, tmp_path, capsys):
     bad = dict(rec, provenance={"kind": "run"})
     new.write_text(json.dumps(bad))
     assert main(["leaderboard", "add", str(new), str(board)]) == 2
-    assert "lacks provenance (method, seed, command)" in capsys.readouterr().err
+    assert "lacks provenance (method, seed, command" in capsys.readouterr().err
     foreign = json.loads(json.dumps(rec))
     foreign["dataset"]["fingerprint"] = "00" * 32
     new.write_text(json.dumps(foreign))
     assert main(["leaderboard", "add", str(new), str(board)]) == 2
     assert "dataset fingerprint 000000000000" in capsys.readouterr().err
     assert not (board / "mp-copy.json").exists()
-    good = dict(rec, method="mean-pose copy")
+    good = dict(rec, method="mean-pose copy",
+                code={"posebench_version": "0.1.0", "git_commit": "0" * 40, "git_dirty": False})
     good.pop("per_sample", None)
     new.write_text(json.dumps(good))
     assert main(["leaderboard", "add", str(new), str(board)]) == 0
