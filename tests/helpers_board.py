@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from posebench.results import protocol_fingerprint
 from posebench.skeletons import get_skeleton
 
 ACTIONS = ("Walk", "Sit", "Jump", "Wave")
@@ -70,7 +71,6 @@ def write_record(folder: Path, stem: str, method: str, mean_mm: float, hit_p: fl
         "format": "posebench-result", "format_version": 1, "metrics": metrics,
         "headline": "mpjpe", "ci": ci,
         "protocol": {"name": "toy", "aggregation": "frame", "metrics": list(metrics)},
-        "protocol_fingerprint": "cd" * 32,
         "dataset": {"name": "toy", "split": "test", "fingerprint": FP, "num_samples": n},
         "pss_models": [{"k": 50, "fingerprint": "ef" * 32, "path": "$POSEBENCH_HOME/pss/m.npz",
                         "eval_skeleton": "h36m17"}],
@@ -87,6 +87,7 @@ def write_record(folder: Path, stem: str, method: str, mean_mm: float, hit_p: fl
         "code": {"posebench_version": "0.1.0", "git_commit": commit, "git_dirty": False},
         "method": method, "seed": seed,
     }
+    rec["protocol_fingerprint"] = protocol_fingerprint(rec["protocol"])
     path = folder / f"{stem}.json"
     path.write_text(json.dumps(rec, indent=1))
     return path

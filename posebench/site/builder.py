@@ -221,6 +221,10 @@ def build_site(folder: str | Path, out: str | Path) -> tuple[Path, list[str]]:
                 plots.action_bars(acts, "MPJPE (mm)", img / f"actions{sfx}.svg",
                                   "MPJPE per action")
                 body.append(f'<img src="img/actions{sfx}.svg" alt="MPJPE per action">')
+            else:
+                body.append('<p class="note">note: no per-action bars: no record carries a '
+                            "per-action breakdown or per-sample results (evaluate with "
+                            "`posebench eval --per-action --output`)</p>")
             joints = {md.entry.name: md.per_joint for md in mds if md.per_joint}
             if joints:
                 plots.joint_heatmap(joints, img / f"joints{sfx}.svg")

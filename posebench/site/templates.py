@@ -8,7 +8,7 @@ max-width:1200px;padding:0 1em;color:#1b1b1b}
 h1{font-size:1.5em}h2{font-size:1.2em;margin-top:1.6em}
 table{border-collapse:collapse;font-size:.85em;margin:.5em 0}
 th,td{border-bottom:1px solid #ddd;padding:.3em .5em;text-align:right;white-space:nowrap}
-th:nth-child(2),td:nth-child(2){text-align:left}
+th:nth-child(2),td:nth-child(2){text-align:left;white-space:normal;min-width:12em}
 th.sortable{cursor:pointer;background:#f3f3f3;user-select:none}
 th.sortable:hover{background:#e4e4e4}
 th[aria-sort=ascending]::after{content:" \\25B2"}th[aria-sort=descending]::after{content:" \\25BC"}
