@@ -48,10 +48,12 @@ def browser():
     d.quit()
 
 
-@pytest.fixture
-def site(tmp_path, monkeypatch):
-    install_comparison_standin(monkeypatch)
-    index, _notes = build_site(make_board(tmp_path / "board"), tmp_path / "site")
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    base = tmp_path_factory.mktemp("site")
+    with pytest.MonkeyPatch.context() as mp:
+        install_comparison_standin(mp)
+        index, _notes = build_site(make_board(base / "board"), base / "site")
     return index
 
 
