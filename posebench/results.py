@@ -185,61 +185,13 @@ def _json_default(o):
 
 # ------------------------------------------------------------------------------ leaderboard
 def build_leaderboard(folder: str | Path) -> tuple[str, str, int]:
-    """(markdown, csv, number of records) for every result record under `folder`."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise InputError(f"{folder} is not a folder; expected a folder of result records "
-                         "(JSON from `posebench eval --output`); check the path.")
-    records = []
-    for p in sorted(folder.rglob("*.json")):
-        rec = load_result(p)
-        name = rec.get("method") or p.stem
-        if rec.get("variant"):
-            name = f"{name} [{rec['variant']}]"
-        records.append((name, rec))
-    if not records:
-        raise InputError(f"{folder} holds no result records (*.json); expected files written by "
-                         "`posebench eval --output`; add some first.")
-    from tabulate import tabulate
+    """(markdown, csv, number of records) for every result record under `folder`: each metric
+    with its 95% interval, ranks with ties from the paired test, coverage and compact
+    provenance (posebench.leaderboard). Non-record JSON is skipped with a note."""
+    from posebench.leaderboard import build
 
-    from posebench.evaluation import metric_label
-
-    metric_names: list[str] = []
-    for _, rec in records:
-        metric_names += [m for m in rec["metrics"] if m not in metric_names]
-    groups: dict[tuple[str, str], list] = {}
-    for name, rec in records:
-        key = (rec["dataset"]["name"], rec["protocol"]["name"])
-        groups.setdefault(key, []).append((name, rec))
-    md, rows_csv = ["# Leaderboard", ""], []
-    header = ["method", *metric_names, "n", "coverage", "posebench", "commit", "date"]
-    for (dname, pname), items in sorted(groups.items()):
-        headline = items[0][1].get("headline", "mpjpe")
-        sign = 1.0 if headline in LOWER_IS_BETTER else -1.0
-        items.sort(key=lambda it: sign * it[1]["metrics"].get(headline, float("inf") * sign))
-        rows = []
-        for name, rec in items:
-            cov = rec.get("coverage", {})
-            row = [name, *(rec["metrics"].get(m) for m in metric_names), rec.get("n_samples"),
-                   f"{100 * cov.get('fraction', 1.0):.1f}%", rec.get("posebench_version", ""),
-                   (rec.get("git_commit") or "")[:10], (rec.get("timestamp") or "")[:10]]
-            rows.append(row)
-            rows_csv.append([dname, pname, rec["dataset"].get("fingerprint", ""), *row])
-        fp = items[0][1]["dataset"].get("fingerprint", "")[:12]
-        md += [f"## {dname} / {pname}", "",
-               f"Dataset fingerprint `{fp}`; sorted by {headline}.", ""]
-        shown = [[r[0], *(format_value(m, v) if v is not None else "-"
-                          for m, v in zip(metric_names, r[1:1 + len(metric_names)])),
-                  *r[1 + len(metric_names):]] for r in rows]
-        md.append(tabulate(shown, headers=["method", *(metric_label(m) for m in metric_names),
-                                           *header[1 + len(metric_names):]],
-                           tablefmt="github", disable_numparse=True))
-        md.append("")
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["dataset", "protocol", "dataset_fingerprint", *header])
-    w.writerows(rows_csv)
-    return "\n".join(md), buf.getvalue(), len(records)
+    md, table, n, _notes = build(folder)
+    return md, table, n
 
 
 def write_leaderboard(folder: str | Path, md_path: str | Path | None = None,
