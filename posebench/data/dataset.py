@@ -314,7 +314,17 @@ def read_meta(root: str | Path) -> dict:
     if not p.is_file():
         raise InputError(f"{root} is not a posebench dataset (no meta.json); expected a folder "
                          "written by `posebench data prepare` or `posebench data synth`.")
-    return json.loads(p.read_text())
+    try:
+        meta = json.loads(p.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"{p} is not readable JSON ({type(exc).__name__}); expected the "
+                         "meta.json that `posebench data prepare` / `data synth` writes; "
+                         "prepare the dataset again.") from None
+    if not isinstance(meta, dict) or not isinstance(meta.get("splits", {}), dict):
+        raise InputError(f"{p} does not describe a posebench dataset (no 'splits' mapping); "
+                         "expected the meta.json that `posebench data prepare` writes; "
+                         "prepare the dataset again.")
+    return meta
 
 
 def read_split(root: str | Path, split: str, *, mmap_images: bool = True) -> PoseDataset:
