@@ -9,7 +9,11 @@ Rules (recorded in every result under "alignment"):
   skeleton, root-centred) on first use and cached under
   ``$POSEBENCH_HOME/pss/<train fingerprint>-<eval skeleton>-k<k>-s<seed>.npz``;
 - summary numbers aggregate per-sample values with ``protocol.aggregation`` ("frame": mean
-  over samples; "action": mean over per-action means); bootstrap CIs resample samples.
+  over samples; "action": mean over per-action means);
+- intervals: seeded percentile bootstrap over sequence blocks (subject, action, subaction; all
+  cameras and frames of a sequence together; within actions under action-wise aggregation),
+  never over frames (posebench.stats, docs/statistics.md); `summary["ci"]`;
+- per-sample values travel with a written record: ``<stem>.samples.npz`` (`write_record`).
 """
 
 from __future__ import annotations
@@ -48,34 +52,47 @@ class Report:
                 fingerprints, n samples, coverage, version, git commit, timestamp, notes
     frame       pandas DataFrame, one row per scored sample: keys + per-sample metrics
     per_group   {"action" | "subject" | "scene" | "joint": DataFrame}
+    extra_arrays  per-sample arrays for the samples file beyond `frame` (PSS hits per model)
     """
 
     summary: dict
     frame: object
     per_group: dict = field(default_factory=dict)
+    extra_arrays: dict = field(default_factory=dict)
 
     @property
     def metrics(self) -> dict[str, float]:
         return self.summary["metrics"]
 
-    def ci(self, metric: str, n_boot: int = 1000, alpha: float = 0.05,
+    def ci(self, metric: str, n_boot: int = 2000, alpha: float = 0.05,
            seed: int | None = None) -> tuple[float, float]:
-        """Seeded percentile-bootstrap (1 - alpha) interval of a summary metric.
+        """Seeded percentile (1 - alpha) interval of a summary metric, resampling sequence
+        blocks (never frames); under action-wise aggregation blocks are resampled within
+        actions and the statistic is the mean of per-action means (the reported number)."""
+        from posebench.stats import block_bootstrap
 
-        Resamples samples; under action-wise aggregation the bootstrap is stratified by action
-        and the statistic is the mean of per-action means (the reported number)."""
-        from posebench.metrics import bootstrap_ci
-
-        if metric not in self.frame.columns:
+        if metric not in self.frame.columns or metric not in self.summary["metrics"]:
             raise InputError(f"no per-sample metric '{metric}' in this report; expected one of "
                              f"{', '.join(self.summary['metrics'])}; pick one of those.")
-        values = np.asarray(self.frame[metric], dtype=np.float64)
         seed = self.summary.get("seed", 0) if seed is None else seed
-        groups = None
-        if self.summary["protocol"]["aggregation"] == "action":
-            groups = np.asarray(self.frame["action"]).astype(str)
-        lo, hi = bootstrap_ci(values, n_boot=n_boot, alpha=alpha, seed=seed, groups=groups)
-        return float(lo), float(hi)
+        st = _block_stats(self.frame, [metric])
+        res = block_bootstrap(st, self.summary["protocol"]["aggregation"], n_boot=n_boot,
+                              level=1.0 - alpha, seed=seed)
+        return float(res.low[0]), float(res.high[0])
+
+    def per_sample_arrays(self) -> dict[str, np.ndarray]:
+        """Arrays of the per-sample file: key columns, ``block`` (int64 sequence id) and one
+        (M,) array per metric (PSS: share of the ensemble's models hit), plus
+        ``<pss metric>.hits`` (M, R) bool: hits of each PSS model."""
+        f = self.frame
+        out = {col: np.asarray(f[col]) for col in KEY_COLUMNS}
+        for col in ("subject", "action", "camera"):
+            out[col] = out[col].astype(str)
+        out["block"] = np.asarray(f["block"], dtype=np.int64)
+        for name in self.summary["metrics"]:
+            out[name] = np.asarray(f[name], dtype=np.float64)
+        out.update(self.extra_arrays)
+        return out
 
     def record(self) -> dict:
         """JSON-ready result record: the summary plus per-group tables."""
@@ -94,7 +111,8 @@ class Report:
 # ------------------------------------------------------------------------------ evaluate
 def evaluate(predictions, dataset="synth", protocol=None, pss_models=None,
              pss_k=(50, 100), allow_partial: bool = False, per_action: bool = False,
-             per_joint: bool = False, seed: int = 0, train=None) -> Report:
+             per_joint: bool = False, seed: int = 0, train=None, n_boot: int = 2000,
+             ci_level: float = 0.95) -> Report:
     """Score predictions against a dataset under a protocol.
 
     predictions  path to a predictions .npz, a `Predictions`, or an (N, J, 3) mm array in the
@@ -105,6 +123,7 @@ def evaluate(predictions, dataset="synth", protocol=None, pss_models=None,
     pss_models   paths of saved PoseStructureScore models; they replace the auto-fitted ones
     pss_k        k values of auto-fitted PSS models (fitted on the training split)
     train        optional training-split `PoseDataset` for PSS when `dataset` is in memory
+    n_boot, ci_level  sequence-block bootstrap replicates and level of summary["ci"] (0: none)
     """
     import pandas as pd
 
@@ -113,6 +132,7 @@ def evaluate(predictions, dataset="synth", protocol=None, pss_models=None,
     from posebench.predictions import Predictions, load_predictions, match_to_ground_truth
     from posebench.results import protocol_fingerprint
     from posebench.skeletons import convert, get_skeleton
+    from posebench.stats import BLOCK_COLUMNS, block_bootstrap, block_ids
 
     notes: list[str] = []
     if isinstance(predictions, Predictions):
@@ -154,8 +174,10 @@ def evaluate(predictions, dataset="synth", protocol=None, pss_models=None,
                          f"{eval_skel.name} poses ({exc}); expected models fitted on "
                          f"{eval_skel.name}; refit with `posebench pss fit` or drop "
                          "--pss-model.") from None
+    extra_arrays = {}
     for (name, _, _), hits in zip(pss, all_hits):
         values[name] = np.asarray(hits, dtype=np.float64)
+        extra_arrays[f"{name}.hits"] = np.asarray(hits, dtype=bool)[:, None]
 
     summary_metrics = {name: float(M.aggregate(v, groups, how=protocol.aggregation))
                        for name, v in values.items()}
@@ -166,8 +188,13 @@ def evaluate(predictions, dataset="synth", protocol=None, pss_models=None,
         frame[col] = getattr(keys, col)
     if "scene" in ds.extra:
         frame["scene"] = np.asarray(ds.extra["scene"])[match.rows].astype(str)
+    frame["block"] = block_ids(*(np.asarray(frame[c]) for c in BLOCK_COLUMNS))[0]
     for name, v in values.items():
         frame[name] = v
+    ci = {}
+    if n_boot:
+        ci = block_bootstrap(_block_stats(frame, list(values)), protocol.aggregation,
+                             n_boot=n_boot, level=ci_level, seed=seed).as_record()
 
     per_group = _per_group_tables(M, frame, values, protocol, per_action, notes)
     if per_joint:
@@ -183,6 +210,9 @@ def evaluate(predictions, dataset="synth", protocol=None, pss_models=None,
         "format": "posebench-result",
         "format_version": 1,
         "metrics": summary_metrics,
+        "ci": ci,
+        "blocks": {"key": list(BLOCK_COLUMNS), "n_blocks": int(frame["block"].max()) + 1
+                   if len(frame) else 0},
         "headline": protocol.extra.get("headline", "mpjpe"),
         "units": {k: _UNITS.get(k, "fraction") for k in summary_metrics},
         "protocol": pdict,
@@ -204,7 +234,47 @@ def evaluate(predictions, dataset="synth", protocol=None, pss_models=None,
         "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "notes": notes,
     }
-    return Report(summary, frame, per_group)
+    return Report(summary, frame, per_group, extra_arrays)
+
+
+def _block_stats(frame, names: list[str]):
+    """Per-block sums/counts of metrics `names` of a report frame (stratum: action)."""
+    from posebench.stats import block_stats
+
+    return block_stats({n: np.asarray(frame[n], dtype=np.float64) for n in names},
+                       np.asarray(frame["block"]), stratum_of_sample=np.asarray(frame["action"]))
+
+
+def samples_path(record_path: str | Path) -> Path:
+    """The per-sample file written beside a record: ``<folder>/<stem>.samples.npz``."""
+    p = Path(record_path)
+    return p.with_name(p.stem + ".samples.npz")
+
+
+def write_record(report: Report, path: str | Path, record: dict | None = None) -> dict:
+    """Write the per-sample file (`samples_path`, npz, no pickle) and then the JSON record
+    (default `report.record()`) with ``per_sample = {file, sha256}``; both atomically.
+    Returns the record written."""
+    from posebench.io import savez_atomic
+    from posebench.results import write_result
+
+    rec = dict(report.record() if record is None else record)
+    npz = samples_path(path)
+    savez_atomic(npz, **report.per_sample_arrays())
+    rec["per_sample"] = {"file": npz.name, "sha256": sha256_file(npz)}
+    write_result(path, rec)
+    return rec
+
+
+def sha256_file(path: str | Path) -> str:
+    """sha256 hex digest of a file's bytes (read in 1 MiB chunks)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
 
 
 def _per_sample_metrics(M, pred: np.ndarray, gt: np.ndarray, protocol,

@@ -72,6 +72,14 @@ def format_value(name: str, value: float) -> str:
     return f"{value:.3f}" if name.startswith("pss@") else f"{value:.2f}"
 
 
+def format_value_ci(name: str, value: float, ci: dict | None) -> str:
+    """'76.16 [63.40, 89.10]': value and interval (value alone without an interval)."""
+    text = format_value(name, value)
+    if ci and ci.get("low") is not None and ci.get("high") is not None:
+        text += f" [{format_value(name, ci['low'])}, {format_value(name, ci['high'])}]"
+    return text
+
+
 def render_report(report, fmt: str = "table") -> str:
     """Text of a `Report` as table | markdown | csv | json."""
     from tabulate import tabulate
@@ -106,9 +114,14 @@ def render_report(report, fmt: str = "table") -> str:
     lines.append(f"dataset {ds['name']} ({ds['split']}, {ds['fingerprint'][:12]})  protocol "
                  f"{s['protocol']['name']}  samples {s['n_samples']}  aggregation "
                  f"{s['protocol']['aggregation']}  (errors mm, PCK/AUC %, PSS fraction)")
-    lines.append(tabulate([[format_value(m, s["metrics"][m]) for m in names]],
+    ci = s.get("ci") or {}
+    lines.append(tabulate([[format_value_ci(m, s["metrics"][m], ci.get(m)) for m in names]],
                           headers=[metric_label(m, thr) for m in names], tablefmt=tablefmt,
                           disable_numparse=True))
+    if ci:
+        first = next(iter(ci.values()))
+        lines.append(f"[{100 * first['level']:g}% interval: {first['method']}, "
+                     f"{first['blocks']} blocks, {first['n_boot']} replicates]")
     for tname, df in report.per_group.items():
         cols = [c for c in df.columns]
         rows = [[str(g), *(str(int(r[c])) if c == "n" else format_value(c, float(r[c]))

@@ -21,22 +21,26 @@ import click
               default="table", show_default=True)
 @click.option("--output", "output", type=click.Path(dir_okay=False), default=None,
               help="Write the JSON result record here (atomically).")
-@click.option("--seed", default=0, show_default=True, help="Seed of auto-fitted PSS models.")
+@click.option("--seed", default=0, show_default=True,
+              help="Seed of auto-fitted PSS models and of the bootstrap.")
+@click.option("--n-boot", "n_boot", default=2000, show_default=True, type=click.IntRange(0),
+              help="Sequence-block bootstrap replicates of the 95% intervals (0: none).")
 def eval_cmd(preds, dataset, protocol, pss_models, per_action, per_joint, allow_partial, fmt,
-             output, seed):
+             output, seed, n_boot):
     """Score a predictions file PREDS (.npz: poses_3d (N, J, 3) mm + index or key arrays).
 
-    Prints MPJPE, P-MPJPE, N-MPJPE, PCK@150, AUC, PSS@50 and PSS@100. Both poses are
-    root-centred at the protocol's root joint before MPJPE/PCK/AUC. Exit code 2 on bad input.
+    Prints MPJPE, P-MPJPE, N-MPJPE, PCK@150, AUC, PSS@50 and PSS@100, each with its 95%
+    sequence-block bootstrap interval. Both poses are root-centred at the protocol's root joint
+    before MPJPE/PCK/AUC. --output also writes OUT-stem.samples.npz (per-sample values).
+    Exit code 2 on bad input.
     """
-    from posebench.evaluation import evaluate
-    from posebench.results import write_result
+    from posebench.evaluation import evaluate, write_record
 
     report = evaluate(preds, dataset=dataset, protocol=protocol,
                       pss_models=list(pss_models) or None, allow_partial=allow_partial,
-                      per_action=per_action, per_joint=per_joint, seed=seed)
+                      per_action=per_action, per_joint=per_joint, seed=seed, n_boot=n_boot)
     if output:
-        write_result(output, report.record())
+        write_record(report, output)  # also <stem>.samples.npz: per-sample values
     click.echo(report.render(fmt))
     if report.summary["coverage"]["partial"]:
         click.echo(f"warning: {report.summary['notes'][0]}", err=True)
