@@ -6,8 +6,9 @@ Rules (recorded in every result under "alignment"):
 - P-MPJPE aligns by similarity (scale, rotation, translation); N-MPJPE by scale only
   (``protocol.n_mpjpe_scale``: least squares or the Procrustes similarity scale);
 - PSS@k: k-means models fitted on the dataset's TRAINING split ground truth (evaluation
-  skeleton, root-centred) on first use and cached under
-  ``$POSEBENCH_HOME/pss/<train fingerprint>-<eval skeleton>-k<k>-s<seed>.npz``;
+  skeleton, root-centred) on first use and cached under ``$POSEBENCH_HOME/pss/`` (`pss_cache_path`);
+  by default an ensemble of 20 seeded models (PSS = mean over them, "clustering sd" recorded),
+  ``pss_definition="paper"``: one model;
 - summary numbers aggregate per-sample values with ``protocol.aggregation`` ("frame": mean
   over samples; "action": mean over per-action means);
 - intervals: seeded percentile bootstrap over sequence blocks (subject, action, subaction; all
@@ -112,7 +113,7 @@ class Report:
 def evaluate(predictions, dataset="synth", protocol=None, pss_models=None,
              pss_k=(50, 100), allow_partial: bool = False, per_action: bool = False,
              per_joint: bool = False, seed: int = 0, train=None, n_boot: int = 2000,
-             ci_level: float = 0.95) -> Report:
+             ci_level: float = 0.95, pss_definition: str | None = None) -> Report:
     """Score predictions against a dataset under a protocol.
 
     predictions  path to a predictions .npz, a `Predictions`, or an (N, J, 3) mm array in the
@@ -120,15 +121,18 @@ def evaluate(predictions, dataset="synth", protocol=None, pss_models=None,
     dataset      registry name ("synth", "h36m", ...), dataset folder, or a `PoseDataset`
                  (the protocol's split)
     protocol     name, `Protocol`, or None (the dataset kind's default)
-    pss_models   paths of saved PoseStructureScore models; they replace the auto-fitted ones
+    pss_models   paths of saved PSS models (ensembles or single models); they replace the
+                 auto-fitted ones
     pss_k        k values of auto-fitted PSS models (fitted on the training split)
     train        optional training-split `PoseDataset` for PSS when `dataset` is in memory
     n_boot, ci_level  sequence-block bootstrap replicates and level of summary["ci"] (0: none)
+    pss_definition  "ensemble" (default: mean over 20 seeded k-means models) or "paper" (one
+                 model); see posebench.metrics.pss.DEFINITIONS
     """
     import pandas as pd
 
     from posebench import metrics as M
-    from posebench.metrics.pss import hits_many
+    from posebench.metrics.pss import clustering_spread, ensemble_hits
     from posebench.predictions import Predictions, load_predictions, match_to_ground_truth
     from posebench.results import protocol_fingerprint
     from posebench.skeletons import convert, get_skeleton
@@ -164,10 +168,11 @@ def evaluate(predictions, dataset="synth", protocol=None, pss_models=None,
     groups = ds.keys.action[match.rows]
     root_idx = eval_skel.names.index(protocol.root) if protocol.root in eval_skel.names else None
     values = _per_sample_metrics(M, pred, gt, protocol, root_idx)
-    pss = list(_pss_models(ds, root_dir, protocol, pss_models, pss_k, seed, train, notes))
+    pss = list(_pss_models(ds, root_dir, protocol, pss_models, pss_k, seed, train, notes,
+                           pss_definition))
     pss_info = [info for _, _, info in pss]
     try:
-        all_hits = hits_many([model for _, model, _ in pss], pred, gt) if pss else []
+        all_hits = ensemble_hits([model for _, model, _ in pss], pred, gt) if pss else []
     except ValueError as exc:
         paths = ", ".join(str(info.get("path", name)) for name, _, info in pss)
         raise InputError(f"PSS model(s) {paths} cannot score {eval_skel.num_joints}-joint "
@@ -175,9 +180,12 @@ def evaluate(predictions, dataset="synth", protocol=None, pss_models=None,
                          f"{eval_skel.name}; refit with `posebench pss fit` or drop "
                          "--pss-model.") from None
     extra_arrays = {}
-    for (name, _, _), hits in zip(pss, all_hits):
-        values[name] = np.asarray(hits, dtype=np.float64)
-        extra_arrays[f"{name}.hits"] = np.asarray(hits, dtype=bool)[:, None]
+    for (name, _, info), hits in zip(pss, all_hits):
+        values[name] = hits.mean(axis=1)  # share of the ensemble's models hit
+        extra_arrays[f"{name}.hits"] = hits
+        spread = clustering_spread(hits)
+        info.update({key: spread[key] for key in ("member_sd", "clustering_sd",
+                                                  "binomial_sd")})
 
     summary_metrics = {name: float(M.aggregate(v, groups, how=protocol.aggregation))
                        for name, v in values.items()}
@@ -431,25 +439,42 @@ def _ground_truth(ds, protocol, notes: list[str]) -> tuple[np.ndarray, str]:
 
 
 # ------------------------------------------------------------------------------ PSS models
-def pss_cache_path(train_fingerprint: str, eval_skeleton: str, k: int, seed: int) -> Path:
-    """Where an auto-fitted PSS model is cached."""
+def pss_cache_path(train_fingerprint: str, eval_skeleton: str, k: int, seed: int,
+                   definition: str | None = None) -> Path:
+    """Where an auto-fitted PSS model (ensemble) is cached. The name carries the training
+    fingerprint, skeleton, k, seed and definition, plus a key over everything else that
+    changes the labels: the definition's settings (members, algorithm, n_init, subsample
+    cap, normalisation), the scikit-learn version and a hash of the PSS source."""
+    import hashlib
+
+    import sklearn
+
     from posebench.data.registry import posebench_home
+    from posebench.metrics.pss import DEFAULT_DEFINITION, definition_settings, source_hash
 
-    return posebench_home() / "pss" / f"{train_fingerprint}-{eval_skeleton}-k{k}-s{seed}.npz"
+    definition = definition or DEFAULT_DEFINITION
+    key = {"settings": definition_settings(definition), "normalization": "root_unit_norm",
+           "sklearn": sklearn.__version__, "pss_source": source_hash()}
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
+    return posebench_home() / "pss" / (f"{train_fingerprint}-{eval_skeleton}-k{k}-s{seed}-"
+                                       f"{definition}-{digest}.npz")
 
 
-def _pss_models(ds, root_dir, protocol, paths, ks, seed, train, notes):
-    """Yield ("pss@k", model, info) for every PSS model used."""
-    from posebench.metrics import PoseStructureScore
+def _pss_models(ds, root_dir, protocol, paths, ks, seed, train, notes, definition=None):
+    """Yield ("pss@k", PSSEnsemble, info) for every PSS model used."""
+    from posebench.metrics.pss import DEFAULT_DEFINITION, PSSEnsemble, load_pss
 
+    definition = definition or DEFAULT_DEFINITION
     if paths:
         for p in paths:
             if not Path(p).is_file():
                 raise InputError(f"PSS model {p} does not exist; expected a file written by "
-                                 "PoseStructureScore.save; check the path.")
-            model = PoseStructureScore.load(p)
+                                 "`posebench pss fit`; check the path.")
+            model = load_pss(p)
             yield (f"pss@{int(model.k)}", model,
-                   {"k": int(model.k), "fingerprint": model.fingerprint, "path": str(p),
+                   {"k": int(model.k), "definition": model.definition,
+                    "members": model.n_members, "fingerprint": model.fingerprint,
+                    "fingerprints": model.fingerprints, "path": Path(p).name,
                     "source": "given"})
         return
     if not ks:
@@ -467,9 +492,9 @@ def _pss_models(ds, root_dir, protocol, paths, ks, seed, train, notes):
     eval_skel = get_skeleton(protocol.eval_skeleton)
     poses = None
     for k in ks:
-        path = pss_cache_path(train_fp, eval_skel.name, int(k), seed)
+        path = pss_cache_path(train_fp, eval_skel.name, int(k), seed, definition)
         if path.is_file():
-            model = PoseStructureScore.load(path)
+            model = load_pss(path)
         else:
             if poses is None:
                 if train is None:
@@ -477,11 +502,14 @@ def _pss_models(ds, root_dir, protocol, paths, ks, seed, train, notes):
 
                     train = read_split(root_dir, "train")
                 poses = _pss_training_poses(train, eval_skel, convert, get_skeleton)
-            model = PoseStructureScore(k=int(k), seed=seed, root=eval_skel.root).fit(poses)
+            model = PSSEnsemble(k=int(k), definition=definition, seed=seed,
+                                root=eval_skel.root).fit(poses)
             path.parent.mkdir(parents=True, exist_ok=True)
             model.save(path)
         yield (f"pss@{int(k)}", model,
-               {"k": int(k), "fingerprint": model.fingerprint, "path": str(path),
+               {"k": int(k), "definition": definition, "members": model.n_members,
+                "fingerprint": model.fingerprint, "fingerprints": model.fingerprints,
+                "path": f"$POSEBENCH_HOME/pss/{path.name}",
                 "source": "fitted on training split", "train_fingerprint": train_fp,
                 "eval_skeleton": eval_skel.name, "seed": int(seed)})
 

@@ -122,6 +122,11 @@ def render_report(report, fmt: str = "table") -> str:
         first = next(iter(ci.values()))
         lines.append(f"[{100 * first['level']:g}% interval: {first['method']}, "
                      f"{first['blocks']} blocks, {first['n_boot']} replicates]")
+    for m in s.get("pss_models", []):
+        if m.get("clustering_sd") is not None:
+            lines.append(f"PSS@{m['k']}: clustering sd {m['clustering_sd']:.4f} (mean of "
+                         f"{m['members']} k-means models; one model {m['member_sd']:.4f}), "
+                         f"binomial sampling sd {m['binomial_sd']:.4f}")
     for tname, df in report.per_group.items():
         cols = [c for c in df.columns]
         rows = [[str(g), *(str(int(r[c])) if c == "n" else format_value(c, float(r[c]))

@@ -25,8 +25,11 @@ import click
               help="Seed of auto-fitted PSS models and of the bootstrap.")
 @click.option("--n-boot", "n_boot", default=2000, show_default=True, type=click.IntRange(0),
               help="Sequence-block bootstrap replicates of the 95% intervals (0: none).")
+@click.option("--pss-definition", "pss_definition", default="ensemble", show_default=True,
+              type=click.Choice(["ensemble", "paper"]),
+              help="PSS: mean over 20 seeded k-means models, or the paper's single model.")
 def eval_cmd(preds, dataset, protocol, pss_models, per_action, per_joint, allow_partial, fmt,
-             output, seed, n_boot):
+             output, seed, n_boot, pss_definition):
     """Score a predictions file PREDS (.npz: poses_3d (N, J, 3) mm + index or key arrays).
 
     Prints MPJPE, P-MPJPE, N-MPJPE, PCK@150, AUC, PSS@50 and PSS@100, each with its 95%
@@ -38,7 +41,8 @@ def eval_cmd(preds, dataset, protocol, pss_models, per_action, per_joint, allow_
 
     report = evaluate(preds, dataset=dataset, protocol=protocol,
                       pss_models=list(pss_models) or None, allow_partial=allow_partial,
-                      per_action=per_action, per_joint=per_joint, seed=seed, n_boot=n_boot)
+                      per_action=per_action, per_joint=per_joint, seed=seed, n_boot=n_boot,
+                      pss_definition=pss_definition)
     if output:
         write_record(report, output)  # also <stem>.samples.npz: per-sample values
     click.echo(report.render(fmt))

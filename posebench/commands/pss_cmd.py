@@ -18,38 +18,77 @@ def pss() -> None:
 @click.option("--split", default="train", show_default=True, help="Split whose ground truth is "
               "clustered.")
 @click.option("--k", "k", default=50, show_default=True, type=int, help="Number of clusters.")
-@click.option("--seed", default=0, show_default=True, type=int, help="k-means random seed.")
+@click.option("--seed", default=0, show_default=True, type=int, help="k-means random seed "
+              "(ensemble member r uses seed * R + r).")
+@click.option("--definition", default="ensemble", show_default=True,
+              type=click.Choice(["ensemble", "paper"]),
+              help="ensemble: 20 seeded k-means models (PSS = their mean); paper: one model.")
 @click.option("--normalization", default="root_unit_norm", show_default=True,
               type=click.Choice(["root_unit_norm", "centroid_unit_norm", "root"]))
-@click.option("--algorithm", default="minibatch", show_default=True,
-              type=click.Choice(["minibatch", "lloyd"]))
+@click.option("--algorithm", default=None, type=click.Choice(["minibatch", "lloyd"]),
+              help="k-means algorithm of a single model (implies --definition paper).")
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False),
               help="Output path: writes OUT.npz and OUT.json.")
-def fit_cmd(dataset: str, split: str, k: int, seed: int, normalization: str, algorithm: str,
-            out: str) -> None:
+def fit_cmd(dataset: str, split: str, k: int, seed: int, definition: str, normalization: str,
+            algorithm: str | None, out: str) -> None:
     """Fit PSS@k on the ground truth of DATASET/SPLIT and save it (npz + JSON, no pickle)."""
-    from posebench.metrics.pss import fit_on_dataset
+    from posebench.metrics.pss import fit_ensemble_on_dataset, fit_on_dataset
 
-    model = fit_on_dataset(dataset, split, k=k, seed=seed, normalization=normalization,
-                           algorithm=algorithm)
-    path = model.save(out)
-    click.echo(f"PSS@{model.k} fitted on {model.info['num_samples']} poses of {dataset}/{split}; "
-               f"inertia {model.info['fit_inertia']:.4f}; fingerprint {model.fingerprint[:16]}; "
+    if algorithm is not None:
+        model = fit_on_dataset(dataset, split, k=k, seed=seed, normalization=normalization,
+                               algorithm=algorithm)
+        path = model.save(out)
+        click.echo(f"PSS@{model.k} (one {algorithm} model) fitted on "
+                   f"{model.info['num_samples']} poses of {dataset}/{split}; fingerprint "
+                   f"{model.fingerprint[:16]}; saved {path}")
+        return
+    ens = fit_ensemble_on_dataset(dataset, split, k=k, seed=seed, definition=definition,
+                                  normalization=normalization)
+    path = ens.save(out)
+    click.echo(f"PSS@{ens.k} ({definition}: {ens.n_members} model(s)) fitted on "
+               f"{ens.info['num_samples']} poses of {dataset}/{split} in "
+               f"{ens.info['fit_seconds']:.1f} s; fingerprint {ens.fingerprint[:16]}; "
                f"saved {path}")
 
 
 @pss.command("show")
 @click.argument("path", type=click.Path(dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print the full description as JSON.")
-def show_cmd(path: str, as_json: bool) -> None:
-    """Print a saved PSS model's settings, fingerprints and fit information."""
-    from posebench.metrics.pss import PoseStructureScore
+@click.option("--record", "record", type=click.Path(dir_okay=False), default=None,
+              help="A result record scored with this model: also print its clustering sd "
+                   "and binomial sampling sd there.")
+def show_cmd(path: str, as_json: bool, record: str | None) -> None:
+    """Print a saved PSS model's settings, fingerprints, fit information and its two
+    uncertainties: the clustering sd (how PSS moves with the k-means seed, from the members'
+    spread on held-out reference poses) and the binomial sampling sd of the same poses."""
+    from posebench.metrics.pss import load_pss, reference_spread
 
-    desc = PoseStructureScore.load(path).describe()
+    ens = load_pss(path)
+    desc = ens.describe()
+    desc.pop("member_info")
+    desc["reference_check"] = reference_spread(ens)
+    if record:
+        from posebench.results import load_result
+
+        rec = load_result(record)
+        desc["record"] = [m for m in rec.get("pss_models", [])
+                          if m.get("fingerprint") == ens.fingerprint]
     if as_json:
         click.echo(json.dumps(desc, indent=2))
         return
     for key, value in desc.items():
-        if key == "cluster_sizes":
-            value = f"min {min(value)}, max {max(value)} ({len(value)} clusters)"
+        if key in ("fingerprints", "member_seeds") and isinstance(value, list):
+            value = f"{len(value)}: " + ", ".join(str(v)[:12] for v in value[:4]) + \
+                (" ..." if len(value) > 4 else "")
+        if key in ("reference_check", "record"):
+            continue
         click.echo(f"{key:20s} {value}")
+    ref = desc["reference_check"]
+    sd = "n/a (one model)" if ref["member_sd"] is None else \
+        f"{ref['clustering_sd']:.4f} (one model: {ref['member_sd']:.4f})"
+    click.echo(f"{'clustering sd':20s} {sd}  [reference: {ref['poses']} training poses + "
+               f"{ref['noise_mm']:g} mm noise, PSS {ref['pss']:.3f}]")
+    click.echo(f"{'binomial sd':20s} {ref['binomial_sd']:.4f}  [same reference poses]")
+    for m in desc.get("record", []):
+        click.echo(f"{'in record':20s} clustering sd {m.get('clustering_sd')}, binomial sd "
+                   f"{m.get('binomial_sd')}")
