@@ -29,9 +29,10 @@ Definitions (`DEFINITIONS`, by name):
 - ``"ensemble"`` (default): R = 20 seeded k-means models (`PSSEnsemble`); member r has seed
   ``seed * R + r`` and the paper's k-means settings, fitted on its own seeded subsample of at
   most 50,000 training poses (all of synth's 40,000); PSS = mean over members of their PSS (per
-  sample: the share of members hit). On synth the PSS@50 / @100 of one model moves with its k-means seed by sd 0.012 /
-  0.015, 3.5x the binomial sampling sd of the 16,000 test samples (0.0035); the mean of 20
-  independent models moves by sd / sqrt(20) (docs/statistics.md has the measurements).
+  sample: the share of members hit). On synth the PSS@50 / @100 of one model moves with its
+  k-means seed by sd 0.012 / 0.015, 3.5x the binomial sampling sd of the 16,000 test
+  samples (0.0035); the mean of 20 independent models moves by sd / sqrt(20)
+  (docs/statistics.md has the measurements).
 """
 
 from __future__ import annotations
@@ -433,9 +434,25 @@ class PSSEnsemble:
         """Fit the R members on ground-truth poses ``(N, J, 3)`` mm (the training split)."""
         import time
 
+        from threadpoolctl import threadpool_limits
+
         p, _ = check_poses(gt_poses)
         t0 = time.perf_counter()
         self.members = []
+        # many small fits: one OpenMP thread each (spin-waiting threads cost up to 10x on a
+        # busy machine; scikit-learn's k-means gives the same result with any thread count)
+        with threadpool_limits(limits=1, user_api="openmp"):
+            self._fit_members(p)
+        fit_s = time.perf_counter() - t0
+        self.info = {"num_samples": int(p.shape[0]),
+                     "data_fingerprint": _sha256_array(np.asarray(p, dtype=np.float64)),
+                     "fit_seconds": round(fit_s, 3),
+                     "reference_check": self._reference_check(p),
+                     "sklearn_version": self.members[0].info.get("sklearn_version"),
+                     "numpy_version": np.__version__}
+        return self
+
+    def _fit_members(self, p: np.ndarray) -> None:
         for r, s in enumerate(self.member_seeds()):
             x = p
             if self.max_fit_poses is not None and p.shape[0] > self.max_fit_poses:
@@ -445,14 +462,6 @@ class PSSEnsemble:
             self.members.append(PoseStructureScore(
                 k=self.k, normalization=self.normalization, seed=s, root=self.root,
                 algorithm=self.algorithm, n_init=self.n_init).fit(x))
-        fit_s = time.perf_counter() - t0
-        self.info = {"num_samples": int(p.shape[0]),
-                     "data_fingerprint": _sha256_array(np.asarray(p, dtype=np.float64)),
-                     "fit_seconds": round(fit_s, 3),
-                     "reference_check": self._reference_check(p),
-                     "sklearn_version": self.members[0].info.get("sklearn_version"),
-                     "numpy_version": np.__version__}
-        return self
 
     def _reference_check(self, p: np.ndarray, n: int = 4000, noise_mm: float = 30.0) -> dict:
         """Members' spread on reference predictions: `n` seeded training poses (root-centred,
@@ -482,7 +491,10 @@ class PSSEnsemble:
 
     @property
     def fingerprint(self) -> str:
-        """sha256 of the settings and the members' fingerprints."""
+        """sha256 of the settings and the members' fingerprints; a one-model "paper" ensemble
+        has its model's fingerprint (records of the paper's definition stay comparable)."""
+        if self.definition == "paper" and len(self._fitted()) == 1:
+            return self.members[0].fingerprint
         h = hashlib.sha256(json.dumps(self.settings(), sort_keys=True).encode())
         for f in self.fingerprints:
             h.update(f.encode())
