@@ -58,15 +58,22 @@ def test_eval_writes_per_sample_file_and_ci(synth, tmp_path, capsys):
         ci = rec["ci"][name]
         assert ci["low"] <= value <= ci["high"]
         assert ci["n_boot"] == 2000 and ci["blocks"] == len(tuples) and ci["level"] == 0.95
-    assert arr["pss@50.hits"].shape == (len(gt), 1)
-    assert arr["pss@50.hits"].mean() == pytest.approx(rec["metrics"]["pss@50"])
+    # default PSS: an ensemble of 20 k-means models; per sample the share of models hit
+    assert arr["pss@50.hits"].shape == (len(gt), 20)
+    assert np.array_equal(arr["pss@50.hits"].mean(axis=1), arr["pss@50"])
+    info = {m["k"]: m for m in rec["pss_models"]}
+    assert len(info[50]["fingerprints"]) == 20 and info[50]["members"] == 20
+    per_model = arr["pss@50.hits"].mean(axis=0)
+    assert info[50]["member_sd"] == pytest.approx(per_model.std(ddof=1))
+    assert info[50]["clustering_sd"] == pytest.approx(per_model.std(ddof=1) / np.sqrt(20))
+    assert "PSS@50: clustering sd" in printed
     lo, hi = rec["ci"]["mpjpe"]["low"], rec["ci"]["mpjpe"]["high"]
     assert f"{rec['metrics']['mpjpe']:.2f} [{lo:.2f}, {hi:.2f}]" in printed
 
 
 def test_report_ci_resamples_blocks_not_frames(synth, tmp_path):
     root, gt, _ = synth
-    rep = evaluate(str(_preds(tmp_path / "p.npz", gt)), dataset=root)
+    rep = evaluate(str(_preds(tmp_path / "p.npz", gt)), dataset=root, pss_k=())
     lo, hi = rep.ci("mpjpe")
     assert (lo, hi) == pytest.approx((rep.summary["ci"]["mpjpe"]["low"],
                                       rep.summary["ci"]["mpjpe"]["high"]))
@@ -74,5 +81,5 @@ def test_report_ci_resamples_blocks_not_frames(synth, tmp_path):
 
     flo, fhi = bootstrap_ci(np.asarray(rep.frame["mpjpe"]), n_boot=2000, seed=0)
     assert hi - lo > 2.0 * (fhi - flo)  # sequence-level noise dominates: frames far too narrow
-    rep0 = evaluate(str(_preds(tmp_path / "p.npz", gt)), dataset=root, n_boot=0)
+    rep0 = evaluate(str(_preds(tmp_path / "p.npz", gt)), dataset=root, n_boot=0, pss_k=())
     assert rep0.summary["ci"] == {}
