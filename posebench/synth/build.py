@@ -96,7 +96,7 @@ def _procedural(subjects, n_frames, rng, centre_of) -> _Seqs:
     return seqs
 
 
-def test_subject_names(train: list[str], test: list[str], n: int) -> list[str]:
+def heldout_subject_names(train: list[str], test: list[str], n: int) -> list[str]:
     """`test` extended with fresh names (S12, S13, ... not used by `train`) to `n` subjects."""
     used = set(train) | set(test)
     extra = (f"S{i}" for i in range(12, 12 + n + len(used)) if f"S{i}" not in used)
@@ -106,9 +106,10 @@ def test_subject_names(train: list[str], test: list[str], n: int) -> list[str]:
 def _test_sequences(opts, train_s, test_s, rng, centre_of) -> _Seqs:
     """Test layout "sequences": many short strided clips at the crop budget of the "h36m"
     layout (len(test_s) x frames_per_action instants per action)."""
-    names = test_subject_names(train_s, test_s, opts.test_subjects)
-    n_sub = max(1, opts.test_subactions)
-    length = max(1, (len(test_s) * opts.frames_per_action) // (len(names) * n_sub))
+    budget = len(test_s) * opts.frames_per_action  # instants per action, as in "h36m"
+    names = heldout_subject_names(train_s, test_s, min(opts.test_subjects, budget))
+    n_sub = max(1, min(opts.test_subactions, budget // len(names)))
+    length = max(1, budget // (len(names) * n_sub))
     step = max(1, opts.frames_per_action // length)
     seqs = _Seqs([], [], [], {}, subactions=[], frame_step=step)
     for s in names:
