@@ -292,27 +292,45 @@ class _Labeller:
                                                                          self.bounds[1:])]
         self.dim = allc.shape[1]
 
+    def _runs(self) -> list[tuple[int, int, int]]:
+        """(first model, number of models, k) of consecutive models with the same k: their
+        score columns form one (C, R, k) block (an ensemble is one run)."""
+        sizes = np.diff(self.bounds)
+        runs, i = [], 0
+        while i < sizes.size:
+            j = i
+            while j + 1 < sizes.size and sizes[j + 1] == sizes[i]:
+                j += 1
+            runs.append((i, j - i + 1, int(sizes[i])))
+            i = j + 1
+        return runs
+
     def assign(self, x: np.ndarray, outs: list[np.ndarray], sl: slice) -> None:
         """Write the labels of features x (C, D) float64 under every model into outs[i][sl]."""
         score = x.astype(np.float32) @ self.w32
         score -= self.cc32
         xn = np.sqrt(np.einsum("ij,ij->i", x, x))
-        rows = np.arange(x.shape[0])
-        for i, (a, b) in enumerate(zip(self.bounds[:-1], self.bounds[1:])):
-            blk = score[:, a:b]
-            best = blk.argmax(axis=1)
-            if b - a > 1:
-                s1 = blk[rows, best].astype(np.float64)
-                blk[rows, best] = -np.inf
-                s2 = blk.max(axis=1).astype(np.float64)
-                cm = self.cmax[i]
-                tol = 4.0 * _EPS32 * ((self.dim + 2) * xn * cm + 2.0 * cm * cm) + 1e-30
-                amb = np.flatnonzero(s1 - s2 <= tol)
-                if amb.size:
-                    exact = x[amb] @ self.w64[:, a:b] - self.cc[a:b]
-                    best[amb] = exact.argmax(axis=1)
-            best[~np.isfinite(xn)] = -1  # non-finite pose: no cluster (never a hit)
-            outs[i][sl] = best
+        bad = ~np.isfinite(xn)
+        n = x.shape[0]
+        for first, r, k in self._runs():
+            a = int(self.bounds[first])
+            blk = score[:, a:a + r * k].reshape(n, r, k)  # contiguous per model: fast argmax
+            best = blk.argmax(axis=2)  # (C, R)
+            if k > 1:
+                s1 = np.take_along_axis(blk, best[:, :, None], axis=2)[:, :, 0]
+                np.put_along_axis(blk, best[:, :, None], -np.inf, axis=2)
+                s2 = blk.max(axis=2)
+                cm = np.array(self.cmax[first:first + r])
+                tol = 4.0 * _EPS32 * ((self.dim + 2) * xn[:, None] * cm[None] + 2.0 * cm * cm)
+                rows, mods = np.nonzero((s1.astype(np.float64) - s2) <= tol + 1e-30)
+                for m in np.unique(mods):  # ambiguous rows: recompute in float64, per model
+                    sel = rows[mods == m]
+                    lo = a + int(m) * k
+                    exact = x[sel] @ self.w64[:, lo:lo + k] - self.cc[lo:lo + k]
+                    best[sel, m] = exact.argmax(axis=1)
+            best[bad] = -1  # non-finite pose: no cluster (never a hit)
+            for m in range(r):
+                outs[first + m][sl] = best[:, m]
 
 
 def _groups(models: list[PoseStructureScore]) -> dict[tuple, list[int]]:
