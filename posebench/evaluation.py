@@ -446,15 +446,14 @@ def pss_cache_path(train_fingerprint: str, eval_skeleton: str, k: int, seed: int
     changes the labels: the definition's settings (members, algorithm, n_init, subsample
     cap, normalisation), the scikit-learn version and a hash of the PSS source."""
     import hashlib
-
-    import sklearn
+    from importlib.metadata import version  # not `import sklearn`: seconds at every eval
 
     from posebench.data.registry import posebench_home
     from posebench.metrics.pss import DEFAULT_DEFINITION, definition_settings, source_hash
 
     definition = definition or DEFAULT_DEFINITION
     key = {"settings": definition_settings(definition), "normalization": "root_unit_norm",
-           "sklearn": sklearn.__version__, "pss_source": source_hash()}
+           "sklearn": version("scikit-learn"), "pss_source": source_hash()}
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
     return posebench_home() / "pss" / (f"{train_fingerprint}-{eval_skeleton}-k{k}-s{seed}-"
                                        f"{definition}-{digest}.npz")
