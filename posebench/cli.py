@@ -38,6 +38,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
             "Figures: sample grids, predictions over ground truth."),
     "check": ("posebench.commands.leaderboard_cmd", "check_cmd",
               "Regression gate: compare a result with a leaderboard entry."),
+    "compare": ("posebench.commands.compare_cmd", "compare_cmd",
+                "Paired comparison of two result records (block bootstrap CI, p-value)."),
     "leaderboard": ("posebench.commands.leaderboard_cmd", "leaderboard",
                     "Build leaderboard tables from result records."),
 }

@@ -6,10 +6,15 @@ Rules (recorded in every result under "alignment"):
 - P-MPJPE aligns by similarity (scale, rotation, translation); N-MPJPE by scale only
   (``protocol.n_mpjpe_scale``: least squares or the Procrustes similarity scale);
 - PSS@k: k-means models fitted on the dataset's TRAINING split ground truth (evaluation
-  skeleton, root-centred) on first use and cached under
-  ``$POSEBENCH_HOME/pss/<train fingerprint>-<eval skeleton>-k<k>-s<seed>.npz``;
+  skeleton, root-centred) on first use and cached under ``$POSEBENCH_HOME/pss/`` (`pss_cache_path`);
+  by default an ensemble of 20 seeded models (PSS = mean over them, "clustering sd" recorded),
+  ``pss_definition="paper"``: one model;
 - summary numbers aggregate per-sample values with ``protocol.aggregation`` ("frame": mean
-  over samples; "action": mean over per-action means); bootstrap CIs resample samples.
+  over samples; "action": mean over per-action means);
+- intervals: seeded percentile bootstrap over sequence blocks (subject, action, subaction; all
+  cameras and frames of a sequence together; within actions under action-wise aggregation),
+  never over frames (posebench.stats, docs/statistics.md); `summary["ci"]`;
+- per-sample values travel with a written record: ``<stem>.samples.npz`` (`write_record`).
 """
 
 from __future__ import annotations
@@ -49,34 +54,48 @@ class Report:
                 fingerprints, n samples, coverage, version, git commit, timestamp, notes
     frame       pandas DataFrame, one row per scored sample: keys + per-sample metrics
     per_group   {"action" | "subject" | "scene" | "joint": DataFrame}
+    extra_arrays  per-sample arrays for the samples file beyond `frame` (PSS hits per model)
     """
 
     summary: dict
     frame: object
     per_group: dict = field(default_factory=dict)
+    extra_arrays: dict = field(default_factory=dict)
 
     @property
     def metrics(self) -> dict[str, float]:
         return self.summary["metrics"]
 
-    def ci(self, metric: str, n_boot: int = 1000, alpha: float = 0.05,
+    def ci(self, metric: str, n_boot: int = 2000, alpha: float = 0.05,
            seed: int | None = None) -> tuple[float, float]:
-        """Seeded percentile-bootstrap (1 - alpha) interval of a summary metric.
+        """Seeded percentile (1 - alpha) interval of a summary metric, resampling sequence
+        blocks (never frames); under action-wise aggregation blocks are resampled within
+        actions and the statistic is the mean of per-action means (the reported number)."""
+        from posebench.stats import block_bootstrap
 
-        Resamples samples; under action-wise aggregation the bootstrap is stratified by action
-        and the statistic is the mean of per-action means (the reported number)."""
-        from posebench.metrics import bootstrap_ci
-
-        if metric not in self.frame.columns:
+        if metric not in self.frame.columns or metric not in self.summary["metrics"]:
             raise InputError(f"no per-sample metric '{metric}' in this report; expected one of "
                              f"{', '.join(self.summary['metrics'])}; pick one of those.")
-        values = np.asarray(self.frame[metric], dtype=np.float64)
         seed = self.summary.get("seed", 0) if seed is None else seed
-        groups = None
-        if self.summary["protocol"]["aggregation"] == "action":
-            groups = np.asarray(self.frame["action"]).astype(str)
-        lo, hi = bootstrap_ci(values, n_boot=n_boot, alpha=alpha, seed=seed, groups=groups)
-        return float(lo), float(hi)
+        st = _block_stats(self.frame, [metric])
+        res = block_bootstrap(st, self.summary["protocol"]["aggregation"], n_boot=n_boot,
+                              level=1.0 - alpha, seed=seed)
+        return float(res.low[0]), float(res.high[0])
+
+    def per_sample_arrays(self) -> dict[str, np.ndarray]:
+        """Arrays of the per-sample file: key columns, ``block`` (int64 sequence id) and one
+        (M,) array per metric (PSS: share of the ensemble's models hit), plus
+        ``<pss metric>.hits`` (M, R) bool: hits of each PSS model."""
+        f = self.frame
+        out = {col: np.asarray(f[col]) for col in KEY_COLUMNS}
+        for col in ("subject", "action", "camera"):
+            out[col] = out[col].astype(str)
+        out["block"] = np.asarray(f["block"], dtype=np.int64)
+        for name in self.summary["metrics"]:
+            if name in f.columns:  # sequence-level metrics (MPJVE) have no per-sample value
+                out[name] = np.asarray(f[name], dtype=np.float64)
+        out.update(self.extra_arrays)
+        return out
 
     def record(self) -> dict:
         """JSON-ready result record: the summary plus per-group tables, ``code`` (version, git
@@ -109,7 +128,8 @@ class Report:
 def evaluate(predictions, dataset="synth", protocol=None, pss_models=None,
              pss_k=(50, 100), allow_partial: bool = False, per_action: bool = False,
              per_joint: bool = False, seed: int = 0, train=None, joint_order: str | None = None,
-             nan_policy: str = "refuse") -> Report:
+             nan_policy: str = "refuse", n_boot: int = 2000, ci_level: float = 0.95,
+             pss_definition: str | None = None) -> Report:
     """Score predictions against a dataset under a protocol.
 
     predictions  path to a predictions .npz, a `Predictions`, or an (N, J, 3) mm array in the
@@ -117,7 +137,8 @@ def evaluate(predictions, dataset="synth", protocol=None, pss_models=None,
     dataset      registry name ("synth", "h36m", ...), dataset folder, or a `PoseDataset`
                  (the protocol's split)
     protocol     name, `Protocol`, or None (the dataset kind's default)
-    pss_models   paths of saved PoseStructureScore models; they replace the auto-fitted ones
+    pss_models   paths of saved PSS models (ensembles or single models); they replace the
+                 auto-fitted ones
     pss_k        k values of auto-fitted PSS models (fitted on the training split)
     train        optional training-split `PoseDataset` for PSS when `dataset` is in memory
     joint_order  skeleton name whose joint order the predictions follow (e.g. "3dhp17");
@@ -125,14 +146,18 @@ def evaluate(predictions, dataset="synth", protocol=None, pss_models=None,
     nan_policy   "refuse" (default: NaN / inf predictions are an error) or "miss" (a NaN joint
                  is a PCK/AUC miss, a pose with any NaN a PSS miss; MPJPE-type means leave
                  such poses out); record["denominators"] gives every metric's sample count
+    n_boot, ci_level  sequence-block bootstrap replicates and level of summary["ci"] (0: none)
+    pss_definition  "ensemble" (default: mean over 20 seeded k-means models) or "paper" (one
+                 model); see posebench.metrics.pss.DEFINITIONS
     """
     import pandas as pd
 
     from posebench import metrics as M
-    from posebench.metrics.pss import hits_many
+    from posebench.metrics.pss import clustering_spread, ensemble_hits
     from posebench.predictions import Predictions, load_predictions, match_to_ground_truth
     from posebench.results import protocol_fingerprint
     from posebench.skeletons import convert, get_skeleton
+    from posebench.stats import BLOCK_COLUMNS, block_bootstrap, block_ids
 
     notes: list[str] = []
     if isinstance(predictions, Predictions):
@@ -165,18 +190,24 @@ def evaluate(predictions, dataset="synth", protocol=None, pss_models=None,
     groups = ds.keys.action[match.rows]
     root_idx = eval_skel.names.index(protocol.root) if protocol.root in eval_skel.names else None
     values = _metrics_with_nan_policy(M, pred, gt, protocol, root_idx, match.nonfinite)
-    pss = list(_pss_models(ds, root_dir, protocol, pss_models, pss_k, seed, train, notes))
+    pss = list(_pss_models(ds, root_dir, protocol, pss_models, pss_k, seed, train, notes,
+                           pss_definition))
     pss_info = [info for _, _, info in pss]
     try:
-        all_hits = hits_many([model for _, model, _ in pss], pred, gt) if pss else []
+        all_hits = ensemble_hits([model for _, model, _ in pss], pred, gt) if pss else []
     except ValueError as exc:
         paths = ", ".join(str(info.get("path", name)) for name, _, info in pss)
         raise InputError(f"PSS model(s) {paths} cannot score {eval_skel.num_joints}-joint "
                          f"{eval_skel.name} poses ({exc}); expected models fitted on "
                          f"{eval_skel.name}; refit with `posebench pss fit` or drop "
                          "--pss-model.") from None
-    for (name, _, _), hits in zip(pss, all_hits):
-        values[name] = np.asarray(hits, dtype=np.float64)
+    extra_arrays = {}
+    for (name, _, info), hits in zip(pss, all_hits):
+        values[name] = hits.mean(axis=1)  # share of the ensemble's models hit
+        extra_arrays[f"{name}.hits"] = hits
+        spread = clustering_spread(hits)
+        info.update({key: spread[key] for key in ("member_sd", "clustering_sd",
+                                                  "binomial_sd")})
 
     summary_metrics = {name: float(M.aggregate(v, groups, how=protocol.aggregation))
                        for name, v in values.items()}
@@ -187,8 +218,13 @@ def evaluate(predictions, dataset="synth", protocol=None, pss_models=None,
         frame[col] = getattr(keys, col)
     if "scene" in ds.extra:
         frame["scene"] = np.asarray(ds.extra["scene"])[match.rows].astype(str)
+    frame["block"] = block_ids(*(np.asarray(frame[c]) for c in BLOCK_COLUMNS))[0]
     for name, v in values.items():
         frame[name] = v
+    ci = {}
+    if n_boot:
+        ci = block_bootstrap(_block_stats(frame, list(values)), protocol.aggregation,
+                             n_boot=n_boot, level=ci_level, seed=seed).as_record()
 
     per_group = _per_group_tables(M, frame, values, protocol, per_action, notes)
     if per_joint:
@@ -212,6 +248,9 @@ def evaluate(predictions, dataset="synth", protocol=None, pss_models=None,
         "format": "posebench-result",
         "format_version": 1,
         "metrics": summary_metrics,
+        "ci": ci,
+        "blocks": {"key": list(BLOCK_COLUMNS), "n_blocks": int(frame["block"].max()) + 1
+                   if len(frame) else 0},
         "headline": protocol.extra.get("headline", "mpjpe"),
         "units": {k: _UNITS.get(k, "fraction") for k in summary_metrics},
         "protocol": pdict,
@@ -238,7 +277,47 @@ def evaluate(predictions, dataset="synth", protocol=None, pss_models=None,
         "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "notes": notes,
     }
-    return Report(summary, frame, per_group)
+    return Report(summary, frame, per_group, extra_arrays)
+
+
+def _block_stats(frame, names: list[str]):
+    """Per-block sums/counts of metrics `names` of a report frame (stratum: action)."""
+    from posebench.stats import block_stats
+
+    return block_stats({n: np.asarray(frame[n], dtype=np.float64) for n in names},
+                       np.asarray(frame["block"]), stratum_of_sample=np.asarray(frame["action"]))
+
+
+def samples_path(record_path: str | Path) -> Path:
+    """The per-sample file written beside a record: ``<folder>/<stem>.samples.npz``."""
+    p = Path(record_path)
+    return p.with_name(p.stem + ".samples.npz")
+
+
+def write_record(report: Report, path: str | Path, record: dict | None = None) -> dict:
+    """Write the per-sample file (`samples_path`, npz, no pickle) and then the JSON record
+    (default `report.record()`) with ``per_sample = {file, sha256}``; both atomically.
+    Returns the record written."""
+    from posebench.io import savez_atomic
+    from posebench.results import write_result
+
+    rec = dict(report.record() if record is None else record)
+    npz = samples_path(path)
+    savez_atomic(npz, **report.per_sample_arrays())
+    rec["per_sample"] = {"file": npz.name, "sha256": sha256_file(npz)}
+    write_result(path, rec)
+    return rec
+
+
+def sha256_file(path: str | Path) -> str:
+    """sha256 hex digest of a file's bytes (read in 1 MiB chunks)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
 
 
 def _mpjve_allowed(protocol) -> bool:
@@ -466,25 +545,41 @@ def _ground_truth(ds, protocol, notes: list[str]) -> tuple[np.ndarray, str]:
 
 
 # ------------------------------------------------------------------------------ PSS models
-def pss_cache_path(train_fingerprint: str, eval_skeleton: str, k: int, seed: int) -> Path:
-    """Where an auto-fitted PSS model is cached."""
+def pss_cache_path(train_fingerprint: str, eval_skeleton: str, k: int, seed: int,
+                   definition: str | None = None) -> Path:
+    """Where an auto-fitted PSS model (ensemble) is cached. The name carries the training
+    fingerprint, skeleton, k, seed and definition, plus a key over everything else that
+    changes the labels: the definition's settings (members, algorithm, n_init, subsample
+    cap, normalisation), the scikit-learn version and a hash of the PSS source."""
+    import hashlib
+    from importlib.metadata import version  # not `import sklearn`: seconds at every eval
+
     from posebench.data.registry import posebench_home
+    from posebench.metrics.pss import DEFAULT_DEFINITION, definition_settings, source_hash
 
-    return posebench_home() / "pss" / f"{train_fingerprint}-{eval_skeleton}-k{k}-s{seed}.npz"
+    definition = definition or DEFAULT_DEFINITION
+    key = {"settings": definition_settings(definition), "normalization": "root_unit_norm",
+           "sklearn": version("scikit-learn"), "pss_source": source_hash()}
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
+    return posebench_home() / "pss" / (f"{train_fingerprint}-{eval_skeleton}-k{k}-s{seed}-"
+                                       f"{definition}-{digest}.npz")
 
 
-def _pss_models(ds, root_dir, protocol, paths, ks, seed, train, notes):
-    """Yield ("pss@k", model, info) for every PSS model used."""
-    from posebench.metrics import PoseStructureScore
+def _pss_models(ds, root_dir, protocol, paths, ks, seed, train, notes, definition=None):
+    """Yield ("pss@k", PSSEnsemble, info) for every PSS model used."""
+    from posebench.metrics.pss import DEFAULT_DEFINITION, PSSEnsemble, load_pss
 
+    definition = definition or DEFAULT_DEFINITION
     if paths:
         for p in paths:
             if not Path(p).is_file():
                 raise InputError(f"PSS model {p} does not exist; expected a file written by "
-                                 "PoseStructureScore.save; check the path.")
-            model = PoseStructureScore.load(p)
+                                 "`posebench pss fit`; check the path.")
+            model = load_pss(p)
             yield (f"pss@{int(model.k)}", model,
-                   {"k": int(model.k), "fingerprint": model.fingerprint, "path": str(p),
+                   {"k": int(model.k), "definition": model.definition,
+                    "members": model.n_members, "fingerprint": model.fingerprint,
+                    "fingerprints": model.fingerprints, "path": Path(p).name,
                     "source": "given"})
         return
     if not ks:
@@ -502,9 +597,9 @@ def _pss_models(ds, root_dir, protocol, paths, ks, seed, train, notes):
     eval_skel = get_skeleton(protocol.eval_skeleton)
     poses = None
     for k in ks:
-        path = pss_cache_path(train_fp, eval_skel.name, int(k), seed)
+        path = pss_cache_path(train_fp, eval_skel.name, int(k), seed, definition)
         if path.is_file():
-            model = PoseStructureScore.load(path)
+            model = load_pss(path)
         else:
             if poses is None:
                 if train is None:
@@ -512,11 +607,14 @@ def _pss_models(ds, root_dir, protocol, paths, ks, seed, train, notes):
 
                     train = read_split(root_dir, "train")
                 poses = _pss_training_poses(train, eval_skel, convert, get_skeleton)
-            model = PoseStructureScore(k=int(k), seed=seed, root=eval_skel.root).fit(poses)
+            model = PSSEnsemble(k=int(k), definition=definition, seed=seed,
+                                root=eval_skel.root).fit(poses)
             path.parent.mkdir(parents=True, exist_ok=True)
             model.save(path)
         yield (f"pss@{int(k)}", model,
-               {"k": int(k), "fingerprint": model.fingerprint, "path": str(path),
+               {"k": int(k), "definition": definition, "members": model.n_members,
+                "fingerprint": model.fingerprint, "fingerprints": model.fingerprints,
+                "path": f"$POSEBENCH_HOME/pss/{path.name}",
                 "source": "fitted on training split", "train_fingerprint": train_fp,
                 "eval_skeleton": eval_skel.name, "seed": int(seed)})
 

@@ -111,6 +111,14 @@ def format_value(name: str, value: float) -> str:
     return f"{value:.3f}" if name.startswith("pss@") else f"{value:.2f}"
 
 
+def format_value_ci(name: str, value: float, ci: dict | None) -> str:
+    """'76.16 [63.40, 89.10]': value and interval (value alone without an interval)."""
+    text = format_value(name, value)
+    if ci and ci.get("low") is not None and ci.get("high") is not None:
+        text += f" [{format_value(name, ci['low'])}, {format_value(name, ci['high'])}]"
+    return text
+
+
 def render_report(report, fmt: str = "table") -> str:
     """Text of a `Report` as table | markdown | csv | json."""
     from tabulate import tabulate
@@ -150,9 +158,19 @@ def render_report(report, fmt: str = "table") -> str:
     def label(m):  # the protocol's headline metric is marked with '*'
         return metric_label(m, thr) + (" *" if m == head else "")
 
-    lines.append(tabulate([[format_value(m, s["metrics"][m]) for m in names]],
+    ci = s.get("ci") or {}
+    lines.append(tabulate([[format_value_ci(m, s["metrics"][m], ci.get(m)) for m in names]],
                           headers=[label(m) for m in names], tablefmt=tablefmt,
                           disable_numparse=True))
+    if ci:
+        first = next(iter(ci.values()))
+        lines.append(f"[{100 * first['level']:g}% interval: {first['method']}, "
+                     f"{first['blocks']} blocks, {first['n_boot']} replicates]")
+    for m in s.get("pss_models", []):
+        if m.get("clustering_sd") is not None:
+            lines.append(f"PSS@{m['k']}: clustering sd {m['clustering_sd']:.4f} (mean of "
+                         f"{m['members']} k-means models; one model {m['member_sd']:.4f}), "
+                         f"binomial sampling sd {m['binomial_sd']:.4f}")
     for tname, df in report.per_group.items():
         cols = [c for c in df.columns]
         rows = [[str(g), *(str(int(r[c])) if c == "n" else format_value(c, float(r[c]))

@@ -15,6 +15,7 @@ from posebench.data.protocols import get_protocol
 from posebench.errors import InputError
 from posebench.evaluation import pss_cache_path
 from posebench.metrics import PoseStructureScore
+from posebench.metrics.pss import load_pss
 from posebench.predictions import Predictions
 
 
@@ -76,9 +77,11 @@ def test_pss_models_are_fitted_on_training_split_and_cached(synth, tmp_path):
     path = pss_cache_path(train.fingerprint(), "h36m17", 50, 0)
     assert path.is_file()
     info = rep.summary["pss_models"][0]
-    assert info["path"] == str(path) and info["train_fingerprint"] == train.fingerprint()
-    model = PoseStructureScore.load(path)
-    assert info["fingerprint"] == model.fingerprint
+    assert info["path"] == f"$POSEBENCH_HOME/pss/{path.name}"  # no machine path in records
+    assert info["train_fingerprint"] == train.fingerprint()
+    model = load_pss(path)
+    assert info["fingerprint"] == model.fingerprint and info["fingerprints"] == model.fingerprints
+    assert info["members"] == 20 and info["definition"] == "ensemble"
     # the cached model's score equals scoring the root-centred poses directly
     gt_c = test.poses_3d - test.poses_3d[:, :1]
     pr_c = preds - preds[:, :1]

@@ -26,36 +26,20 @@ def check_pss_model_path(given: str) -> None:
                          "both files from `posebench pss fit --out`; copy the .npz too or refit.")
 
 
-_PSS_META_KEYS = ("format", "k", "normalization", "seed", "root", "algorithm", "batch_size",
-                  "n_init", "max_iter", "num_joints", "fingerprint")
-
-
 def load_pss_model(given: str):
-    """`PoseStructureScore.load(given)` after `check_pss_model_path`, with a malformed
-    description (meta_json that is not a JSON object with the model's settings) refused in
-    one sentence naming the file."""
-    import json
-
+    """`posebench.metrics.pss.load_pss(given)` (an ensemble, or a single model as a
+    one-member ensemble) after `check_pss_model_path`, with a malformed file (meta_json that is
+    not a JSON description of a model, centres of the wrong shape) refused in one sentence
+    naming the file the user gave."""
     from posebench.errors import InputError
-    from posebench.io import load_npz
-    from posebench.metrics.pss import PoseStructureScore
+    from posebench.metrics.pss import PoseStructureScore, load_pss
 
     check_pss_model_path(given)
     npz, _ = PoseStructureScore._paths(Path(given))
-    arrays = load_npz(npz, what="a PSS model written by `posebench pss fit`")
     try:
-        meta = json.loads(str(arrays["meta_json"])) if "meta_json" in arrays else None
-    except (json.JSONDecodeError, ValueError):
-        meta = None
-    if "meta_json" in arrays and (not isinstance(meta, dict)
-                                  or any(k not in meta for k in _PSS_META_KEYS)):
-        raise InputError(f"PSS model {given}: its 'meta_json' is not a JSON description with "
-                         f"{', '.join(_PSS_META_KEYS)}; expected a model written by `posebench "
-                         "pss fit`; re-fit it.")
-    try:
-        return PoseStructureScore.load(npz)
-    except (TypeError, ValueError, KeyError) as exc:
-        if isinstance(exc, InputError):
-            raise
+        return load_pss(npz)
+    except InputError:
+        raise
+    except (TypeError, ValueError, KeyError, AttributeError, IndexError) as exc:
         raise InputError(f"PSS model {given} could not be read ({type(exc).__name__}: {exc}); "
                          "expected a model written by `posebench pss fit`; re-fit it.") from None

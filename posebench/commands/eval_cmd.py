@@ -53,7 +53,12 @@ READER_NAMES = ("posebench", "videopose3d", "motionbert", "mmpose", "learnable-t
 @click.option("--out", "--output", "output", type=click.Path(dir_okay=False), default=None,
               help="Write the JSON result record here (atomically); --output is an alias.")
 @click.option("--seed", default=0, show_default=True, type=click.IntRange(0, 2**32 - 1),
-              help="Seed of auto-fitted PSS models.")
+              help="Seed of auto-fitted PSS models and of the bootstrap.")
+@click.option("--n-boot", "n_boot", default=2000, show_default=True, type=click.IntRange(0),
+              help="Sequence-block bootstrap replicates of the 95% intervals (0: none).")
+@click.option("--pss-definition", "pss_definition", default="ensemble", show_default=True,
+              type=click.Choice(["ensemble", "paper"]),
+              help="PSS: mean over 20 seeded k-means models, or the paper's single model.")
 @click.option("--joint-order", "joint_order", default=None, metavar="SKELETON",
               help="Skeleton whose joint order PREDS follows (h36m17, 3dhp17, mpii16, ...); "
                    "default: the file's joint_names, else the order implied by J (checked "
@@ -64,19 +69,22 @@ READER_NAMES = ("posebench", "videopose3d", "motionbert", "mmpose", "learnable-t
                    "(PCK/AUC/PSS) and leave them out of MPJPE-type means.")
 def eval_cmd(preds, fmt, dataset, protocol, split, pss_models, pss_k, no_pss, per_action,
              per_joint, allow_partial, superset, viz_subject, viz_action, viz_camera, labels,
-             lt_every, lt_damaged, fmt_out, output, seed, joint_order, nan_policy):
+             lt_every, lt_damaged, fmt_out, output, seed, n_boot, pss_definition, joint_order,
+             nan_policy):
     """Score a predictions file PREDS (.npz: poses_3d (N, J, 3) mm + index or key arrays, or
     another codebase's output with --from).
 
-    Prints MPJPE, P-MPJPE, N-MPJPE, PCK@150, AUC, PSS@50 and PSS@100. Both poses are
-    root-centred at the protocol's root joint before MPJPE/PCK/AUC. Exit code 2 on bad input,
-    including predictions that fit another joint order, a left/right swap, another unit or
-    axis convention much better than the declared one (say the order with --joint-order).
+    Prints MPJPE, P-MPJPE, N-MPJPE, PCK@150, AUC, PSS@50 and PSS@100, each with its 95%
+    sequence-block bootstrap interval. Both poses are root-centred at the protocol's root joint
+    before MPJPE/PCK/AUC. --out also writes OUT-stem.samples.npz (per-sample values). Exit
+    code 2 on bad input, including predictions that fit another joint order, a left/right
+    swap, another unit or axis convention much better than the declared one (say the order
+    with --joint-order).
     """
     from posebench.commands._common import load_pss_model
-    from posebench.evaluation import evaluate
+    from posebench.evaluation import evaluate, write_record
     from posebench.readers import read_predictions
-    from posebench.results import merge_run_provenance, write_result
+    from posebench.results import merge_run_provenance
 
     for path in pss_models:
         load_pss_model(path)  # checked here: errors name the file given
@@ -98,7 +106,8 @@ def eval_cmd(preds, fmt, dataset, protocol, split, pss_models, pss_k, no_pss, pe
     report = evaluate(obj, dataset=ds, protocol=p, pss_models=list(pss_models) or None,
                       pss_k=ks, allow_partial=allow_partial, per_action=per_action,
                       per_joint=per_joint, seed=seed,
-                      joint_order=joint_order, nan_policy=nan_policy)
+                      joint_order=joint_order, nan_policy=nan_policy, n_boot=n_boot,
+                      pss_definition=pss_definition)
     if no_pss:
         report.summary["notes"].append("PSS skipped (--no-pss)")
     sel = report.summary["predictions"]["read_as"].get("selected")
@@ -108,7 +117,8 @@ def eval_cmd(preds, fmt, dataset, protocol, split, pss_models, pss_k, no_pss, pe
             f"({sel['outside_protocol']} outside the protocol, {sel['not_in_dataset']} not in "
             f"the dataset; {sel['why']})")
     if output:
-        write_result(output, merge_run_provenance(report.record(), preds))
+        # also <stem>.samples.npz: per-sample values
+        write_record(report, output, merge_run_provenance(report.record(), preds))
     click.echo(report.render(fmt_out))
     if report.summary["coverage"]["partial"]:
         click.echo(f"warning: {report.summary['notes'][0]}", err=True)

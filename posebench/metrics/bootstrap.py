@@ -1,4 +1,8 @@
-"""Seeded percentile-bootstrap confidence intervals for any per-sample metric (PSS hits too).
+"""Seeded percentile-bootstrap confidence intervals for per-sample values that ARE independent.
+
+Frames of pose sequences are not: for pose results use `posebench.stats` (sequence-block
+bootstrap; `Report.ci`, `posebench eval`, `posebench compare`), see docs/statistics.md.
+On synth the frame bootstrap here is 4-18x too narrow.
 
 Resampling is vectorised: indices are drawn for a block of replicates at once (about 8M draws per
 block), never one Python iteration per sample. Special case, exact and O(n_boot): when the values

@@ -22,6 +22,17 @@ posebench's definition (recorded in every saved model):
 The fitted model (centres + settings) is saved as .npz (no pickle) with a JSON sidecar, and is
 identified by `fingerprint` (sha256 of centres and settings); `data_fingerprint` identifies the
 poses it was fitted on.
+
+Definitions (`DEFINITIONS`, by name):
+
+- ``"paper"``: one k-means model on all training poses (the paper's definition; a hit is 0/1).
+- ``"ensemble"`` (default): R = 20 seeded k-means models (`PSSEnsemble`); member r has seed
+  ``seed * R + r`` and the paper's k-means settings, fitted on its own seeded subsample of at
+  most 50,000 training poses (all of synth's 40,000); PSS = mean over members of their PSS (per
+  sample: the share of members hit). On synth the PSS@50 / @100 of one model moves with its
+  k-means seed by sd 0.012 / 0.015, 3.5x the binomial sampling sd of the 16,000 test
+  samples (0.0035); the mean of 20 independent models moves by sd / sqrt(20)
+  (docs/statistics.md has the measurements).
 """
 
 from __future__ import annotations
@@ -36,6 +47,14 @@ from posebench.errors import InputError
 from posebench.metrics.alignment import check_pair, check_poses, for_each_chunk
 
 NORMALIZATIONS = ("root_unit_norm", "centroid_unit_norm", "root")
+#: Named PSS definitions: members R, k-means settings of each member, subsample size cap.
+DEFINITIONS = {
+    "paper": {"members": 1, "algorithm": "minibatch", "n_init": 3, "max_fit_poses": None},
+    "ensemble": {"members": 20, "algorithm": "minibatch", "n_init": 3,
+                 "max_fit_poses": 50000},
+}
+DEFAULT_DEFINITION = "ensemble"
+_ENSEMBLE_FORMAT = "posebench.pss-ensemble/1"
 ALGORITHMS = ("minibatch", "lloyd")
 _FORMAT = "posebench.pss/1"
 _EPS32 = float(np.finfo(np.float32).eps)
@@ -273,27 +292,45 @@ class _Labeller:
                                                                          self.bounds[1:])]
         self.dim = allc.shape[1]
 
+    def _runs(self) -> list[tuple[int, int, int]]:
+        """(first model, number of models, k) of consecutive models with the same k: their
+        score columns form one (C, R, k) block (an ensemble is one run)."""
+        sizes = np.diff(self.bounds)
+        runs, i = [], 0
+        while i < sizes.size:
+            j = i
+            while j + 1 < sizes.size and sizes[j + 1] == sizes[i]:
+                j += 1
+            runs.append((i, j - i + 1, int(sizes[i])))
+            i = j + 1
+        return runs
+
     def assign(self, x: np.ndarray, outs: list[np.ndarray], sl: slice) -> None:
         """Write the labels of features x (C, D) float64 under every model into outs[i][sl]."""
         score = x.astype(np.float32) @ self.w32
         score -= self.cc32
         xn = np.sqrt(np.einsum("ij,ij->i", x, x))
-        rows = np.arange(x.shape[0])
-        for i, (a, b) in enumerate(zip(self.bounds[:-1], self.bounds[1:])):
-            blk = score[:, a:b]
-            best = blk.argmax(axis=1)
-            if b - a > 1:
-                s1 = blk[rows, best].astype(np.float64)
-                blk[rows, best] = -np.inf
-                s2 = blk.max(axis=1).astype(np.float64)
-                cm = self.cmax[i]
-                tol = 4.0 * _EPS32 * ((self.dim + 2) * xn * cm + 2.0 * cm * cm) + 1e-30
-                amb = np.flatnonzero(s1 - s2 <= tol)
-                if amb.size:
-                    exact = x[amb] @ self.w64[:, a:b] - self.cc[a:b]
-                    best[amb] = exact.argmax(axis=1)
-            best[~np.isfinite(xn)] = -1  # non-finite pose: no cluster (never a hit)
-            outs[i][sl] = best
+        bad = ~np.isfinite(xn)
+        n = x.shape[0]
+        for first, r, k in self._runs():
+            a = int(self.bounds[first])
+            blk = score[:, a:a + r * k].reshape(n, r, k)  # contiguous per model: fast argmax
+            best = blk.argmax(axis=2)  # (C, R)
+            if k > 1:
+                s1 = np.take_along_axis(blk, best[:, :, None], axis=2)[:, :, 0]
+                np.put_along_axis(blk, best[:, :, None], -np.inf, axis=2)
+                s2 = blk.max(axis=2)
+                cm = np.array(self.cmax[first:first + r])
+                tol = 4.0 * _EPS32 * ((self.dim + 2) * xn[:, None] * cm[None] + 2.0 * cm * cm)
+                rows, mods = np.nonzero((s1.astype(np.float64) - s2) <= tol + 1e-30)
+                for m in np.unique(mods):  # ambiguous rows: recompute in float64, per model
+                    sel = rows[mods == m]
+                    lo = a + int(m) * k
+                    exact = x[sel] @ self.w64[:, lo:lo + k] - self.cc[lo:lo + k]
+                    best[sel, m] = exact.argmax(axis=1)
+            best[bad] = -1  # non-finite pose: no cluster (never a hit)
+            for m in range(r):
+                outs[first + m][sl] = best[:, m]
 
 
 def _groups(models: list[PoseStructureScore]) -> dict[tuple, list[int]]:
@@ -359,3 +396,274 @@ def fit_on_dataset(dataset: str, split: str = "train", k: int = 50, seed: int = 
     model.info.update({"dataset": ds.name, "split": split, "skeleton": ds.skeleton,
                        "dataset_fingerprint": ds.fingerprint()})
     return model
+
+
+# ---------------------------------------------------------------------------------- ensemble
+def source_hash() -> str:
+    """sha256 of this module's source: part of every PSS cache key (a change of the code
+    that defines labels invalidates cached models)."""
+    return hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
+
+
+def definition_settings(definition: str = DEFAULT_DEFINITION) -> dict:
+    """Settings of a named definition; InputError for an unknown name."""
+    if definition not in DEFINITIONS:
+        raise InputError(f"PSS definition '{definition}' is unknown; expected one of "
+                         f"{', '.join(DEFINITIONS)}; the default is '{DEFAULT_DEFINITION}'.")
+    return dict(DEFINITIONS[definition])
+
+
+class PSSEnsemble:
+    """PSS@k as the mean over R seeded k-means models (R = 1: the paper's single model).
+
+    ``PSSEnsemble(k=50).fit(train_gt)``, then ``.hits(pred, gt)`` ``(N, R)`` bool and
+    ``.score(pred, gt)`` (mean over members and samples). Member r: seed ``seed * R + r``,
+    fitted on its own seeded subsample of at most `max_fit_poses` poses (None: all)."""
+
+    def __init__(self, k: int = 50, definition: str = DEFAULT_DEFINITION, seed: int = 0,
+                 root: int = 0, normalization: str = "root_unit_norm", members: int | None = None,
+                 max_fit_poses: int | None = -1):
+        d = definition_settings(definition)
+        self.k = int(k)
+        self.definition = definition
+        self.seed = int(seed)
+        self.root = int(root)
+        self.normalization = normalization
+        self.n_members = int(d["members"] if members is None else members)
+        self.algorithm = d["algorithm"]
+        self.n_init = int(d["n_init"])
+        self.max_fit_poses = d["max_fit_poses"] if max_fit_poses == -1 else max_fit_poses
+        if self.n_members < 1:
+            raise InputError(f"a PSS ensemble needs at least 1 member, got {self.n_members}; "
+                             "use e.g. 20.")
+        self.members: list[PoseStructureScore] = []
+        self.info: dict = {}
+
+    def member_seeds(self) -> list[int]:
+        return [self.seed * self.n_members + r for r in range(self.n_members)]
+
+    def settings(self) -> dict:
+        return {"k": self.k, "definition": self.definition, "seed": self.seed,
+                "root": self.root, "normalization": self.normalization,
+                "members": self.n_members, "algorithm": self.algorithm, "n_init": self.n_init,
+                "max_fit_poses": self.max_fit_poses}
+
+    def fit(self, gt_poses: np.ndarray) -> PSSEnsemble:
+        """Fit the R members on ground-truth poses ``(N, J, 3)`` mm (the training split)."""
+        import time
+
+        from threadpoolctl import threadpool_limits
+
+        p, _ = check_poses(gt_poses)
+        t0 = time.perf_counter()
+        self.members = []
+        # many small fits: one OpenMP thread each (spin-waiting threads cost up to 10x on a
+        # busy machine; scikit-learn's k-means gives the same result with any thread count)
+        with threadpool_limits(limits=1, user_api="openmp"):
+            self._fit_members(p)
+        fit_s = time.perf_counter() - t0
+        self.info = {"num_samples": int(p.shape[0]),
+                     "data_fingerprint": _sha256_array(np.asarray(p, dtype=np.float64)),
+                     "fit_seconds": round(fit_s, 3),
+                     "reference_check": self._reference_check(p),
+                     "sklearn_version": self.members[0].info.get("sklearn_version"),
+                     "numpy_version": np.__version__}
+        return self
+
+    def _fit_members(self, p: np.ndarray) -> None:
+        for r, s in enumerate(self.member_seeds()):
+            x = p
+            if self.max_fit_poses is not None and p.shape[0] > self.max_fit_poses:
+                idx = np.random.default_rng([self.seed, r, 0x9551]).choice(
+                    p.shape[0], self.max_fit_poses, replace=False)
+                x = p[np.sort(idx)]
+            self.members.append(PoseStructureScore(
+                k=self.k, normalization=self.normalization, seed=s, root=self.root,
+                algorithm=self.algorithm, n_init=self.n_init).fit(x))
+
+    def _reference_check(self, p: np.ndarray, n: int = 4000, noise_mm: float = 30.0) -> dict:
+        """Members' spread on reference predictions: `n` seeded training poses (root-centred,
+        mm) + seeded Gaussian noise of `noise_mm` per coordinate, against the clean poses."""
+        rng = np.random.default_rng([self.seed, 0x5EED])
+        idx = np.sort(rng.choice(p.shape[0], min(n, p.shape[0]), replace=False))
+        gt = p[idx]
+        pred = gt + rng.normal(0.0, noise_mm, gt.shape)
+        out = clustering_spread(self.hits(pred, gt))
+        out.update({"poses": int(idx.size), "noise_mm": noise_mm})
+        return out
+
+    def _fitted(self) -> list[PoseStructureScore]:
+        if not self.members:
+            raise InputError("this PSS ensemble is not fitted; expected fitted members; call "
+                             ".fit(train_gt_poses) or load_pss(path).")
+        return self.members
+
+    @property
+    def num_joints(self) -> int | None:
+        return self._fitted()[0].num_joints
+
+    @property
+    def fingerprints(self) -> list[str]:
+        """Fingerprint of every member (their centres and settings)."""
+        return [m.fingerprint for m in self._fitted()]
+
+    @property
+    def fingerprint(self) -> str:
+        """sha256 of the settings and the members' fingerprints; a one-model "paper" ensemble
+        has its model's fingerprint (records of the paper's definition stay comparable)."""
+        if self.definition == "paper" and len(self._fitted()) == 1:
+            return self.members[0].fingerprint
+        h = hashlib.sha256(json.dumps(self.settings(), sort_keys=True).encode())
+        for f in self.fingerprints:
+            h.update(f.encode())
+        return h.hexdigest()
+
+    def hits(self, pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
+        """Per-sample hits of every member ``(N, R)`` bool."""
+        return ensemble_hits([self], pred, gt)[0]
+
+    def score(self, pred: np.ndarray, gt: np.ndarray) -> float:
+        """PSS@k: mean over members of the share of hits, in [0, 1]."""
+        h = self.hits(pred, gt)
+        return float(h.mean()) if h.size else float("nan")
+
+    def describe(self) -> dict:
+        """Settings, fingerprints and fit information (JSON-ready)."""
+        return {"format": _ENSEMBLE_FORMAT, **self.settings(), "fingerprint": self.fingerprint,
+                "fingerprints": self.fingerprints, "member_seeds": self.member_seeds(),
+                "source_sha256": source_hash(), **self.info,
+                "member_info": [m.describe() for m in self._fitted()]}
+
+    def save(self, path: str | Path) -> Path:
+        """Write ``<path>.npz`` (centres (R, k, D) + description, no pickle) and a JSON
+        sidecar, atomically. Returns the .npz path."""
+        from posebench.io import savez_atomic, write_json_atomic
+
+        npz, side = PoseStructureScore._paths(path)
+        meta = self.describe()
+        savez_atomic(npz, centres=np.stack([m._fitted() for m in self._fitted()]),
+                     meta_json=np.array(json.dumps(meta)))
+        write_json_atomic(side, meta)
+        return npz
+
+    @classmethod
+    def from_model(cls, model: PoseStructureScore) -> PSSEnsemble:
+        """A one-member ensemble around a single (e.g. user-given) model."""
+        ens = cls(k=model.k, definition="paper", seed=model.seed, root=model.root,
+                  normalization=model.normalization)
+        ens.algorithm, ens.n_init = model.algorithm, model.n_init
+        ens.members = [model]
+        ens.info = dict(model.info)
+        return ens
+
+    def __repr__(self) -> str:
+        state = f"fingerprint={self.fingerprint[:12]}" if self.members else "unfitted"
+        return (f"PSSEnsemble(k={self.k}, definition={self.definition!r}, "
+                f"members={self.n_members}, seed={self.seed}, {state})")
+
+
+def load_pss(path: str | Path) -> PSSEnsemble:
+    """Read a PSS model file: an ensemble (`PSSEnsemble.save`) or a single model
+    (`PoseStructureScore.save`, returned as a one-member ensemble). Centres are checked
+    against their recorded fingerprints."""
+    from posebench.io import load_npz
+
+    npz, _ = PoseStructureScore._paths(path)
+    arrays = load_npz(npz, what="a PSS model written by `posebench pss fit`")
+    if "meta_json" not in arrays or "centres" not in arrays:
+        raise InputError(f"{npz} lacks 'centres' or 'meta_json'; expected a PSS model written "
+                         "by `posebench pss fit`; re-fit it.")
+    meta = json.loads(str(arrays["meta_json"]))
+    if meta.get("format") == _FORMAT:
+        return PSSEnsemble.from_model(PoseStructureScore.load(npz))
+    if meta.get("format") != _ENSEMBLE_FORMAT:
+        raise InputError(f"{npz} has format {meta.get('format')!r}; expected {_FORMAT!r} or "
+                         f"{_ENSEMBLE_FORMAT!r}; re-fit the model with this posebench version.")
+    ens = PSSEnsemble(k=meta["k"], definition=meta["definition"], seed=meta["seed"],
+                      root=meta["root"], normalization=meta["normalization"],
+                      members=meta["members"], max_fit_poses=meta["max_fit_poses"])
+    ens.algorithm, ens.n_init = meta["algorithm"], meta["n_init"]
+    centres = np.asarray(arrays["centres"], dtype=np.float64)
+    infos = meta["member_info"]
+    if centres.ndim != 3 or centres.shape[0] != len(infos) or len(infos) != ens.n_members:
+        raise InputError(f"{npz} holds centres of shape {centres.shape} for "
+                         f"{len(infos)} members; expected ({ens.n_members}, k, 3J); re-fit it.")
+    for c, mi in zip(centres, infos):
+        m = PoseStructureScore(k=mi["k"], normalization=mi["normalization"], seed=mi["seed"],
+                               root=mi["root"], algorithm=mi["algorithm"],
+                               batch_size=mi["batch_size"], n_init=mi["n_init"],
+                               max_iter=mi["max_iter"])
+        m.centres_ = np.ascontiguousarray(c)
+        m.num_joints = mi["num_joints"]
+        m.info = {key: mi[key] for key in mi if key not in m.settings()
+                  and key not in ("format", "fingerprint")}
+        if m.fingerprint != mi["fingerprint"]:
+            raise InputError(f"{npz} member centres do not match their recorded fingerprints; "
+                             "expected an unmodified model file; re-fit it with "
+                             "`posebench pss fit`.")
+        ens.members.append(m)
+    keys = ("num_samples", "data_fingerprint", "fit_seconds", "reference_check",
+            "sklearn_version", "numpy_version", "dataset", "split", "skeleton",
+            "dataset_fingerprint")
+    ens.info = {key: meta[key] for key in keys if key in meta}
+    if ens.fingerprint != meta["fingerprint"]:
+        raise InputError(f"{npz} does not match its recorded ensemble fingerprint; expected an "
+                         "unmodified model file; re-fit it with `posebench pss fit`.")
+    return ens
+
+
+def reference_spread(ens: PSSEnsemble) -> dict:
+    """The fit-time reference check of an ensemble (clustering sd and binomial sd of PSS on
+    noisy held-in training poses); for a single model only its binomial part is unknown."""
+    ref = ens.info.get("reference_check")
+    if ref:
+        return ref
+    return {"pss": float("nan"), "members": ens.n_members, "member_sd": None,
+            "clustering_sd": None, "binomial_sd": float("nan"), "poses": 0, "noise_mm": 0.0}
+
+
+def ensemble_hits(ensembles: list[PSSEnsemble], pred: np.ndarray,
+                  gt: np.ndarray) -> list[np.ndarray]:
+    """Hits ``(N, R_e)`` bool of every ensemble, all members labelled in one pass."""
+    flat = [m for e in ensembles for m in e._fitted()]
+    hits = hits_many(flat, pred, gt)
+    out, i = [], 0
+    for e in ensembles:
+        r = len(e.members)
+        out.append(np.stack(hits[i:i + r], axis=1) if r else np.zeros((len(pred), 0), bool))
+        i += r
+    return out
+
+
+def clustering_spread(hits: np.ndarray) -> dict:
+    """From hits ``(N, R)``: PSS, the sd of the members' PSS (one model's clustering sd),
+    the clustering sd of the mean over R members (member sd / sqrt(R)) and the binomial
+    sampling sd sqrt(p (1 - p) / N) (frames taken as independent: a lower bound)."""
+    h = np.asarray(hits, dtype=np.float64)
+    per_member = h.mean(axis=0) if h.size else np.zeros(0)
+    p = float(per_member.mean()) if per_member.size else float("nan")
+    r = per_member.size
+    member_sd = float(per_member.std(ddof=1)) if r > 1 else None
+    return {"pss": p, "members": int(r), "member_sd": member_sd,
+            "clustering_sd": None if member_sd is None else member_sd / np.sqrt(r),
+            "binomial_sd": float(np.sqrt(p * (1 - p) / max(h.shape[0], 1)))}
+
+
+def fit_ensemble_on_dataset(dataset: str, split: str = "train", k: int = 50, seed: int = 0,
+                            definition: str = DEFAULT_DEFINITION,
+                            normalization: str = "root_unit_norm") -> PSSEnsemble:
+    """`fit_on_dataset` for a named definition (R members)."""
+    from posebench.data.registry import load_dataset
+    from posebench.skeletons import SKELETONS
+
+    ds = load_dataset(dataset, split)
+    poses = ds.poses_3d
+    keep = np.isfinite(poses).all(axis=(1, 2))
+    if ds.valid is not None:
+        keep &= np.asarray(ds.valid, dtype=bool).reshape(len(ds), -1).all(axis=1)
+    root = SKELETONS[ds.skeleton].root if ds.skeleton in SKELETONS else 0
+    ens = PSSEnsemble(k=k, definition=definition, seed=seed, root=root,
+                      normalization=normalization).fit(poses[keep])
+    ens.info.update({"dataset": ds.name, "split": split, "skeleton": ds.skeleton,
+                     "dataset_fingerprint": ds.fingerprint()})
+    return ens

@@ -2,7 +2,12 @@
 
 Splits (default, 7 subjects):
     train    S1, S5, S6, S7, S8  x 10 actions x frames_per_action frames x every camera
-    test     S9, S11             (same actions, frames and cameras)
+    test     (test_layout "sequences", default) S9, S11 and 6 more subjects (S12..S17) x 10
+             actions x 5 subactions, each a clip spanning frames_per_action frames kept at a
+             stride (10 of 200 frames, every 20th): 400 sequences, the same 16,000 crops as
+             2 subjects x 200 frames; many short sequences give the sequence-block intervals
+             their power (docs/statistics.md). test_layout "h36m": S9, S11, one clip per
+             action with every frame (20 sequences; the layout before posebench 0.2)
     train2d  M1..M8: other subjects, single views from random cameras, 2D labels only
              (poses_3d all NaN; meta split_info role "2d-only"), MPII's role for 2D pre-training
 Synthetic subjects use the Human3.6M extrinsics of the subject with the same name (other names
@@ -49,6 +54,9 @@ class SynthOptions:
     train2d_frames_per_action: int = 125
     occluder_probability: float = 0.0
     background_textures: int = 64
+    test_layout: str = "sequences"
+    test_subjects: int = 8
+    test_subactions: int = 5
 
 
 def subject_names(n: int) -> tuple[list[str], list[str]]:
@@ -72,6 +80,8 @@ class _Seqs:
     actions: list
     joints: list
     bodies: dict
+    subactions: list | None = None  # None: all 1
+    frame_step: int = 1  # key frame = clip index x frame_step (25 fps frame numbers)
 
 
 def _procedural(subjects, n_frames, rng, centre_of) -> _Seqs:
@@ -83,6 +93,35 @@ def _procedural(subjects, n_frames, rng, centre_of) -> _Seqs:
             seqs.subjects.append(s)
             seqs.actions.append(a)
             seqs.joints.append(action_sequence(a, n_frames, body, rng, centre_of(s)))
+    return seqs
+
+
+def heldout_subject_names(train: list[str], test: list[str], n: int) -> list[str]:
+    """`test` extended with fresh names (S12, S13, ... not used by `train`) to `n` subjects."""
+    used = set(train) | set(test)
+    extra = (f"S{i}" for i in range(12, 12 + n + len(used)) if f"S{i}" not in used)
+    return list(test) + [next(extra) for _ in range(max(0, n - len(test)))]
+
+
+def _test_sequences(opts, train_s, test_s, rng, centre_of) -> _Seqs:
+    """Test layout "sequences": many short strided clips at the crop budget of the "h36m"
+    layout (len(test_s) x frames_per_action instants per action)."""
+    budget = len(test_s) * opts.frames_per_action  # instants per action, as in "h36m"
+    names = heldout_subject_names(train_s, test_s, min(opts.test_subjects, budget))
+    n_sub = max(1, min(opts.test_subactions, budget // len(names)))
+    length = max(1, budget // (len(names) * n_sub))
+    step = max(1, opts.frames_per_action // length)
+    seqs = _Seqs([], [], [], {}, subactions=[], frame_step=step)
+    for s in names:
+        body = sample_body(rng)
+        seqs.bodies[s] = body
+        for a in ACTION_NAMES:
+            for sub in range(1, n_sub + 1):
+                seqs.subjects.append(s)
+                seqs.actions.append(a)
+                seqs.subactions.append(sub)
+                seqs.joints.append(action_sequence(a, length * step, body, rng,
+                                                   centre_of(s))[::step])
     return seqs
 
 
@@ -124,7 +163,8 @@ def _multiview_split(opts, name, split, seqs, cams_of, rng, image_store) -> Pose
     tables: list[CameraTable] = []
     X_all, cam_rows, keys, body_of = [], [], [], []
     row0 = 0
-    for s, a, J in zip(seqs.subjects, seqs.actions, seqs.joints):
+    subs = seqs.subactions or [1] * len(seqs.joints)
+    for s, a, J, sub in zip(seqs.subjects, seqs.actions, seqs.joints, subs):
         table, moving = cams_of[s](len(J))
         C = len(table) if not moving else len(table) // len(J)
         T = len(J)
@@ -135,13 +175,15 @@ def _multiview_split(opts, name, split, seqs, cams_of, rng, image_store) -> Pose
         cam_rows.append(row0 + rows)
         row0 += len(table)
         X_all.append(world_to_camera(J[frame], table.R[rows], table.t[rows]))
-        keys.append((np.full(T * C, s), np.full(T * C, a), frame, table.ids[rows]))
+        keys.append((np.full(T * C, s), np.full(T * C, a), frame * seqs.frame_step,
+                     table.ids[rows], np.full(T * C, sub)))
         body_of.append(np.full(T * C, s))
     cameras = _concat_tables(tables)
     X_c = np.concatenate(X_all)
     ci = np.concatenate(cam_rows)
     k = SampleKeys(np.concatenate([x[0] for x in keys]), np.concatenate([x[1] for x in keys]),
-                   np.ones(len(X_c), np.int64), np.concatenate([x[3] for x in keys]),
+                   np.concatenate([x[4] for x in keys]).astype(np.int64),
+                   np.concatenate([x[3] for x in keys]),
                    np.concatenate([x[2] for x in keys]))
     order = k.sort_order()
     X_c, ci, k = X_c[order], ci[order], k.take(order)
@@ -246,9 +288,15 @@ def build(root: str | Path, options: SynthOptions | None = None) -> Path:
     def centre_of(s):
         return rig.capture_centre(rig.h36m_cameras(s))
 
+    if opts.test_layout not in ("sequences", "h36m"):
+        raise InputError(f"test layout '{opts.test_layout}' is unknown; expected 'sequences' "
+                         "(default) or 'h36m'; pick one of those.")
     if opts.poses == "procedural":
-        seqs = {sp: _procedural(subs, opts.frames_per_action, rngs["poses"], centre_of)
-                for sp, subs in (("train", train_s), ("test", test_s))}
+        seqs = {"train": _procedural(train_s, opts.frames_per_action, rngs["poses"], centre_of)}
+        seqs["test"] = (_procedural(test_s, opts.frames_per_action, rngs["poses"], centre_of)
+                        if opts.test_layout == "h36m" else
+                        _test_sequences(opts, train_s, test_s, rngs["poses"], centre_of))
+        test_s = list(seqs["test"].bodies)
     else:
         from posebench.synth.mocap import load_clips
 

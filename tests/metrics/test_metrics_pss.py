@@ -11,7 +11,13 @@ from hypothesis import strategies as st
 
 from posebench.errors import InputError
 from posebench.metrics import PoseStructureScore
-from posebench.metrics.pss import normalize_poses
+from posebench.metrics.pss import (
+    PSSEnsemble,
+    clustering_spread,
+    ensemble_hits,
+    load_pss,
+    normalize_poses,
+)
 
 
 def training_poses(n: int = 3000, seed: int = 0) -> np.ndarray:
@@ -157,10 +163,18 @@ def test_cli_fit_and_show(tmp_path, monkeypatch):
         m.info.update({"dataset": dataset, "split": split})
         return m
 
+    def fake_fit_ensemble(dataset, split, k, seed, definition, normalization):
+        ens = PSSEnsemble(k=k, definition=definition, seed=seed, members=4,
+                          normalization=normalization).fit(poses)
+        ens.info.update({"dataset": dataset, "split": split})
+        return ens
+
     monkeypatch.setattr(pss_module, "fit_on_dataset", fake_fit)
+    monkeypatch.setattr(pss_module, "fit_ensemble_on_dataset", fake_fit_ensemble)
     out = tmp_path / "model"
     runner = CliRunner()
-    res = runner.invoke(pss, ["fit", "--dataset", "toy", "--k", "6", "--out", str(out)])
+    res = runner.invoke(pss, ["fit", "--dataset", "toy", "--k", "6", "--algorithm", "minibatch",
+                              "--out", str(out)])
     assert res.exit_code == 0, res.output
     assert "PSS@6" in res.output
     res = runner.invoke(pss, ["show", str(out) + ".npz"])
@@ -168,6 +182,16 @@ def test_cli_fit_and_show(tmp_path, monkeypatch):
     assert "fingerprint" in res.output and "toy" in res.output
     res = runner.invoke(pss, ["show", "--json", str(out) + ".npz"])
     assert json.loads(res.output)["k"] == 6
+    ens_out = tmp_path / "ens"
+    res = runner.invoke(pss, ["fit", "--dataset", "toy", "--k", "6", "--out", str(ens_out)])
+    assert res.exit_code == 0 and "4 model(s)" in res.output, res.output
+    res = runner.invoke(pss, ["show", str(ens_out) + ".npz"])
+    assert res.exit_code == 0, res.output
+    assert "clustering sd" in res.output and "binomial sd" in res.output
+    desc = json.loads(runner.invoke(pss, ["show", "--json", str(ens_out) + ".npz"]).output)
+    assert len(desc["fingerprints"]) == 4 and desc["member_seeds"] == [0, 1, 2, 3]
+    ref = desc["reference_check"]
+    assert ref["clustering_sd"] == pytest.approx(ref["member_sd"] / 2.0)
 
 
 def write_toy_dataset(root, poses: np.ndarray):
@@ -189,8 +213,10 @@ def test_cli_fit_on_a_canonical_dataset_folder(tmp_path):
 
     root = write_toy_dataset(tmp_path / "toy", training_poses(400, seed=10))
     out = tmp_path / "pss" / "toy50"
-    assert main(["pss", "fit", "--dataset", str(root), "--k", "5", "--out", str(out)]) == 0
-    model = PoseStructureScore.load(out)
+    assert main(["pss", "fit", "--dataset", str(root), "--k", "5", "--definition", "paper",
+                 "--out", str(out)]) == 0
+    model = load_pss(out)
+    assert model.n_members == 1 and model.members[0].seed == 0
     assert model.k == 5 and model.info["dataset"] == "toy" and model.info["split"] == "train"
     assert len(model.info["dataset_fingerprint"]) == 64
     assert main(["pss", "show", str(out) + ".npz"]) == 0
@@ -219,3 +245,45 @@ def test_non_finite_pose_is_never_a_hit(model):
     pred[1, 2, 0] = np.nan
     assert model.labels(pred)[1] == -1
     np.testing.assert_array_equal(model.hits(pred, gt), [True, False, True, True, True])
+
+
+# ------------------------------------------------------------------------------ ensembles
+def test_paper_definition_is_the_single_model():
+    poses = training_poses(400, seed=3)
+    ens = PSSEnsemble(k=5, definition="paper", seed=7).fit(poses)
+    single = PoseStructureScore(k=5, seed=7).fit(poses)
+    assert ens.n_members == 1 and ens.fingerprints == [single.fingerprint]
+    pred = poses + np.random.default_rng(0).normal(0, 30, poses.shape)
+    assert ens.score(pred, poses) == single.score(pred, poses)
+
+
+def test_ensemble_is_mean_of_member_scores_and_round_trips(tmp_path):
+    poses = training_poses(600, seed=4)
+    ens = PSSEnsemble(k=6, seed=2, members=5, max_fit_poses=300).fit(poses)
+    assert ens.member_seeds() == [10, 11, 12, 13, 14]
+    assert all(m.info["num_samples"] == 300 for m in ens.members)  # capped subsample
+    assert len(set(ens.fingerprints)) == 5
+    pred = poses + np.random.default_rng(1).normal(0, 40, poses.shape)
+    hits = ens.hits(pred, poses)
+    assert hits.shape == (600, 5)
+    by_member = [m.score(pred, poses) for m in ens.members]
+    assert ens.score(pred, poses) == pytest.approx(np.mean(by_member), abs=1e-12)
+    spread = clustering_spread(hits)
+    assert spread["member_sd"] == pytest.approx(np.std(by_member, ddof=1))
+    assert spread["clustering_sd"] == pytest.approx(np.std(by_member, ddof=1) / np.sqrt(5))
+    p = np.mean(by_member)
+    assert spread["binomial_sd"] == pytest.approx(np.sqrt(p * (1 - p) / 600))
+    path = ens.save(tmp_path / "ens")
+    back = load_pss(path)
+    assert back.fingerprint == ens.fingerprint and back.fingerprints == ens.fingerprints
+    assert np.array_equal(back.hits(pred, poses), hits)
+    single = PoseStructureScore(k=4).fit(poses)
+    two = ensemble_hits([ens, load_pss(single.save(tmp_path / "one"))], pred, poses)
+    assert two[0].shape == (600, 5) and two[1].shape == (600, 1)
+    assert np.array_equal(two[1][:, 0], single.hits(pred, poses))
+    arr = dict(np.load(path))
+    arr["centres"] = arr["centres"] + 1e-3
+    np.savez(path, **arr)
+    with pytest.raises(InputError, match="fingerprint"):
+        load_pss(path)
+

@@ -12,7 +12,8 @@ from posebench.errors import InputError
 from posebench.geometry.camera import project_with_table
 from posebench.synth.build import SynthOptions, build
 
-TINY = dict(subjects=2, frames_per_action=4, train2d_subjects=1, train2d_frames_per_action=3)
+TINY = dict(subjects=2, frames_per_action=4, train2d_subjects=1, train2d_frames_per_action=3,
+            test_layout="h36m")  # one test sequence per action (see test_synth_test_split)
 
 
 @pytest.fixture(scope="module")
