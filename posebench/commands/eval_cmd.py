@@ -22,8 +22,11 @@ import click
 @click.option("--output", "output", type=click.Path(dir_okay=False), default=None,
               help="Write the JSON result record here (atomically).")
 @click.option("--seed", default=0, show_default=True, help="Seed of auto-fitted PSS models.")
+@click.option("--ground-truth", "ground_truth", default=None,
+              help="Score against this ground-truth array instead of the protocol's (e.g. "
+                   "poses_3d); the result is named PROTOCOL+gt=ARRAY, a distinct protocol.")
 def eval_cmd(preds, dataset, protocol, pss_models, per_action, per_joint, allow_partial, fmt,
-             output, seed):
+             output, seed, ground_truth):
     """Score a predictions file PREDS (.npz: poses_3d (N, J, 3) mm + index or key arrays).
 
     Prints MPJPE, P-MPJPE, N-MPJPE, PCK@150, AUC, PSS@50 and PSS@100. Both poses are
@@ -34,7 +37,8 @@ def eval_cmd(preds, dataset, protocol, pss_models, per_action, per_joint, allow_
 
     report = evaluate(preds, dataset=dataset, protocol=protocol,
                       pss_models=list(pss_models) or None, allow_partial=allow_partial,
-                      per_action=per_action, per_joint=per_joint, seed=seed)
+                      per_action=per_action, per_joint=per_joint, seed=seed,
+                      ground_truth=ground_truth)
     if output:
         write_result(output, report.record())
     click.echo(report.render(fmt))
@@ -48,7 +52,10 @@ def eval_cmd(preds, dataset, protocol, pss_models, per_action, per_joint, allow_
 @click.option("--protocol", "protocol", default=None, help="Protocol name (default per kind).")
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False),
               help="Output .npz (written atomically).")
-def keys_cmd(dataset, protocol, out):
+@click.option("--ground-truth", "ground_truth", default=None,
+              help="Score against this ground-truth array instead of the protocol's (e.g. "
+                   "poses_3d); the result is named PROTOCOL+gt=ARRAY, a distinct protocol.")
+def keys_cmd(dataset, protocol, out, ground_truth):
     """Write the canonical sample order a model must follow (never ground-truth 3D).
 
     The .npz holds index (positions to put in a predictions file), subject, action, subaction,
@@ -58,7 +65,7 @@ def keys_cmd(dataset, protocol, out):
     from posebench.evaluation import protocol_keys
     from posebench.io import savez_atomic
 
-    arrays = protocol_keys(dataset, protocol)
+    arrays = protocol_keys(dataset, protocol, ground_truth)
     savez_atomic(out, **arrays)
     click.echo(f"wrote {len(arrays['index'])} samples of {arrays['dataset_name']} under protocol "
                f"{arrays['protocol_name']} to {out}")
