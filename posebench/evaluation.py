@@ -2,7 +2,10 @@
 
 Rules (recorded in every result under "alignment"):
 - both poses are root-centred at ``protocol.root`` (in their own skeletons) before MPJPE,
-  PCK and AUC; the evaluation skeleton's joints are then taken by canonical name;
+  PCK and AUC, or, under ``protocol.gt_root_zeroing``, only the ground truth (the prediction
+  is scored as given, as VideoPose3D and MPI-INF-3DHP do); the evaluation skeleton's joints
+  are then taken by canonical name; the protocol's other anchor options (re-rooted P-MPJPE,
+  camera-frame N-MPJPE, PCK joints) are applied in `_apply_anchor_options`;
 - P-MPJPE aligns by similarity (scale, rotation, translation); N-MPJPE by scale only
   (``protocol.n_mpjpe_scale``: least squares or the Procrustes similarity scale);
 - PSS@k: k-means models fitted on the dataset's TRAINING split ground truth (evaluation

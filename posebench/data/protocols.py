@@ -134,7 +134,7 @@ def source_frame_step(dataset) -> int:
 def check_applicable(protocol: Protocol, dataset, rows: np.ndarray) -> None:
     """Refuse (InputError, one sentence) a dataset the protocol cannot score as its anchor does:
     a sparser source than the anchor's, missing test subjects, a sample count other than the one
-    the anchor fixes. Valid-frame flags and the ground-truth array are checked where used."""
+    the anchor fixes, a missing ground-truth array. Valid-frame flags are checked by `select`."""
     if protocol.source_frame_step is not None:
         step = source_frame_step(dataset)
         if step != protocol.source_frame_step:
@@ -143,6 +143,13 @@ def check_applicable(protocol: Protocol, dataset, rows: np.ndarray) -> None:
                              f"{step}-th frame only (e.g. mmpose's annotation_body3d/fps10); "
                              "expected the full 50 fps annotations; prepare the dataset from "
                              "annotation_body3d/fps50 (or the original CDF files).")
+    if protocol.ground_truth != "poses_3d" and protocol.ground_truth not in dataset.extra:
+        raise InputError(f"dataset '{dataset.name}' has no ground-truth array "
+                         f"'{protocol.ground_truth}' that protocol {protocol.name} scores "
+                         "against; expected it among the split's arrays; prepare the dataset "
+                         "from a source that has it (MPI-INF-3DHP: the official .mat files "
+                         "with univ_annot3), or score another array explicitly with "
+                         "--ground-truth poses_3d (a distinct protocol name).")
     if protocol.require_subjects and protocol.subjects is not None:
         have = set(np.unique(dataset.keys.subject).tolist())
         missing = [s for s in protocol.subjects if s not in have]

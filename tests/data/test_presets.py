@@ -359,3 +359,27 @@ def test_every_preset_is_registered_with_a_source():
     assert get_protocol("3dhp-official").extra["breakdowns"] == ("subject", "action", "scene")
     assert get_protocol("h36m-every64-mpii16").eval_skeleton == "mpii16"
     assert get_protocol("h36m-p1").subjects == ("S9", "S11")
+
+
+def test_cli_ground_truth_option_names_the_protocol(tmp_path, capsys):
+    import json
+
+    from posebench.cli import main
+
+    root = toy_3dhp(tmp_path / "hp", with_univ=False)
+    ds = read_split(root, "test")
+    rows = get_protocol("3dhp-official").select(ds)
+    gt = ds.poses_3d[rows]
+    np.savez(tmp_path / "p.npz", poses_3d=gt - gt[:, HP17_PELVIS:HP17_PELVIS + 1],
+             index=np.arange(len(rows)))
+    assert main(["keys", "--dataset", str(root), "--out", str(tmp_path / "k.npz")]) == 2
+    assert "--ground-truth poses_3d" in capsys.readouterr().err
+    assert main(["keys", "--dataset", str(root), "--ground-truth", "poses_3d", "--out",
+                 str(tmp_path / "k.npz")]) == 0
+    assert str(np.load(tmp_path / "k.npz")["protocol_name"]) == "3dhp-official+gt=poses_3d"
+    capsys.readouterr()
+    assert main(["eval", str(tmp_path / "p.npz"), "--dataset", str(root), "--ground-truth",
+                 "poses_3d", "--format", "json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["protocol"]["name"] == "3dhp-official+gt=poses_3d"
+    assert out["protocol"]["ground_truth"] == "poses_3d" and out["metrics"]["pck"] == 100.0
