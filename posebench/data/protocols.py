@@ -120,12 +120,18 @@ def source_frame_step(dataset) -> int:
     k = dataset.keys
     if len(k) < 2:
         return 1
-    # Any two rows of one sequence differ by a multiple of the step, so adjacent rows of the
-    # same sequence suffice (no sort; canonical order keeps sequences contiguous anyway).
-    same = np.ones(len(k) - 1, dtype=bool)
+    seq = np.zeros(len(k), dtype=np.uint64)
+    rng = np.random.default_rng(0)  # fixed weights: a 64-bit hash of the sequence key
     for col in (k.subject, k.action, k.subaction, k.camera):
-        same &= col[1:] == col[:-1]
-    gaps = np.abs(np.diff(np.asarray(k.frame, dtype=np.int64)))[same]
+        a = np.ascontiguousarray(col)
+        words = a.view(np.uint32 if a.dtype.kind == "U" else np.uint8).reshape(len(a), -1)
+        w = rng.integers(1, 2 ** 63, words.shape[1], dtype=np.uint64)
+        with np.errstate(over="ignore"):
+            seq = seq * np.uint64(1000003) + (words.astype(np.uint64) * w).sum(1, dtype=np.uint64)
+    frame = np.asarray(k.frame, dtype=np.int64)
+    order = np.lexsort((frame, seq))
+    same = seq[order][1:] == seq[order][:-1]
+    gaps = np.diff(frame[order])[same]
     gaps = gaps[gaps > 0]
     return int(np.gcd.reduce(gaps)) if gaps.size else 1
 

@@ -284,7 +284,7 @@ def test_h36m_presets_refuse_a_sparser_source(tmp_path):
     train = read_split(root, "train")
     sparse = test.take(np.flatnonzero(test.keys.frame % 5 == 0))
     root10 = write_dataset(tmp_path / "h10", {"train": train, "test": sparse}, kind="h36m")
-    preds = np.zeros((len(sparse), 17, 3))
+    preds = _centre(sparse.poses_3d, 0)
     for name in ("h36m-p1", "h36m-p2", "h36m-every64", "h36m-every64-mpii16", "h36m-mmpose"):
         with pytest.raises(InputError, match="every 5-th frame"):
             posebench.evaluate(preds, dataset=root10, protocol=name, pss_k=())
@@ -301,7 +301,7 @@ def test_h36m_presets_refuse_missing_subjects(tmp_path):
     only9 = test.take(np.flatnonzero(test.keys.subject == "S9"))
     root9 = write_dataset(tmp_path / "h9", {"test": only9}, kind="h36m")
     with pytest.raises(InputError, match="lacks S11"):
-        posebench.evaluate(np.zeros((len(only9), 17, 3)), dataset=root9, protocol="h36m-p1")
+        posebench.evaluate(_centre(only9.poses_3d, 0), dataset=root9, protocol="h36m-p1")
 
 
 def test_valid_only_refuses_data_without_flags(tmp_path):
