@@ -2,7 +2,10 @@
 
 Rules (recorded in every result under "alignment"):
 - both poses are root-centred at ``protocol.root`` (in their own skeletons) before MPJPE,
-  PCK and AUC; the evaluation skeleton's joints are then taken by canonical name;
+  PCK and AUC, or, under ``protocol.gt_root_zeroing``, only the ground truth (the prediction
+  is scored as given, as VideoPose3D and MPI-INF-3DHP do); the evaluation skeleton's joints
+  are then taken by canonical name; the protocol's other anchor options (re-rooted P-MPJPE,
+  camera-frame N-MPJPE, PCK joints) are applied in `_apply_anchor_options`;
 - P-MPJPE aligns by similarity (scale, rotation, translation); N-MPJPE by scale only
   (``protocol.n_mpjpe_scale``: least squares or the Procrustes similarity scale);
 - PSS@k: k-means models fitted on the dataset's TRAINING split ground truth (evaluation
@@ -29,6 +32,10 @@ import numpy as np
 from posebench.errors import InputError
 
 KEY_COLUMNS = ("subject", "action", "subaction", "camera", "frame")
+#: Under `gt_root_zeroing` a prediction whose root lies (median) further than this from the
+#: origin is taken to be in the camera frame and refused (a person is ~1 m from its own root
+#: at most; a camera-frame root is metres away).
+ROOT_RELATIVE_LIMIT_MM = 500.0
 #: Display order and labels of metrics in tables.
 METRIC_ORDER = ("mpjpe", "p_mpjpe", "n_mpjpe", "pck", "auc")
 _LABELS = {"mpjpe": "MPJPE", "p_mpjpe": "P-MPJPE", "n_mpjpe": "N-MPJPE", "auc": "AUC",
@@ -129,7 +136,7 @@ def evaluate(predictions, dataset="synth", protocol=None, pss_models=None,
              pss_k=(50, 100), allow_partial: bool = False, per_action: bool = False,
              per_joint: bool = False, seed: int = 0, train=None, joint_order: str | None = None,
              nan_policy: str = "refuse", n_boot: int = 2000, ci_level: float = 0.95,
-             pss_definition: str | None = None) -> Report:
+             pss_definition: str | None = None, ground_truth: str | None = None) -> Report:
     """Score predictions against a dataset under a protocol.
 
     predictions  path to a predictions .npz, a `Predictions`, or an (N, J, 3) mm array in the
@@ -149,6 +156,8 @@ def evaluate(predictions, dataset="synth", protocol=None, pss_models=None,
     n_boot, ci_level  sequence-block bootstrap replicates and level of summary["ci"] (0: none)
     pss_definition  "ensemble" (default: mean over 20 seeded k-means models) or "paper" (one
                  model); see posebench.metrics.pss.DEFINITIONS
+    ground_truth another ground-truth array than the protocol's (e.g. "poses_3d" for 3DHP's
+                 mmpose layout): scored under the distinct protocol name NAME+gt=ARRAY
     """
     import pandas as pd
 
@@ -170,7 +179,7 @@ def evaluate(predictions, dataset="synth", protocol=None, pss_models=None,
         raise InputError(f"predictions of type {type(predictions).__name__} are not supported; "
                          "expected a path to an .npz, a Predictions object or an (N, J, 3) array;"
                          " pass one of those.")
-    ds, kind, root_dir, protocol = _resolve(dataset, protocol)  # after the cheap checks
+    ds, kind, root_dir, protocol = _resolve(dataset, protocol, ground_truth)  # after cheap checks
 
     match = match_to_ground_truth(preds, ds, protocol, allow_partial=allow_partial,
                                   joint_order=joint_order, nan_policy=nan_policy)
@@ -185,16 +194,18 @@ def evaluate(predictions, dataset="synth", protocol=None, pss_models=None,
     ds_skel = get_skeleton(ds.skeleton)
     eval_skel = get_skeleton(protocol.eval_skeleton)
     gt = convert(gt_src, ds_skel, eval_skel) - gt_src[:, ds_skel.index(protocol.root)][:, None]
-    pred = match.poses - match.root[:, None]
+    pred = _scored_prediction(match, protocol)
 
     groups = ds.keys.action[match.rows]
     root_idx = eval_skel.names.index(protocol.root) if protocol.root in eval_skel.names else None
-    values = _metrics_with_nan_policy(M, pred, gt, protocol, root_idx, match.nonfinite)
+    values = _metrics_with_nan_policy(M, pred, gt, protocol, root_idx, match.nonfinite,
+                                      gt_root=gt_src[:, ds_skel.index(protocol.root)])
     pss = list(_pss_models(ds, root_dir, protocol, pss_models, pss_k, seed, train, notes,
                            pss_definition))
     pss_info = [info for _, _, info in pss]
     try:
-        all_hits = ensemble_hits([model for _, model, _ in pss], pred, gt) if pss else []
+        all_hits = (ensemble_hits([model for _, model, _ in pss],
+                                  match.poses - match.root[:, None], gt) if pss else [])
     except ValueError as exc:
         paths = ", ".join(str(info.get("path", name)) for name, _, info in pss)
         raise InputError(f"PSS model(s) {paths} cannot score {eval_skel.num_joints}-joint "
@@ -268,7 +279,11 @@ def evaluate(predictions, dataset="synth", protocol=None, pss_models=None,
                          for name, v in values.items()},
         "frame_check": match.frame,
         "coverage": match.coverage,
-        "alignment": (f"both poses root-centred at '{protocol.root}' before MPJPE, PCK and AUC; "
+        "alignment": (("ground truth root-centred at "
+                       f"'{protocol.root}', prediction scored as given (gt_root_zeroing)"
+                       if protocol.gt_root_zeroing else
+                       f"both poses root-centred at '{protocol.root}'")
+                      + " before MPJPE, PCK and AUC; "
                       "P-MPJPE: similarity Procrustes; N-MPJPE: "
                       f"{protocol.n_mpjpe_scale} scale; aggregation: mean over {over}"),
         "seed": int(seed),
@@ -366,43 +381,120 @@ def _read_as(preds, match) -> dict:
 
 
 def _per_sample_metrics(M, pred: np.ndarray, gt: np.ndarray, protocol,
-                        root_idx: int | None) -> dict[str, np.ndarray]:
+                        root_idx: int | None, gt_root: np.ndarray | None = None
+                        ) -> dict[str, np.ndarray]:
     """(M,) arrays of the protocol's non-PSS metrics on root-centred poses.
 
     `root_idx` is the root's index in the evaluation skeleton, or None when the protocol
     centres on a joint it does not score (3dhp-14 centres on the pelvis, then drops it).
-    With a scored root, every metric comes from one chunked pass (`pose_errors`)."""
+    With a scored root, every metric comes from one chunked pass (`pose_errors`); the
+    protocol's anchor options then replace the metrics they change: re-rooted P-MPJPE
+    (EpipolarPose), camera-frame N-MPJPE (mmpose; needs `gt_root` (M, 3) mm, the ground-truth
+    root in the dataset's frame), PCK/AUC pooled over `pck_joints` (MPI-INF-3DHP)."""
     start, stop, step = protocol.auc_thresholds
     thresholds = np.arange(start, stop + step / 2, step)
     wanted = [m for m in METRIC_ORDER if m in protocol.metrics]
-    if root_idx is not None:
+    if protocol.gt_root_zeroing:  # prediction as given, ground truth root-centred: no centring
+        if protocol.n_mpjpe_scale != "least_squares":
+            raise InputError(f"protocol {protocol.name} scores predictions as given, where only "
+                             "the least_squares N-MPJPE scale is defined; fix the protocol "
+                             "definition.")
+        funcs = {
+            "mpjpe": lambda: M.mpjpe(pred, gt),
+            "p_mpjpe": lambda: M.p_mpjpe(pred, gt),
+            "n_mpjpe": lambda: M.n_mpjpe_given_frame(pred, gt),
+            "pck": lambda: M.pck(pred, gt, threshold=protocol.pck_threshold),
+            "auc": lambda: M.auc(pred, gt, thresholds=thresholds),
+        }
+        out = {m: np.asarray(funcs[m](), dtype=np.float64) for m in wanted}
+    elif root_idx is not None:
         n_name = "n_mpjpe" if protocol.n_mpjpe_scale == "least_squares" else "n_mpjpe_procrustes"
         names = tuple(n_name if m == "n_mpjpe" else m for m in wanted)
         res = M.pose_errors(pred, gt, names, root=root_idx,
                             pck_threshold=protocol.pck_threshold, auc_thresholds=thresholds)
-        return {m: np.asarray(res[n], dtype=np.float64) for m, n in zip(wanted, names)}
-    funcs = {
-        "mpjpe": lambda: M.mpjpe(pred, gt),
-        "p_mpjpe": lambda: M.p_mpjpe(pred, gt),
-        "n_mpjpe": lambda: _n_mpjpe(M, pred, gt, protocol, root_idx),
-        "pck": lambda: M.pck(pred, gt, threshold=protocol.pck_threshold),
-        "auc": lambda: M.auc(pred, gt, thresholds=thresholds),
-    }
-    return {m: np.asarray(funcs[m](), dtype=np.float64) for m in wanted}
+        out = {m: np.asarray(res[n], dtype=np.float64) for m, n in zip(wanted, names)}
+    else:
+        funcs = {
+            "mpjpe": lambda: M.mpjpe(pred, gt),
+            "p_mpjpe": lambda: M.p_mpjpe(pred, gt),
+            "n_mpjpe": lambda: _n_mpjpe(M, pred, gt, protocol, root_idx),
+            "pck": lambda: M.pck(pred, gt, threshold=protocol.pck_threshold),
+            "auc": lambda: M.auc(pred, gt, thresholds=thresholds),
+        }
+        out = {m: np.asarray(funcs[m](), dtype=np.float64) for m in wanted}
+    _apply_anchor_options(M, out, pred, gt, protocol, root_idx, gt_root, thresholds)
+    return out
+
+
+def _scored_prediction(match, protocol) -> np.ndarray:
+    """(M, J', 3) mm prediction as the protocol scores it: centred on its root, or as given
+    under `gt_root_zeroing` (refused when its root is far from the origin: camera-frame
+    predictions cannot be scored as given)."""
+    if not protocol.gt_root_zeroing:
+        return match.poses - match.root[:, None]
+    far = float(np.median(np.linalg.norm(match.root, axis=-1))) if len(match.root) else 0.0
+    if far > ROOT_RELATIVE_LIMIT_MM:
+        raise InputError(f"protocol {protocol.name} scores the prediction as given against the "
+                         f"root-centred ground truth (gt_root_zeroing, as its anchor does) but "
+                         f"the predicted '{protocol.root}' lies a median {far:.0f} mm from the "
+                         f"origin; expected root-relative predictions (root within "
+                         f"{ROOT_RELATIVE_LIMIT_MM:.0f} mm); subtract each pose's root joint.")
+    return np.asarray(match.poses, dtype=np.float64)
+
+
+def _apply_anchor_options(M, out: dict, pred, gt, protocol, root_idx, gt_root,
+                          thresholds) -> None:
+    """Replace the metrics that the protocol's named anchor options change (in place)."""
+    from posebench.skeletons import get_skeleton
+
+    if "p_mpjpe" in out and protocol.p_mpjpe_reroot_after_alignment:
+        if root_idx is None:
+            raise InputError(f"protocol {protocol.name} re-roots P-MPJPE on '{protocol.root}' "
+                             f"which its {protocol.eval_skeleton} joints do not include; "
+                             "expected a scored root; fix the protocol definition.")
+        out["p_mpjpe"] = np.asarray(M.p_mpjpe_rerooted(pred, gt, root_idx), dtype=np.float64)
+    if "n_mpjpe" in out and protocol.n_mpjpe_frame == "camera":
+        if protocol.n_mpjpe_scale != "least_squares" or gt_root is None:
+            raise InputError(f"protocol {protocol.name} asks for a camera-frame N-MPJPE with "
+                             f"the {protocol.n_mpjpe_scale} scale; expected least_squares and "
+                             "the ground-truth root; fix the protocol definition.")
+        shift = np.asarray(gt_root, dtype=np.float64)[:, None]
+        out["n_mpjpe"] = np.asarray(M.n_mpjpe_given_frame(pred + shift, gt + shift),
+                                    dtype=np.float64)
+    elif protocol.n_mpjpe_frame != "root_centred":
+        raise InputError(f"protocol {protocol.name} has n_mpjpe_frame "
+                         f"'{protocol.n_mpjpe_frame}'; expected 'root_centred' or 'camera'; "
+                         "fix the protocol definition.")
+    if protocol.pck_joints is not None and ({"pck", "auc"} & set(out)):
+        names = get_skeleton(protocol.eval_skeleton).names
+        idx = [names.index(j) for j in protocol.pck_joints]
+        p, g = pred[:, idx], gt[:, idx]
+        if "pck" in out:
+            out["pck"] = np.asarray(M.pck(p, g, threshold=protocol.pck_threshold),
+                                    dtype=np.float64)
+        if "auc" in out:
+            out["auc"] = np.asarray(M.auc(p, g, thresholds=thresholds), dtype=np.float64)
 
 
 def _metrics_with_nan_policy(M, pred: np.ndarray, gt: np.ndarray, protocol,
-                             root_idx: int | None, nonfinite: np.ndarray) -> dict[str, np.ndarray]:
+                             root_idx: int | None, nonfinite: np.ndarray,
+                             gt_root: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """`_per_sample_metrics` where poses flagged `nonfinite` (NaN joints, "miss" policy) get
     PCK/AUC with every NaN joint a miss, and NaN for MPJPE-type metrics (left out of means).
 
     Only finite poses enter the alignment metrics; the NaN-pose values are computed here from
     per-joint distances of the root-centred poses (strict <, as `metrics.pck` / `metrics.auc`)."""
     if not nonfinite.any():
-        return _per_sample_metrics(M, pred, gt, protocol, root_idx)
+        return _per_sample_metrics(M, pred, gt, protocol, root_idx, gt_root=gt_root)
     ok = ~nonfinite
-    good = _per_sample_metrics(M, pred[ok], gt[ok], protocol, root_idx)
+    good = _per_sample_metrics(M, pred[ok], gt[ok], protocol, root_idx,
+                               gt_root=None if gt_root is None else gt_root[ok])
     e = np.linalg.norm(pred[nonfinite] - gt[nonfinite], axis=-1)  # (B, J), NaN joints stay NaN
+    if protocol.pck_joints is not None:  # PCK/AUC over the anchor's joint groups only
+        from posebench.skeletons import get_skeleton
+
+        names = get_skeleton(protocol.eval_skeleton).names
+        e = e[:, [names.index(j) for j in protocol.pck_joints]]
     start, stop, step = protocol.auc_thresholds
     thresholds = np.arange(start, stop + step / 2, step)
     with np.errstate(invalid="ignore"):
@@ -456,7 +548,8 @@ def _per_group_tables(M, frame, values, protocol, per_action: bool, notes: list[
     return tables
 
 
-def protocol_keys(dataset="synth", protocol=None) -> dict[str, np.ndarray]:
+def protocol_keys(dataset="synth", protocol=None,
+                  ground_truth: str | None = None) -> dict[str, np.ndarray]:
     """Arrays of `posebench keys`: the protocol's samples in canonical order, no 3D truth.
 
     index (M,) int64 positions for a predictions file; subject, action, subaction, camera,
@@ -466,7 +559,7 @@ def protocol_keys(dataset="synth", protocol=None) -> dict[str, np.ndarray]:
     """
     from posebench.skeletons import get_skeleton
 
-    ds, _, _, p = _resolve(dataset, protocol)
+    ds, _, _, p = _resolve(dataset, protocol, ground_truth)
     rows = p.select(ds)
     keys = ds.keys.take(rows)
     cams = ds.cameras.take(ds.camera_index[rows])
@@ -488,10 +581,18 @@ def protocol_keys(dataset="synth", protocol=None) -> dict[str, np.ndarray]:
 
 
 # ------------------------------------------------------------------------------ resolving
-def _resolve(dataset, protocol):
-    """(test PoseDataset, dataset kind, dataset folder or None, Protocol)."""
+def _resolve(dataset, protocol, ground_truth: str | None = None):
+    """(test PoseDataset, dataset kind, dataset folder or None, Protocol), after checking that
+    the protocol can score this dataset as its anchor does (`check_applicable`); an explicit
+    `ground_truth` other than the protocol's gives the distinct protocol NAME+gt=ARRAY."""
     from posebench.data.dataset import PoseDataset, read_meta, read_split
-    from posebench.data.protocols import Protocol, default_protocol, get_protocol
+    from posebench.data.protocols import (
+        Protocol,
+        check_applicable,
+        default_protocol,
+        get_protocol,
+        with_ground_truth,
+    )
     from posebench.data.registry import ensure_dataset
 
     if isinstance(dataset, PoseDataset):
@@ -509,6 +610,8 @@ def _resolve(dataset, protocol):
         raise InputError(f"dataset of type {type(dataset).__name__} is not supported; expected "
                          "a dataset name, a dataset folder or a PoseDataset; pass one of those.")
     _check_kind(p, kind, ds.name)
+    p = with_ground_truth(p, ground_truth)
+    check_applicable(p, ds, p.select(ds))
     return ds, kind, (Path(root) if root else None), p
 
 
@@ -528,20 +631,17 @@ def _check_kind(protocol, kind: str, name: str) -> None:
 
 
 def _ground_truth(ds, protocol, notes: list[str]) -> tuple[np.ndarray, str]:
-    """(N, J, 3) mm ground truth named by the protocol (with its declared fallback)."""
+    """(N, J, 3) mm ground truth named by the protocol; never a silent substitute."""
     name = protocol.ground_truth
     if name == "poses_3d":
         return ds.poses_3d, name
     if name in ds.extra:
         return np.asarray(ds.extra[name], dtype=np.float64), name
-    fallback = protocol.extra.get("ground_truth_fallback")
-    if fallback == "poses_3d":
-        notes.append(f"ground truth '{name}' is absent from the dataset; scored against "
-                     "poses_3d instead (protocol fallback)")
-        return ds.poses_3d, "poses_3d"
     raise InputError(f"dataset '{ds.name}' has no ground-truth array '{name}' that protocol "
-                     f"{protocol.name} scores against; expected it among the split's extra "
-                     "arrays; re-run `posebench data prepare` with a current adapter.")
+                     f"{protocol.name} scores against; expected it among the split's arrays; "
+                     "prepare the dataset from a source that has it (MPI-INF-3DHP: the "
+                     "official .mat files with univ_annot3), or score another array explicitly "
+                     "with --ground-truth poses_3d (a distinct protocol name).")
 
 
 # ------------------------------------------------------------------------------ PSS models

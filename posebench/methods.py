@@ -381,10 +381,24 @@ def run_method(name: str, dataset: str, *, protocol: str | None = None,
     cpu0, wall0 = time.process_time(), time.perf_counter()
     poses = validate_predictions(method, method.predict(test), test)
     cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+    poses = _root_relative(poses, test.skeleton)
     return RunResult(poses, np.arange(len(rows), dtype=np.int64), method.name, method.config,
                      seed, proto.name, str(dataset), fit, cpu, wall,
                      train_split=train_split if method.uses_training else None,
                      options={k: str(v) for k, v in (options or {}).items()})
+
+
+def _root_relative(poses: np.ndarray, skeleton: str) -> np.ndarray:
+    """(N, J, 3) mm predictions with the skeleton's root joint moved to the origin.
+
+    Methods predict in the camera frame; the anchor protocols that score the prediction as
+    given (VideoPose3D's P1/P2, the 3DHP script: ground-truth root zeroed only) expect
+    root-relative poses, and every other protocol root-centres anyway, so `run` writes them
+    root-relative once, for all protocols."""
+    from posebench.skeletons import get_skeleton
+
+    r = get_skeleton(skeleton).root
+    return poses - poses[:, r:r + 1]
 
 
 def run_provenance(result: RunResult, out: str | Path | None = None,

@@ -318,7 +318,8 @@ def test_pss_skipped_without_training_split(tmp_path, capsys):
     root = toy_3dhp(tmp_path / "hp")
     ds = read_split(root, "test")
     rows = get_protocol("3dhp-official").select(ds)
-    np.savez(tmp_path / "p.npz", poses_3d=ds.extra["univ_poses_3d"][rows],
+    gt = ds.extra["univ_poses_3d"][rows]
+    np.savez(tmp_path / "p.npz", poses_3d=gt - gt[:, 14:15],  # root-relative, as 3DHP scores
              index=np.arange(len(rows)))
     rc, out, err = _run_cli(["eval", str(tmp_path / "p.npz"), "--dataset", str(root)], capsys)
     assert rc == 0, err

@@ -67,10 +67,13 @@ READER_NAMES = ("posebench", "videopose3d", "motionbert", "mmpose", "learnable-t
               default="refuse", show_default=True,
               help="NaN/inf predictions: refuse the file, or score them as misses "
                    "(PCK/AUC/PSS) and leave them out of MPJPE-type means.")
+@click.option("--ground-truth", "ground_truth", default=None,
+              help="Score against this ground-truth array instead of the protocol's (e.g. "
+                   "poses_3d); the result is named PROTOCOL+gt=ARRAY, a distinct protocol.")
 def eval_cmd(preds, fmt, dataset, protocol, split, pss_models, pss_k, no_pss, per_action,
              per_joint, allow_partial, superset, viz_subject, viz_action, viz_camera, labels,
              lt_every, lt_damaged, fmt_out, output, seed, n_boot, pss_definition, joint_order,
-             nan_policy):
+             nan_policy, ground_truth):
     """Score a predictions file PREDS (.npz: poses_3d (N, J, 3) mm + index or key arrays, or
     another codebase's output with --from).
 
@@ -107,7 +110,7 @@ def eval_cmd(preds, fmt, dataset, protocol, split, pss_models, pss_k, no_pss, pe
                       pss_k=ks, allow_partial=allow_partial, per_action=per_action,
                       per_joint=per_joint, seed=seed,
                       joint_order=joint_order, nan_policy=nan_policy, n_boot=n_boot,
-                      pss_definition=pss_definition)
+                      pss_definition=pss_definition, ground_truth=ground_truth)
     if no_pss:
         report.summary["notes"].append("PSS skipped (--no-pss)")
     sel = report.summary["predictions"]["read_as"].get("selected")
@@ -210,7 +213,10 @@ def resolve(dataset, protocol, split):
               help="List this split instead of the protocol's (derived protocol NAME@SPLIT).")
 @click.option("--out", "--output", "out", required=True, type=click.Path(dir_okay=False),
               help="Output .npz (written atomically); --output is an alias.")
-def keys_cmd(dataset, protocol, split, out):
+@click.option("--ground-truth", "ground_truth", default=None,
+              help="List against this ground-truth array instead of the protocol's (e.g. "
+                   "poses_3d); the protocol is then named PROTOCOL+gt=ARRAY, a distinct one.")
+def keys_cmd(dataset, protocol, split, out, ground_truth):
     """Write the canonical sample order a model must follow (never ground-truth 3D).
 
     The .npz holds index (positions to put in a predictions file), subject, action, subaction,
@@ -221,7 +227,7 @@ def keys_cmd(dataset, protocol, split, out):
     from posebench.io import savez_atomic
 
     ds, _, p = resolve(dataset, protocol, split)
-    arrays = protocol_keys(ds, p)
+    arrays = protocol_keys(ds, p, ground_truth)
     savez_atomic(out, **arrays)
     click.echo(f"wrote {len(arrays['index'])} samples of {arrays['dataset_name']} under protocol "
                f"{arrays['protocol_name']} to {out}")

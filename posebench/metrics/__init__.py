@@ -16,6 +16,7 @@ from posebench.metrics.alignment import (
     scale_least_squares,
     similarity_align,
 )
+from posebench.metrics.anchored import n_mpjpe_given_frame, p_mpjpe_rerooted
 from posebench.metrics.bootstrap import bootstrap_ci
 from posebench.metrics.errors import (
     auc,
@@ -39,7 +40,9 @@ __all__ = [
     "mpjpe",
     "mpjve",
     "n_mpjpe",
+    "n_mpjpe_given_frame",
     "p_mpjpe",
+    "p_mpjpe_rerooted",
     "pck",
     "per_joint_errors",
     "pose_errors",
