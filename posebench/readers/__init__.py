@@ -35,8 +35,30 @@ def read_predictions(path, fmt: str, dataset, protocol, *, superset: bool = Fals
     module = importlib.import_module(f"posebench.readers.{READERS[fmt]}")
     preds = module.read(path, dataset, protocol, **(options or {}))
     if fmt != "posebench":
+        _root_relative(preds, dataset, protocol)
         preds = select_protocol_rows(preds, dataset, protocol,
                                      f"{fmt} writes every frame/camera it predicts")
     elif superset:
         preds = select_protocol_rows(preds, dataset, protocol, "--select-from-superset")
     return preds
+
+
+def _root_relative(preds, dataset, protocol) -> None:
+    """Move each predicted pose's root joint to the origin (in place), recorded in read_as.
+
+    Every reader's codebase scores root-relative poses (VideoPose3D and MotionBERT predict
+    them; mmpose's codec adds the ground-truth root back, so pose - root is its prediction;
+    learnable-triangulation's reported MPJPE is root-relative), and the as-given anchor
+    protocols (ground-truth root zeroed only) need them so."""
+    from posebench.skeletons import get_skeleton
+
+    names = list(preds.joint_names or get_skeleton(dataset.skeleton).names)
+    if protocol.root not in names:
+        return
+    r = names.index(protocol.root)
+    preds.poses_3d = preds.poses_3d - preds.poses_3d[:, r:r + 1]
+    read_as = dict(preds.read_as or {})
+    read_as["transformations"] = [*read_as.get("transformations", []),
+                                  f"root joint '{protocol.root}' subtracted (root-relative, as "
+                                  "the codebase scores its poses)"]
+    preds.read_as = read_as

@@ -100,6 +100,7 @@ def write_naive_posebench(path: Path, world: dict, subjects=("S9", "S11")) -> Pa
         for b, w in world[s].items():
             action, _, suffix = b.partition(" ")
             cam = camera_mm(s, w)
+            cam = cam - cam[:, :, :1]  # root-relative (pelvis = joint 0), as users write them
             for i, cid in enumerate(CAMERA_IDS):
                 poses.append(cam[:, i])
                 cols["subject"].append([s] * T)

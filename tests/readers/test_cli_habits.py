@@ -10,6 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from posebench.skeletons import get_skeleton
+
 sys.path.insert(0, str(Path(__file__).parent))
 import reader_layouts as L  # noqa: E402
 
@@ -166,16 +168,24 @@ def test_new_user_path_on_the_real_samples(shared_fixtures, tmp_path, capsys):
     # 3DHP: test split exists; 2 training poses -> --pss-k 2
     assert main(["data", "prepare", "3dhp", "--from", "mmpose", str(mm / "mpi_inf_3dhp"),
                  "--name", "3dhp-sample"]) == 0
-    assert main(["keys", "--dataset", "3dhp-sample", "--out", str(tmp_path / "k3.npz")]) == 0
+    # the mmpose layout has no univ_annot3: 3dhp-official refuses, naming --ground-truth
+    capsys.readouterr()
+    assert main(["keys", "--dataset", "3dhp-sample", "--out", str(tmp_path / "k3.npz")]) == 2
+    assert "--ground-truth poses_3d" in capsys.readouterr().err
+    gt_opt = ["--ground-truth", "poses_3d"]
+    assert main(["keys", "--dataset", "3dhp-sample", *gt_opt,
+                 "--out", str(tmp_path / "k3.npz")]) == 0
     k3 = np.load(tmp_path / "k3.npz")
     t = np.load(mm / "mpi_inf_3dhp" / "test_3dhp_test.npz")
     order = [list(t["imgname"]).index(p) for p in k3["image_path"]]
-    np.savez(tmp_path / "p3.npz", poses_3d=t["S"][order, :, :3] * 1000.0, index=k3["index"])
+    cam = t["S"][order, :, :3] * 1000.0
+    root = get_skeleton("3dhp17").root
+    np.savez(tmp_path / "p3.npz", poses_3d=cam - cam[:, root:root + 1], index=k3["index"])
     capsys.readouterr()
-    assert main(["eval", str(tmp_path / "p3.npz"), "--dataset", "3dhp-sample", "--pss-k",
-                 "2"]) == 0
+    assert main(["eval", str(tmp_path / "p3.npz"), "--dataset", "3dhp-sample", *gt_opt,
+                 "--pss-k", "2"]) == 0
     out = capsys.readouterr().out
-    assert "per scene:" in out and "PCK@150 *" in out
+    assert "per scene:" in out and "PCK@150 *" in out and "3dhp-official+gt=poses_3d" in out
 
 
 def test_mpjve_where_the_protocol_allows(h36m, tmp_path, capsys):

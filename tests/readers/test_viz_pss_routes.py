@@ -55,9 +55,11 @@ def test_pss_fit_skeleton_is_eval_autofit(shared_fixtures, tmp_path, capsys):
     np.savez(tmp_path / "p.npz", imgname=z["imgname"], preds=z["S"][..., :3])
     capsys.readouterr()
     assert main(["eval", str(tmp_path / "p.npz"), "--from", "mmpose", "--dataset", "s3",
-                 "--protocol", "3dhp-14", "--pss-k", "2", "--format", "json"]) == 0
+                 "--protocol", "3dhp-14", "--ground-truth", "poses_3d", "--pss-k", "2",
+                 "--format", "json"]) == 0
     auto = json.loads(capsys.readouterr().out)["pss_models"][0]["fingerprint"]
     saved = json.loads((tmp_path / "pss14.json").read_text())
     assert json.dumps(saved).count(auto) >= 1
     assert main(["eval", str(tmp_path / "p.npz"), "--from", "mmpose", "--dataset", "s3",
-                 "--protocol", "3dhp-14", "--pss-model", str(tmp_path / "pss14.npz")]) == 0
+                 "--protocol", "3dhp-14", "--ground-truth", "poses_3d", "--pss-model",
+                 str(tmp_path / "pss14.npz")]) == 0
