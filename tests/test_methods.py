@@ -122,14 +122,16 @@ PLUGIN = textwrap.dedent('''
     from posebench.methods import Method
 
     class Zeros(Method):
-        """Predicts the zero pose (a throwaway third-party method)."""
+        """Predicts joint j at x = offset * j (a throwaway third-party method)."""
         name = "zero-pose"
         needs = frozenset()
         defaults = {"offset": 0.0}
         uses_training = False
 
         def predict(self, test):
-            return np.full((len(test), test.num_joints, 3), self.config["offset"])
+            p = np.zeros((len(test), test.num_joints, 3))
+            p[..., 0] = self.config["offset"] * np.arange(test.num_joints)
+            return p
 ''')
 
 
@@ -151,7 +153,9 @@ def test_entry_point_plugin_listed_and_runs(toy, tmp_path, monkeypatch, capsys):
     code, _, err = run_cli(capsys, "run", "zero-pose", "--dataset", toy, "--option",
                            "offset=2.5", "--out", str(preds))
     assert code == 0, err
-    assert np.all(np.load(preds)["poses_3d"] == 2.5)
+    x = np.load(preds)["poses_3d"][..., 0]
+    # the option reached the plugin (written root-relative: differences are kept)
+    assert np.allclose(np.diff(x, axis=1), 2.5)
 
 
 def test_broken_plugin_is_reported_not_fatal(tmp_path, monkeypatch, capsys):
