@@ -314,7 +314,17 @@ def read_meta(root: str | Path) -> dict:
     if not p.is_file():
         raise InputError(f"{root} is not a posebench dataset (no meta.json); expected a folder "
                          "written by `posebench data prepare` or `posebench data synth`.")
-    return json.loads(p.read_text())
+    try:
+        meta = json.loads(p.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"{p} is not valid JSON ({type(exc).__name__}); expected the meta.json "
+                         "written by `posebench data prepare` or `posebench data synth`; prepare "
+                         "the dataset again.") from None
+    if not isinstance(meta, dict):
+        raise InputError(f"{p} holds a JSON {type(meta).__name__}, not an object; expected the "
+                         "meta.json written by `posebench data prepare` or `posebench data "
+                         "synth`; prepare the dataset again.")
+    return meta
 
 
 def read_split(root: str | Path, split: str, *, mmap_images: bool = True) -> PoseDataset:
