@@ -180,7 +180,12 @@ def pseudo_labels(poses_2d: np.ndarray, cameras: ViewCameras, *, mode: str = "pe
         raise InputError(f"calibration '{calibration}' is unknown; expected bundle or pairwise.")
     if mode not in ("known", "per-frame", "pooled"):
         raise InputError(f"mode '{mode}' is unknown; expected known, per-frame or pooled.")
-    cams = cameras.broadcast(G, V)
+    try:
+        cams = cameras.broadcast(G, V)
+    except ValueError:
+        raise InputError(f"the cameras do not match poses_2d of {G} groups x {V} views; "
+                         "expected camera arrays of shape (V, ...) or (G, V, ...); pass one "
+                         "calibration per view.") from None
     if mode == "known" and (cams.R is None or cams.t is None):
         raise InputError("mode 'known' needs extrinsics R, t in ViewCameras; pass them or use "
                          "mode 'per-frame' / 'pooled'.")
@@ -203,7 +208,9 @@ def pseudo_labels(poses_2d: np.ndarray, cameras: ViewCameras, *, mode: str = "pe
                             np.zeros((G, 0, 3, 3)), np.zeros((G, 0, 3)), mode,
                             "millimetres" if mode == "known" else SCALE_CONVENTION)
     P = _pair_list(V, pairs)
-    und = undistort_points(x, cams.f, cams.c, cams.k, cams.p, cams.distortion)
+    with np.errstate(all="ignore"):  # far-off labels may overflow the distortion model
+        und = undistort_points(x, cams.f, cams.c, cams.k, cams.p, cams.distortion)
+        und = np.where(np.isfinite(und).all(-1, keepdims=True), und, np.nan)
     K = intrinsic_matrix(cams.f, cams.c)  # (G, V, 3, 3)
 
     if mode == "known":
