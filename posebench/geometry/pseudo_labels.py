@@ -65,6 +65,7 @@ from posebench.geometry.triangulation import (
 from posebench.geometry.two_view import (
     BEHIND_CAMERA,
     NOT_ENOUGH_VIEWS,
+    NOT_VISIBLE,
     OK,
     PARALLEL_RAYS,
     REASONS,
@@ -318,8 +319,9 @@ def _pooled_bundle(und, K, P, seq, root, cal_kw, pair_kw):
             first_bad[v] = bad[0] if len(bad) else NOT_ENOUGH_VIEWS
         root_ok = np.isfinite(Xv[..., root, :]).all(-1)
         front = Xv[..., root, 2] > 0
-        r = np.where(conf[None], np.where(root_ok, np.where(front, OK, BEHIND_CAMERA),
-                                          ROOT_MISSING), first_bad[None])
+        seen = np.isfinite(und[rows][..., root, :]).all(-1)  # (T, V)
+        r = np.where(conf[None], np.where(root_ok, np.where(front, np.where(
+            seen, OK, NOT_VISIBLE), BEHIND_CAMERA), ROOT_MISSING), first_bad[None])
         reason[rows] = r
         poses[rows] = np.where((r == OK)[..., None, None], Xv, np.nan)
         seq_info.append({"sequence": str(seq[rows[0]]), "frames": int(len(rows)),
@@ -388,6 +390,8 @@ def _known(und, K, cams, P, root, method, n_threads):
         reason = np.broadcast_to(root_reason[:, None], (G, V)).copy()
         # a view whose camera has the root behind it cannot use the label
         reason = np.where((reason == OK) & ~(Xc[..., root, 2] > 0), BEHIND_CAMERA, reason)
+        # a view whose image does not show the root gets no label (nothing to learn from)
+        reason = np.where((reason == OK) & ~valid[..., root], NOT_VISIBLE, reason)
         ok = (reason == OK) & np.isfinite(Xc[..., root, :]).all(-1)
         reason = np.where(ok, OK, np.where(reason == OK, ROOT_MISSING, reason))
         names = np.asarray(REASONS)
