@@ -280,7 +280,8 @@ def calibrate_rig(x: np.ndarray, K: np.ndarray, *, min_joints: int = 8, min_fram
     f_scale = float(np.clip(3.0 * 1.4826 * np.median(np.abs(r0[:-1])), 1.0, 50.0))
     prob.f_scale = f_scale
     with np.errstate(all="ignore"):
-        sol = least_squares(prob.residuals, p0, method="trf", loss=loss, f_scale=f_scale,
+        sol = least_squares(prob.residuals, p0, jac=prob.jacobian, method="trf", loss=loss,
+                            f_scale=f_scale,
                             x_scale="jac", max_nfev=max_nfev, xtol=1e-12, ftol=1e-12,
                             gtol=1e-12)
     Rc, tc = prob.cameras(sol.x)
@@ -406,9 +407,67 @@ class _BundleProblem:
             X = X - np.where(okh[..., None], d, 0.0)
         return np.where(self.pt_ok[..., None], X, np.nan)
 
+    def _points_cached(self, p):
+        key = p.tobytes()
+        if getattr(self, "_key", None) != key:
+            R, t = self.cameras(p)
+            self._key, self._cache = key, (R, t, self.points(R, t))
+        return self._cache
+
+    def jacobian(self, p):
+        """Analytic Jacobian (2 n_obs + 1, 6 n_free) of `residuals`: the camera derivatives
+        plus the points' response through the (robustly weighted) normal equations of the
+        eliminated points, ``dX/dc = -H^-1 J_p^T W J_c`` (variable projection)."""
+        R, t, X = self._points_cached(p)
+        Xs = np.nan_to_num(X)
+        n = len(self.free)
+        T, V, J = self.obs.shape
+        K = self.K
+        Xc = np.matmul(Xs[:, None], np.swapaxes(R, -1, -2)[None]) + t[None, :, None]
+        z = Xc[..., 2]
+        zi = 1.0 / np.where(np.abs(z) > 1e-12, z, 1e-12)
+        xn, yn = Xc[..., 0] * zi, Xc[..., 1] * zi
+        fx, sk = K[:, 0, 0, None], K[:, 0, 1, None]
+        fy = K[:, 1, 1, None]
+        zero = np.zeros_like(zi)
+        A = np.stack([np.stack([fx * zi, sk * zi, -(fx * xn + sk * yn) * zi], -1),
+                      np.stack([zero, fy * zi, -fy * yn * zi], -1)], -2)  # (T, V, J, 2, 3)
+        RX = Xc - t[None, :, None]
+        Sk = np.zeros(RX.shape + (3,))
+        Sk[..., 0, 1], Sk[..., 0, 2] = -RX[..., 2], RX[..., 1]
+        Sk[..., 1, 0], Sk[..., 1, 2] = RX[..., 2], -RX[..., 0]
+        Sk[..., 2, 0], Sk[..., 2, 1] = -RX[..., 1], RX[..., 0]
+        Jw = -np.matmul(A, Sk)  # (T, V, J, 2, 3)
+        Jc = np.zeros((T, V, J, 2, 6 * n))
+        for i, v in enumerate(self.free):
+            Jc[:, v, :, :, 3 * i:3 * i + 3] = Jw[:, v]
+            Jc[:, v, :, :, 3 * n + 3 * i:3 * n + 3 * i + 3] = A[:, v]
+        Jp = np.matmul(A, R[None, :, None])  # (T, V, J, 2, 3)
+        uv, _ = self._project(R, t, Xs, jac=False)
+        r = np.where(self.obs[..., None], uv - self.x, 0.0)
+        w = (self.obs * self._weights((r * r).sum(-1)))[..., None, None]
+        H = (np.swapaxes(Jp, -1, -2) @ (w * Jp)).sum(1)  # (T, J, 3, 3)
+        Bm = (np.swapaxes(Jp, -1, -2) @ (w * Jc)).sum(1)  # (T, J, 3, 6n)
+        H = H + 1e-9 * np.trace(H, axis1=-2, axis2=-1)[..., None, None] * np.eye(3)
+        okh = self.pt_ok & np.isfinite(H).all((-2, -1))
+        Hs = np.where(okh[..., None, None], H, np.eye(3))
+        dX = -np.linalg.solve(Hs, np.where(okh[..., None, None], Bm, 0.0))  # (T, J, 3, 6n)
+        Jt = Jc + np.matmul(Jp, dX[:, None])
+        out = Jt[self.obs].reshape(-1, 6 * n)
+        g = np.zeros((1, 6 * n))
+        if self.gauge in self.free:
+            i = self.free.index(self.gauge)
+            Rg, tg = R[self.gauge], t[self.gauge]
+            C = -Rg.T @ tg
+            u = C / max(np.linalg.norm(C), 1e-300)
+            from posebench.geometry.rotations import skew
+
+            g[0, 3 * i:3 * i + 3] = 100.0 * u @ (-Rg.T @ skew(tg))
+            g[0, 3 * n + 3 * i:3 * n + 3 * i + 3] = 100.0 * u @ (-Rg.T)
+        return np.nan_to_num(np.concatenate([out, g]))
+
     def residuals(self, p):
-        R, t = self.cameras(p)
-        X = self.points(R, t)
+        R, t, X = self._points_cached(p)
         uv, _ = self._project(R, t, np.nan_to_num(X), jac=False)
         r = (uv - self.x)[self.obs].ravel()
         C = -R[self.gauge].T @ t[self.gauge]
