@@ -96,50 +96,60 @@ def average_rotations(V: int, pairs: np.ndarray, R_rel: np.ndarray, weight: np.n
                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Absolute rotations (V, 3, 3) (R_ref = I) from relative ones ``R_b = R_rel R_a`` of the
     edges `pairs` (E, 2) with weights (E,) (0 = unusable): maximum spanning tree, then chordal
-    L2 averaging; edges off by > edge_tol_deg are dropped and the average redone. Returns
-    (R, reached (V,) bool, edge_used (E,) bool)."""
+    L2 averaging. While some edge disagrees with the average by more than `edge_tol_deg`, the
+    edge whose removal leaves the most consistent graph (smallest largest residual, graph still
+    connected) is dropped and the average redone. Returns (R, reached (V,) bool, edge_used
+    (E,) bool)."""
     used = weight > 0
-    R = np.tile(np.eye(3), (V, 1, 1))
-    for _ in range(2):
-        reached = np.zeros(V, bool)
-        reached[ref] = True
-        R = np.tile(np.eye(3), (V, 1, 1))
-        while True:  # Prim: best edge from the reached set to a new view (V <= a few dozen)
-            cand = used & (reached[pairs[:, 0]] ^ reached[pairs[:, 1]])
-            if not cand.any():
-                break
-            e = np.flatnonzero(cand)[np.argmax(weight[cand])]
-            a, b = pairs[e]
-            if reached[a]:
-                R[b] = R_rel[e] @ R[a]
-                reached[b] = True
-            else:
-                R[a] = R_rel[e].T @ R[b]
-                reached[a] = True
-        for _ in range(iters):
-            for v in range(V):
-                if v == ref or not reached[v]:
-                    continue
-                M = np.zeros((3, 3))
-                for e in np.flatnonzero(used & ((pairs[:, 0] == v) | (pairs[:, 1] == v))):
-                    a, b = pairs[e]
-                    if not (reached[a] and reached[b]):
-                        continue
-                    M += weight[e] * (R_rel[e] @ R[a] if b == v else R_rel[e].T @ R[b])
-                if np.abs(M).sum() > 0:
-                    R[v] = _project_to_so3(M)
-        resid = rotation_angle_deg(R_rel, R[pairs[:, 1]] @ np.swapaxes(R[pairs[:, 0]], -1, -2))
-        bad = used & (resid > edge_tol_deg)
-        if not bad.any():
+    R, reached, resid = _average(V, pairs, R_rel, weight, used, ref, iters)
+    while (resid[used] > edge_tol_deg).any():
+        best = None
+        for e in np.flatnonzero(used & (resid > edge_tol_deg / 2)):
+            trial = used.copy()
+            trial[e] = False
+            if not _connected(V, pairs[trial], ref)[reached].all():
+                continue
+            Rt, rt, res_t = _average(V, pairs, R_rel, weight, trial, ref, iters)
+            worst = res_t[trial].max(initial=0.0)
+            if best is None or worst < best[0]:
+                best = (worst, trial, Rt, rt, res_t)
+        if best is None:
             break
-        keep = used & ~bad
-        # drop the disagreeing edges only if the graph stays connected without them
-        test = keep.copy()
-        if _connected(V, pairs[test], ref)[reached].all():
-            used = keep
-        else:
-            break
+        _, used, R, reached, resid = best
     return R, reached, used
+
+
+def _average(V, pairs, R_rel, weight, used, ref, iters):
+    """Spanning tree + chordal L2 averaging over the `used` edges; returns (R, reached,
+    residual angle (E,) deg of every edge)."""
+    reached = np.zeros(V, bool)
+    reached[ref] = True
+    R = np.tile(np.eye(3), (V, 1, 1))
+    while True:  # Prim: best edge from the reached set to a new view (V <= a few dozen)
+        cand = used & (reached[pairs[:, 0]] ^ reached[pairs[:, 1]])
+        if not cand.any():
+            break
+        e = np.flatnonzero(cand)[np.argmax(weight[cand])]
+        a, b = pairs[e]
+        if reached[a]:
+            R[b] = R_rel[e] @ R[a]
+            reached[b] = True
+        else:
+            R[a] = R_rel[e].T @ R[b]
+            reached[a] = True
+    for _ in range(iters):
+        for v in range(V):
+            if v == ref or not reached[v]:
+                continue
+            M = np.zeros((3, 3))
+            for e in np.flatnonzero(used & ((pairs[:, 0] == v) | (pairs[:, 1] == v))):
+                a, b = pairs[e]
+                if reached[a] and reached[b]:
+                    M += weight[e] * (R_rel[e] @ R[a] if b == v else R_rel[e].T @ R[b])
+            if np.abs(M).sum() > 0:
+                R[v] = _project_to_so3(M)
+    resid = rotation_angle_deg(R_rel, R[pairs[:, 1]] @ np.swapaxes(R[pairs[:, 0]], -1, -2))
+    return R, reached, resid
 
 
 def _connected(V: int, edges: np.ndarray, ref: int) -> np.ndarray:
@@ -193,7 +203,7 @@ def _motion_figure(X: np.ndarray, root: int = 0) -> float:
 
 def calibrate_rig(x: np.ndarray, K: np.ndarray, *, min_joints: int = 8, min_frames: int = 30,
                   loss: str = "soft_l1", max_rot_std_deg: float = 1.0,
-                  min_motion: float = 0.02, edge_tol_deg: float = 5.0, max_nfev: int = 60,
+                  min_motion: float = 0.05, edge_tol_deg: float = 5.0, max_nfev: int = 60,
                   root: int = 0, pair_kw: dict | None = None) -> RigCalibration:
     """Joint calibration of a static rig from one sequence (see the module docstring).
 
