@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from posebench.synth import rig
-from posebench.synth.build import place_in_capture_volume, visible_projection, \
-    visibility_counts
+from posebench.synth.build import place_in_capture_volume, visibility_counts, visible_projection
 from posebench.synth.render import crop_boxes
 
 
