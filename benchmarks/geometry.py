@@ -24,7 +24,10 @@ camera's frame). Run: ``python benchmarks/geometry.py [--pairs 10000] [--threads
 from __future__ import annotations
 
 import argparse
+import json
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -163,7 +166,27 @@ def main() -> None:
     ap.add_argument("--opencv-ransac-pairs", type=int, default=2000,
                     help="pairs timed for OpenCV RANSAC (slowest; a subset keeps the run short)")
     ap.add_argument("--noise", type=float, nargs="+", default=[0.0, 2.0, 5.0])
+    ap.add_argument("--section", choices=["per-frame", "rig", "all"], default="all",
+                    help="per-frame: the 10,000-pair throughput/accuracy table; rig: static-rig "
+                         "calibration per sequence and camera pair (synth + real mocap)")
+    ap.add_argument("--mocap", default=str(Path(__file__).resolve().parents[1].parent / "shared"
+                                           / "fixtures" / "mocap" / "converted"
+                                           / "bandai_ds1.npz"),
+                    help="Bandai dataset-1 converted npz (real-mocap section)")
+    ap.add_argument("--rig-every", type=int, default=1, help="use every k-th mocap clip")
+    ap.add_argument("--rig-synth-sequences", type=int, default=40)
+    ap.add_argument("--rig-noise", type=float, default=2.0)
+    ap.add_argument("--json", default=None, help="write the rig section's figures here")
     args = ap.parse_args()
+    if args.section in ("rig", "all"):
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from geometry_rig import main_rig
+
+        out = main_rig(args)
+        if args.json:
+            Path(args.json).write_text(json.dumps(out, indent=1))
+        if args.section == "rig":
+            return
     from tabulate import tabulate
 
     rig, Xc, uv, seq, rng = make_scene(args.pairs)

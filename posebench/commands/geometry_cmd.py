@@ -69,6 +69,11 @@ def _load_detections(path: str, n: int, J: int) -> np.ndarray:
               help="accurate (default: 8point + Sampson refinement + optimal triangulation "
                    "per-frame, trimmed pooled), fast (per-frame only: one 8-point solve, "
                    "midpoint triangulation, ~4x the throughput), or an explicit F estimator.")
+@click.option("--calibration", type=click.Choice(["bundle", "pairwise"]), default="bundle",
+              show_default=True,
+              help="pooled mode: bundle (all cameras of a sequence calibrated jointly: "
+                   "rotation averaging + bundle adjustment, ill-conditioned sequences flagged) "
+                   "or pairwise (one pooled relative pose per camera pair).")
 @click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=0, show_default=True,
               help="Seed of noise and RANSAC.")
 @click.option("--out", "--output", "out_path", required=True, type=click.Path(dir_okay=False),
@@ -76,8 +81,8 @@ def _load_detections(path: str, n: int, J: int) -> np.ndarray:
 @click.option("--report", "report_path", type=click.Path(dir_okay=False), default=None,
               help="Also write a JSON accuracy report here.")
 @click.option("--n-jobs", type=int, default=1, show_default=True, help="Worker processes.")
-def pseudo_labels_cmd(dataset, split, detections, gt_2d, noise_px, mode, estimator, seed,
-                      out_path, report_path, n_jobs) -> None:
+def pseudo_labels_cmd(dataset, split, detections, gt_2d, noise_px, mode, estimator,
+                      calibration, seed, out_path, report_path, n_jobs) -> None:
     """Triangulate 3D pseudo-labels from multi-view 2D poses of a dataset split."""
     from posebench.data.registry import load_dataset
     from posebench.errors import InputError
@@ -97,6 +102,8 @@ def pseudo_labels_cmd(dataset, split, detections, gt_2d, noise_px, mode, estimat
     if noise_px > 0:
         x = x + np.random.default_rng(seed).normal(size=x.shape) * noise_px
     kw = {"seed": seed}
+    if mode == "pooled":
+        kw["calibration"] = calibration
     if estimator:
         kw["estimator"] = estimator
     out = dataset_pseudo_labels(ds, x, mode=mode, n_jobs=n_jobs, **kw)

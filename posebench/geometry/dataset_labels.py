@@ -114,7 +114,7 @@ def dataset_pseudo_labels(ds, poses_2d: np.ndarray | None = None, *, mode: str =
     N = len(ds)
     poses = np.full((N, J, 3), np.nan)
     ok = np.zeros(N, dtype=bool)
-    reason = np.full(N, "not_enough_views", dtype="<U16")
+    reason = np.full(N, "not_enough_views", dtype="<U24")
     sel = row >= 0
     poses[row[sel]] = res.poses_3d[sel]
     ok[row[sel]] = res.ok[sel]
@@ -127,11 +127,14 @@ def _merge(outs: list[PseudoLabels], chunks, G, V, J) -> PseudoLabels:
     first = outs[0]
     Pn = len(first.pairs)
     res = PseudoLabels(np.full((G, V, J, 3), np.nan), np.zeros((G, V), bool),
-                       np.full((G, V), "not_enough_views", dtype="<U16"), first.pairs,
+                       np.full((G, V), "not_enough_views", dtype="<U24"), first.pairs,
                        np.zeros((G, Pn), bool), np.full((G, Pn), "not_enough_views",
-                                                        dtype="<U16"),
+                                                        dtype="<U24"),
                        np.tile(np.eye(3), (G, Pn, 1, 1)), np.zeros((G, Pn, 3)), first.mode,
                        first.scale_convention)
+    res.info = {k: v for k, v in first.info.items() if k != "sequences"}
+    if any("sequences" in o.info for o in outs):
+        res.info["sequences"] = [s for o in outs for s in o.info.get("sequences", [])]
     for out, ch in zip(outs, chunks):
         res.poses_3d[ch], res.ok[ch], res.reason[ch] = out.poses_3d, out.ok, out.reason
         res.pair_ok[ch], res.pair_reason[ch] = out.pair_ok, out.pair_reason

@@ -58,13 +58,16 @@ from posebench.geometry.camera import intrinsic_matrix, undistort_points, world_
 from posebench.geometry.fast_two_view import fast_relative_pose
 from posebench.geometry.rotations import relative_extrinsics
 from posebench.geometry.triangulation import (
-    triangulate_dlt,
+    triangulate_dlt_checked,
     triangulate_two_view_optimal,
     vector_median,
 )
 from posebench.geometry.two_view import (
+    BEHIND_CAMERA,
     NOT_ENOUGH_VIEWS,
+    NOT_VISIBLE,
     OK,
+    PARALLEL_RAYS,
     REASONS,
     ROOT_MISSING,
     TOO_FEW,
@@ -148,7 +151,8 @@ def pseudo_labels(poses_2d: np.ndarray, cameras: ViewCameras, *, mode: str = "pe
                   estimator: str | None = None, refine: bool = True, threshold_px: float = 1.0,
                   ransac_iters: int = 100, known_method: str = "dlt", seed: int = 0,
                   min_points: int = 8, n_threads: int | None = None,
-                  triangulation: str | None = None) -> PseudoLabels:
+                  triangulation: str | None = None, calibration: str = "bundle",
+                  calibration_kw: dict | None = None) -> PseudoLabels:
     """3D pseudo-labels from multi-view 2D poses (see the module docstring for everything).
 
     poses_2d (G, V, J, 2) px, full distorted image; cameras: `ViewCameras`; mode "known" |
@@ -161,17 +165,28 @@ def pseudo_labels(poses_2d: np.ndarray, cameras: ViewCameras, *, mode: str = "pe
     degree-6 polynomial, the paper-literal path) or "iterative" (iterated linearisation with
     Hartley-Sturm fallback: same optimum to < 1e-7 px, ~4x faster); default "iterative" for
     per-frame (its throughput target), "certified" otherwise.
+    calibration (pooled only): "bundle" (default: all cameras of a sequence calibrated jointly,
+    `rig_calibration.calibrate_rig`; every frame's joints are the bundle-adjusted points;
+    ill-conditioned sequences are flagged with their reason) or "pairwise" (one pooled
+    relative pose per camera pair, then two-view optimal triangulation and the vector median);
+    calibration_kw: extra arguments of `calibrate_rig` (thresholds).
+    Never raises on data: degenerate groups, views and pairs come back flagged with a reason.
     """
     x = np.asarray(poses_2d, dtype=np.float64)
     if x.ndim != 4 or x.shape[-1] != 2:
         raise InputError(f"poses_2d has shape {x.shape}, expected (G, V, J, 2) pixels; stack "
                          "the views of each instant along axis 1.")
     G, V, J, _ = x.shape
-    if V < 2:
-        raise InputError(f"poses_2d has {V} view(s), expected at least 2 synchronised views.")
+    if calibration not in ("bundle", "pairwise"):
+        raise InputError(f"calibration '{calibration}' is unknown; expected bundle or pairwise.")
     if mode not in ("known", "per-frame", "pooled"):
         raise InputError(f"mode '{mode}' is unknown; expected known, per-frame or pooled.")
-    cams = cameras.broadcast(G, V)
+    try:
+        cams = cameras.broadcast(G, V)
+    except ValueError:
+        raise InputError(f"the cameras do not match poses_2d of {G} groups x {V} views; "
+                         "expected camera arrays of shape (V, ...) or (G, V, ...); pass one "
+                         "calibration per view.") from None
     if mode == "known" and (cams.R is None or cams.t is None):
         raise InputError("mode 'known' needs extrinsics R, t in ViewCameras; pass them or use "
                          "mode 'per-frame' / 'pooled'.")
@@ -186,8 +201,17 @@ def pseudo_labels(poses_2d: np.ndarray, cameras: ViewCameras, *, mode: str = "pe
     if estimator == "fast" and mode != "per-frame":
         raise InputError(f"estimator 'fast' is the per-frame throughput path, but mode is "
                          f"'{mode}'; use mode 'per-frame' or estimator 'accurate'.")
+    if V < 2:  # nothing to triangulate: every view flagged, no pair
+        names = np.asarray(REASONS)
+        return PseudoLabels(np.full((G, V, J, 3), np.nan), np.zeros((G, V), bool),
+                            np.full((G, V), names[NOT_ENOUGH_VIEWS]), np.zeros((0, 2), np.int64),
+                            np.zeros((G, 0), bool), np.zeros((G, 0), dtype="<U16"),
+                            np.zeros((G, 0, 3, 3)), np.zeros((G, 0, 3)), mode,
+                            "millimetres" if mode == "known" else SCALE_CONVENTION)
     P = _pair_list(V, pairs)
-    und = undistort_points(x, cams.f, cams.c, cams.k, cams.p, cams.distortion)
+    with np.errstate(all="ignore"):  # far-off labels may overflow the distortion model
+        und = undistort_points(x, cams.f, cams.c, cams.k, cams.p, cams.distortion)
+        und = np.where(np.isfinite(und).all(-1, keepdims=True), und, np.nan)
     K = intrinsic_matrix(cams.f, cams.c)  # (G, V, 3, 3)
 
     if mode == "known":
@@ -213,6 +237,9 @@ def pseudo_labels(poses_2d: np.ndarray, cameras: ViewCameras, *, mode: str = "pe
                            estimator=estimator or "8point", **kw)
         R, t = rp.R.reshape(G, len(P), 3, 3), rp.t.reshape(G, len(P), 3)
         pair_reason = rp.reason.reshape(G, len(P))
+    elif calibration == "bundle":
+        return _pooled_bundle(und, K, P, np.asarray(sequence_ids), root, calibration_kw or {},
+                              dict(kw, estimator=estimator or "trimmed"))
     else:
         R, t, pair_reason = _pooled_poses(x1, x2, K1, K2, np.asarray(sequence_ids),
                                           estimator or "trimmed", kw)
@@ -248,6 +275,70 @@ def _pooled_poses(x1, x2, K1, K2, seq, estimator, kw):
         rp = relative_pose(p1, p2, K1[rows[0]], K2[rows[0]], estimator=estimator, **kw)
         R[rows], t[rows], reason[rows] = rp.R, rp.t, rp.reason
     return R, t, reason
+
+
+def _pooled_bundle(und, K, P, seq, root, cal_kw, pair_kw):
+    """Pooled mode with joint rig calibration per sequence (`rig_calibration`); a Python loop
+    over sequences only. Per-view outputs are the bundle-adjusted joints in each camera."""
+    from posebench.geometry.rig_calibration import calibrate_rig
+
+    G, V, J, _ = und.shape
+    Pn = len(P)
+    poses = np.full((G, V, J, 3), np.nan)
+    reason = np.full((G, V), NOT_ENOUGH_VIEWS, dtype=np.int64)
+    pair_reason = np.full((G, Pn), NOT_ENOUGH_VIEWS, dtype=np.int64)
+    pair_R = np.tile(np.eye(3), (G, Pn, 1, 1))
+    pair_t = np.zeros((G, Pn, 3))
+    seq_info = []
+    kw = {k: v for k, v in pair_kw.items() if k in ("estimator", "threshold_px", "ransac_iters",
+                                                    "seed", "min_points", "refine")}
+    _, inv = np.unique(seq, return_inverse=True)
+    for s in range(inv.max() + 1 if G else 0):
+        rows = np.flatnonzero(inv == s)
+        cal = calibrate_rig(und[rows], K[rows[0]], root=root, pair_kw=kw, **cal_kw)
+        Rv, tv = np.nan_to_num(cal.R), np.nan_to_num(cal.t)
+        Xv = np.matmul(cal.points[:, None], np.swapaxes(Rv, -1, -2)[None]) + tv[None, :, None]
+        Xv, _ = normalise_scale(Xv, root)
+        a, b = P[:, 0], P[:, 1]
+        lo, hi = np.minimum(a, b), np.maximum(a, b)
+        k = np.array([np.flatnonzero((cal.pairs[:, 0] == i) & (cal.pairs[:, 1] == j))[0]
+                      for i, j in zip(lo, hi)], dtype=np.int64)
+        pr = cal.pair_reason[k]
+        Rab = Rv[b] @ np.swapaxes(Rv[a], -1, -2)
+        tab = tv[b] - np.einsum("pij,pj->pi", Rab, tv[a])
+        tab = tab / np.maximum(np.linalg.norm(tab, axis=-1, keepdims=True), 1e-300)
+        pair_R[rows], pair_t[rows], pair_reason[rows] = Rab, tab, pr
+        # a view is usable where it is calibrated, at least one of its pairs is confident,
+        # and its root was reconstructed in front of it
+        conf = np.zeros(V, bool)
+        first_bad = np.full(V, NOT_ENOUGH_VIEWS)
+        for v in range(V):
+            has = (cal.pairs == v).any(1)
+            conf[v] = cal.view_ok[v] and (cal.pair_reason[has] == OK).any()
+            bad = cal.pair_reason[has][cal.pair_reason[has] != OK]
+            first_bad[v] = bad[0] if len(bad) else NOT_ENOUGH_VIEWS
+        root_ok = np.isfinite(Xv[..., root, :]).all(-1)
+        front = Xv[..., root, 2] > 0
+        seen = np.isfinite(und[rows][..., root, :]).all(-1)  # (T, V)
+        r = np.where(conf[None], np.where(root_ok, np.where(front, np.where(
+            seen, OK, NOT_VISIBLE), BEHIND_CAMERA), ROOT_MISSING), first_bad[None])
+        reason[rows] = r
+        poses[rows] = np.where((r == OK)[..., None, None], Xv, np.nan)
+        seq_info.append({"sequence": str(seq[rows[0]]), "frames": int(len(rows)),
+                         "pair_reason": [REASONS[c] for c in cal.pair_reason],
+                         "pairs": cal.pairs.tolist(),
+                         "frames_both": cal.frames_both.tolist(),
+                         "rot_std_deg": [None if not np.isfinite(v) else float(v)
+                                         for v in cal.pair_rot_std_deg],
+                         "motion": cal.info.get("motion"),
+                         "reprojection_rms_px": cal.info.get("reprojection_rms_px"),
+                         "seconds": cal.info.get("seconds")})
+    names = np.asarray(REASONS)
+    res = PseudoLabels(poses, reason == OK, names[reason], P, pair_reason == OK,
+                       names[pair_reason], pair_R, pair_t, "pooled", SCALE_CONVENTION)
+    res.info["calibration"] = "bundle"
+    res.info["sequences"] = seq_info
+    return res
 
 
 def _combine(Xa, Xb, pair_ok, pair_reason, R, t, P, V, root, mode, convention,
@@ -291,10 +382,18 @@ def _known(und, K, cams, P, root, method, n_threads):
     pair_reason = np.where(n_pair_valid >= 1, OK, TOO_FEW)
     if method == "dlt":
         Pm = K @ np.concatenate([cams.R, cams.t[..., None]], -1)  # (G, V, 3, 4)
-        Xw = triangulate_dlt(Pm, und)  # (G, J, 3)
+        # views that would see a point behind them are dropped per point (a 2D label of a
+        # point behind the camera is not an image of it), degenerate points are flagged
+        Xw, why = triangulate_dlt_checked(Pm, und)  # (G, J, 3), (G, J)
         Xc = world_to_camera(Xw[:, None], cams.R, cams.t)  # (G, V, J, 3)
-        ok = np.isfinite(Xc[..., root, :]).all(-1)
-        reason = np.where(ok, OK, ROOT_MISSING)
+        root_reason = np.array([OK, ROOT_MISSING, PARALLEL_RAYS, BEHIND_CAMERA])[why[:, root]]
+        reason = np.broadcast_to(root_reason[:, None], (G, V)).copy()
+        # a view whose camera has the root behind it cannot use the label
+        reason = np.where((reason == OK) & ~(Xc[..., root, 2] > 0), BEHIND_CAMERA, reason)
+        # a view whose image does not show the root gets no label (nothing to learn from)
+        reason = np.where((reason == OK) & ~valid[..., root], NOT_VISIBLE, reason)
+        ok = (reason == OK) & np.isfinite(Xc[..., root, :]).all(-1)
+        reason = np.where(ok, OK, np.where(reason == OK, ROOT_MISSING, reason))
         names = np.asarray(REASONS)
         return PseudoLabels(np.where(ok[..., None, None], Xc, np.nan), ok, names[reason], P,
                             pair_reason == OK, names[pair_reason], R, t, "known", "millimetres")

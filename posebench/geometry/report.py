@@ -68,6 +68,8 @@ def quality_report(result, gt_poses_3d: np.ndarray | None = None,
         "pairs": n_pairs,
         "failed_pairs": int(n_pairs - pair_ok.sum()),
         "pair_reasons": {str(r): int(c) for r, c in zip(reasons, counts)},
+        "view_reasons": {str(r): int(c) for r, c in zip(
+            *np.unique(np.asarray(result.reason), return_counts=True))},
         "views_ok": int(result.ok.sum()),
         "views_failed": int((~result.ok).sum()),
         "pairs_per_s": (n_pairs / seconds) if seconds else None,
@@ -86,6 +88,8 @@ def quality_report(result, gt_poses_3d: np.ndarray | None = None,
         if err.size:
             rep["rotation_error_deg_median"] = float(np.median(err))
             rep["rotation_error_deg_mean"] = float(np.mean(err))
+    if "sequences" in getattr(result, "info", {}):
+        rep["calibration"] = calibration_summary(result.info["sequences"])
     if gt_poses_3d is not None:
         p_fn, n_fn, source = _metric_functions()
         gt = np.asarray(gt_poses_3d, dtype=np.float64)
@@ -100,3 +104,33 @@ def quality_report(result, gt_poses_3d: np.ndarray | None = None,
             rep["metrics_source"] = source
             rep["evaluated_views"] = int(sel.sum())
     return rep
+
+
+def calibration_summary(sequences: list[dict]) -> dict:
+    """Rig-calibration conditioning over sequences (pooled mode, ``calibration="bundle"``):
+    flagged sequence-pairs by reason, the conditioning figures (rotation std from the bundle
+    adjustment's covariance, motion figure, frames with >= 8 joints in both views) as
+    median / max, seconds per sequence, and every flagged sequence-pair with its figures."""
+    flagged, stds, motion, secs, n_pairs = [], [], [], [], 0
+    reasons: dict[str, int] = {}
+    for s in sequences:
+        motion.append(s.get("motion"))
+        secs.append(s.get("seconds"))
+        for k, r in enumerate(s["pair_reason"]):
+            n_pairs += 1
+            reasons[r] = reasons.get(r, 0) + 1
+            sd = s["rot_std_deg"][k]
+            if sd is not None:
+                stds.append(sd)
+            if r != "ok":
+                flagged.append({"sequence": s["sequence"], "pair": s["pairs"][k], "reason": r,
+                                "rot_std_deg": sd, "motion": s.get("motion"),
+                                "frames_both": s["frames_both"][k]})
+
+    def stat(v):
+        v = np.asarray([x for x in v if x is not None and np.isfinite(x)], float)
+        return None if not v.size else {"median": float(np.median(v)), "max": float(v.max())}
+
+    return {"sequences": len(sequences), "sequence_pairs": n_pairs, "pair_reasons": reasons,
+            "rot_std_deg": stat(stds), "motion": stat(motion), "seconds_per_sequence": stat(secs),
+            "flagged": flagged}

@@ -23,18 +23,65 @@ import numpy as np
 from posebench.geometry.two_view import two_ray_depths
 
 
+def _safe_solve3(A: np.ndarray, b: np.ndarray, usable: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Solve 3x3 systems A (..., 3, 3) x = b (..., 3) where `usable` (...,) and the system is
+    finite and well conditioned (reciprocal condition estimate > 1e-13); returns
+    (x (..., 3) NaN elsewhere, solved (...,) bool). Never raises: singular, overflowing or NaN
+    systems are replaced by the identity before LAPACK sees them."""
+    scale = np.abs(A).max((-2, -1))
+    with np.errstate(all="ignore"):
+        An = A / np.where(scale > 0, scale, 1.0)[..., None, None]
+        bn = b / np.where(scale > 0, scale, 1.0)[..., None]
+        good = usable & np.isfinite(An).all((-2, -1)) & np.isfinite(bn).all(-1) & (scale > 0)
+        An = np.where(good[..., None, None], An, np.eye(3))
+        bn = np.where(good[..., None], bn, 0.0)
+        # |det| against the product of row norms: 0 for singular, 1 for orthogonal rows
+        det = np.abs(np.linalg.det(An))
+        rn = np.prod(np.linalg.norm(An, axis=-1), axis=-1)
+        good &= det > 1e-13 * np.maximum(rn, 1e-300)
+        An = np.where(good[..., None, None], An, np.eye(3))
+        try:
+            x = np.linalg.solve(An, bn[..., None])[..., 0]
+        except np.linalg.LinAlgError:  # cannot happen after the guards; fail closed anyway
+            x = np.full(bn.shape, np.nan)
+            good = np.zeros_like(good)
+    good &= np.isfinite(x).all(-1)
+    return np.where(good[..., None], x, np.nan), good
+
+
+#: Reasons of `triangulate_dlt_checked` (index = code).
+DLT_REASONS = ("ok", "not_enough_views", "parallel_rays", "behind_camera")
+
+
 def triangulate_dlt(P: np.ndarray, x: np.ndarray, weights: np.ndarray | None = None
                     ) -> np.ndarray:
     """Weighted linear (DLT) triangulation over V views.
 
     P (..., V, 3, 4); x (..., V, J, 2); weights (..., V, J) or (..., V) >= 0 (default 1; NaN
     points are ignored). Returns X (..., J, 3) in P's source frame; NaN where fewer than two
-    views have a point. Each view contributes the rows ``w (x p3 - p1)``, ``w (y p3 - p2)``;
-    the solution is the linear least-squares point with the homogeneous coordinate fixed to 1
-    (HZ's inhomogeneous DLT, 3x3 normal equations), computed twice: rows scaled by the norm of
-    their 3D part, then by 1 / the projective depth of the first solution, so that residuals
-    are image distances (unweighted algebraic rows measured ~2x the error at 2 px on the H36M
-    rig). Exact data gives the exact point.
+    views have a point, where the rays are (near) parallel or the system is not finite. Each
+    view contributes the rows ``w (x p3 - p1)``, ``w (y p3 - p2)``; the solution is the linear
+    least-squares point with the homogeneous coordinate fixed to 1 (HZ's inhomogeneous DLT,
+    3x3 normal equations), computed twice: rows scaled by the norm of their 3D part, then by
+    1 / the projective depth of the first solution, so that residuals are image distances
+    (unweighted algebraic rows measured ~2x the error at 2 px on the H36M rig). Exact data
+    gives the exact point. Never raises on data: see `triangulate_dlt_checked` for the reasons.
+    """
+    return triangulate_dlt_checked(P, x, weights, cheirality=False)[0]
+
+
+def triangulate_dlt_checked(P: np.ndarray, x: np.ndarray, weights: np.ndarray | None = None,
+                            *, cheirality: bool = True, min_depth: float = 0.0
+                            ) -> tuple[np.ndarray, np.ndarray]:
+    """`triangulate_dlt` with a reason per point, and (``cheirality``) views that see the
+    solution at depth <= `min_depth` (behind or on the camera plane: such a 2D label cannot be
+    an image of the point) dropped and the point solved again from the remaining views.
+
+    Same arguments; returns (X (..., J, 3), reason (..., J) int code into `DLT_REASONS`: 0 ok,
+    1 fewer than two views, 2 rays (near) parallel / singular or non-finite system, 3 fewer
+    than two views see the point in front of them). Depth is the third row of P applied to X
+    (for ``P = K [R | t]`` with K's last row (0, 0, 1): the camera-frame z, P's units).
     """
     P = np.asarray(P, dtype=np.float64)
     x = np.asarray(x, dtype=np.float64)
@@ -45,28 +92,68 @@ def triangulate_dlt(P: np.ndarray, x: np.ndarray, weights: np.ndarray | None = N
         w = np.asarray(weights, dtype=np.float64)
         if w.shape == x.shape[:-2]:
             w = np.broadcast_to(w[..., None], x.shape[:-1])
-    ok = np.isfinite(x).all(-1) & (np.nan_to_num(w) > 0)
+    with np.errstate(all="ignore"):
+        ok = np.isfinite(x).all(-1) & (np.nan_to_num(w) > 0)
+        ok &= np.isfinite(P).all((-2, -1))[..., None] if P.ndim == x.ndim + 1 else True
     w = np.where(ok, w, 0.0)
     xz = np.where(ok[..., None], x, 0.0)
-    P = np.broadcast_to(P, x.shape[:-3] + (V, 3, 4))[..., None, :, :]  # (..., V, 1, 3, 4)
-    r1 = xz[..., 0:1] * P[..., 2, :] - P[..., 0, :]  # (..., V, J, 4)
-    r2 = xz[..., 1:2] * P[..., 2, :] - P[..., 1, :]
-    rows = np.stack([r1, r2], axis=-2)  # (..., V, J, 2, 4)
-    enough = ok.sum(-2) >= 2
+    P = np.nan_to_num(np.broadcast_to(P, x.shape[:-3] + (V, 3, 4)))[..., None, :, :]
+    with np.errstate(all="ignore"):
+        r1 = xz[..., 0:1] * P[..., 2, :] - P[..., 0, :]  # (..., V, J, 4)
+        r2 = xz[..., 1:2] * P[..., 2, :] - P[..., 1, :]
+        rows = np.stack([r1, r2], axis=-2)  # (..., V, J, 2, 4)
+        # both rows of a view scaled by the norm of the first row's 3D part: huge pixels
+        # (projections of points near the camera plane) cannot overflow the normal equations
+        nrm = np.maximum(np.linalg.norm(rows[..., 0, :3], axis=-1), 1e-300)  # (..., V, J)
+        rows = rows / nrm[..., None, None]
+        bad = ~np.isfinite(rows).all((-2, -1)) | ~np.isfinite(nrm)
+        ok = ok & ~bad
+        rows = np.where(bad[..., None, None], 0.0, rows)
+        nrm = np.where(bad, 1.0, nrm)
+    depth_row = P[..., 2, :]  # (..., V, 1, 4): broadcast over J below
 
-    def solve(scale):  # scale (..., V, J): per-view row weights
-        rw = rows * (scale * w)[..., None, None]
+    def solve(scale, use):  # scale (..., V, J): per-view row weights; use (..., V, J)
+        sw = np.nan_to_num(np.where(use, scale * w, 0.0), posinf=1e300)
+        sw = sw / np.maximum(sw.max(-2, keepdims=True), 1e-300)  # relative weights only
+        rw = rows * sw[..., None, None]
         M = np.einsum("...vjri,...vjrk->...jik", rw, rw)
-        A3 = np.where(enough[..., None, None], M[..., :3, :3], np.eye(3))
-        return np.linalg.solve(A3, -M[..., :3, 3:4])[..., 0]
+        enough = use.sum(-2) >= 2
+        X, solved = _safe_solve3(M[..., :3, :3], -M[..., :3, 3], enough)
+        return X, solved, enough
 
-    # pass 1: rows scaled by the norm of their 3D part; pass 2: by 1 / projective depth, so the
-    # residual is the image distance (the iterative linear method of Hartley & Sturm)
-    X = solve(1.0 / np.maximum(np.linalg.norm(rows[..., 0, :3], axis=-1), 1e-300))
-    Xh = np.concatenate([X, np.ones(X.shape[:-1] + (1,))], -1)
-    depth = np.einsum("...vi,...ji->...vj", P[..., 0, 2, :], Xh)
-    X = solve(1.0 / np.maximum(np.abs(depth), 1e-300))
-    return np.where(enough[..., None], X, np.nan)
+    def depths(X):
+        Xh = np.concatenate([np.nan_to_num(X), np.ones(X.shape[:-1] + (1,))], -1)
+        return np.einsum("...vji,...ji->...vj", np.broadcast_to(
+            depth_row, rows.shape[:-2] + (4,)), Xh)
+
+    # pass 1: rows of unit 3D part; pass 2: by 1 / projective depth, so the residual is the
+    # image distance (the iterative linear method of Hartley & Sturm)
+    use = ok
+    with np.errstate(all="ignore"):
+        for _ in range(2 if cheirality else 1):
+            X, solved, enough = solve(1.0, use)
+            d = depths(X)
+            ad = np.abs(d)
+            X, solved, enough = solve(nrm / np.maximum(ad, 1e-12 * ad.max(-2, keepdims=True)
+                                                       + 1e-300), use)
+            if not cheirality:
+                break
+            front = depths(X) > min_depth
+            dropped = use & ~front & solved[..., None, :]
+            if not dropped.any():
+                break
+            use = use & ~dropped
+    reason = np.zeros(X.shape[:-1], dtype=np.int64)
+    if cheirality:
+        d = depths(X)
+        behind = (use & ~(d > min_depth)).any(-2) & solved
+        reason = np.where(behind, 3, reason)
+        X = np.where(behind[..., None], np.nan, X)
+        few = (ok.sum(-2) >= 2) & ~enough
+        reason = np.where(few, 3, reason)
+    reason = np.where(~solved & enough, 2, reason)
+    reason = np.where(ok.sum(-2) < 2, 1, reason)
+    return np.where((reason == 0)[..., None], X, np.nan), reason
 
 
 def _poly_real_candidates(coef: np.ndarray, n_threads: int | None = None) -> np.ndarray:

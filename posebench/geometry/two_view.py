@@ -44,9 +44,16 @@ REASONS: tuple[str, ...] = (
     "non_finite",           # 6 numerical failure (NaN/inf in the estimate)
     "root_missing",         # 7 the root joint could not be reconstructed (scale undefined)
     "not_enough_views",     # 8 pseudo-label view: no successful pair contains this view
+    "parallel_rays",        # 9 triangulation undetermined: rays (near) parallel / singular
+    "behind_camera",        # 10 the point lies behind (or on the plane of) a camera seeing it
+    "few_visible",          # 11 rig calibration: too few frames with >= 8 joints in both views
+    "little_motion",        # 12 rig calibration: too little motion for a confident pose
+    "ill_conditioned",      # 13 rig calibration: pose uncertainty above the limit
+    "not_visible",          # 14 the view does not see the person (its root joint has no 2D)
 )
 OK, TOO_FEW, IDENTICAL, COLLINEAR, NO_PARALLAX, CHEIRALITY, NON_FINITE, ROOT_MISSING, \
-    NOT_ENOUGH_VIEWS = range(len(REASONS))
+    NOT_ENOUGH_VIEWS, PARALLEL_RAYS, BEHIND_CAMERA, FEW_VISIBLE, LITTLE_MOTION, \
+    ILL_CONDITIONED, NOT_VISIBLE = range(len(REASONS))
 
 
 def _valid_mask(x1: np.ndarray, x2: np.ndarray, valid: np.ndarray | None) -> np.ndarray:

@@ -57,6 +57,7 @@ class SynthOptions:
     test_layout: str = "sequences"
     test_subjects: int = 8
     test_subactions: int = 5
+    trajectory: str = "capture"
 
 
 def subject_names(n: int) -> tuple[list[str], list[str]]:
@@ -125,9 +126,32 @@ def _test_sequences(opts, train_s, test_s, rng, centre_of) -> _Seqs:
     return seqs
 
 
-def _from_clips(clips, subjects, n_frames, rng, centre_of) -> _Seqs:
+#: radius (mm) of the capture disc imported mocap is kept in (``trajectory="capture"``)
+CAPTURE_RADIUS_MM = 1000.0
+#: joints nearer than this to a camera's image plane (mm, camera z) are not visible
+MIN_DEPTH_MM = 100.0
+
+
+def place_in_capture_volume(J: np.ndarray, centre, radius: float = CAPTURE_RADIUS_MM
+                            ) -> np.ndarray:
+    """Keep a clip's root inside the capture disc, as Human3.6M's subjects stay in view.
+
+    J (T, 17, 3) mm world z-up, root already centred on `centre` (2,) by its mean. Frames
+    whose root lies farther than `radius` from the centre are shifted back (horizontally,
+    toward the centre) onto the disc's edge: inside the disc the motion is unchanged, outside
+    the person walks on the spot at the edge. Returns a new array."""
+    d = J[:, 0, :2] - np.asarray(centre, float)
+    r = np.linalg.norm(d, axis=-1)
+    excess = np.where(r > radius, 1.0 - radius / np.maximum(r, 1e-9), 0.0)
+    out = J.copy()
+    out[..., :2] -= (excess[:, None] * d)[:, None, :]
+    return out
+
+
+def _from_clips(clips, subjects, n_frames, rng, centre_of, trajectory="capture") -> _Seqs:
     """Distribute clips over subjects round-robin; resample to 25 fps; centre each clip's
-    mean root on the capture centre; put feet on the floor."""
+    mean root on the capture centre; keep it in the capture volume (`place_in_capture_volume`,
+    unless ``trajectory="original"``); put feet on the floor."""
     seqs = _Seqs([], [], [], {s: sample_body(rng) for s in subjects})
     counts: dict = {}
     for i, clip in enumerate(clips):
@@ -135,6 +159,8 @@ def _from_clips(clips, subjects, n_frames, rng, centre_of) -> _Seqs:
         idx = np.round(np.arange(0, len(clip.joints) / clip.fps, 1.0 / FPS) * clip.fps)
         J = clip.joints[np.minimum(idx.astype(int), len(clip.joints) - 1)][:n_frames].copy()
         J[..., :2] += np.asarray(centre_of(s)) - J[:, 0, :2].mean(0)
+        if trajectory == "capture":
+            J = place_in_capture_volume(J, centre_of(s))
         J[..., 2] += 80.0 - np.minimum(J[:, 3, 2], J[:, 6, 2]).min()
         base = (clip.action or clip.name).replace("|", "_")
         counts[(s, base)] = counts.get((s, base), 0) + 1
@@ -188,10 +214,38 @@ def _multiview_split(opts, name, split, seqs, cams_of, rng, image_store) -> Pose
     order = k.sort_order()
     X_c, ci, k = X_c[order], ci[order], k.take(order)
     subj = np.concatenate(body_of)[order]
-    uv = project_with_table(X_c, cameras, ci)
+    uv, visibility = visible_projection(X_c, cameras, ci)
     ds = PoseDataset(name, split, "h36m17", X_c, uv, k, ci, cameras,
-                     meta={"split_info": {"role": "multi-view", "fps": FPS}})
+                     meta={"split_info": {"role": "multi-view", "fps": FPS,
+                                          "not_visible": visibility_counts(
+                                              ~np.isfinite(uv).all(-1), k.camera, k)}})
     return _with_images(opts, ds, subj, seqs.bodies, rng, image_store)
+
+
+def visible_projection(X_c: np.ndarray, cameras: CameraTable, ci: np.ndarray,
+                       min_depth: float = MIN_DEPTH_MM) -> tuple[np.ndarray, np.ndarray]:
+    """2D labels with not-visible joints as NaN: X_c (N, J, 3) mm camera frame, camera rows
+    ci (N,). A joint is visible when its depth exceeds `min_depth` mm and its projection lies
+    inside the image [0, width) x [0, height). Returns (uv (N, J, 2) px, visible (N, J))."""
+    with np.errstate(all="ignore"):
+        uv = project_with_table(X_c, cameras, ci)
+    w = np.asarray(cameras.width, float)[ci][:, None]
+    h = np.asarray(cameras.height, float)[ci][:, None]
+    vis = (X_c[..., 2] > min_depth) & np.isfinite(uv).all(-1)
+    vis &= (uv[..., 0] >= 0) & (uv[..., 0] < w) & (uv[..., 1] >= 0) & (uv[..., 1] < h)
+    return np.where(vis[..., None], uv, np.nan), vis
+
+
+def visibility_counts(hidden: np.ndarray, camera: np.ndarray, keys: SampleKeys) -> dict:
+    """Per camera id: joints not visible, frames (samples) with any / every joint not
+    visible, samples. hidden (N, J) bool; camera (N,) ids."""
+    out = {}
+    for c in np.unique(camera):
+        m = camera == c
+        h = hidden[m]
+        out[str(c)] = {"joints": int(h.sum()), "frames_any": int(h.any(-1).sum()),
+                       "frames_all": int(h.all(-1).sum()), "frames": int(m.sum())}
+    return out
 
 
 def _concat_tables(tables: list[CameraTable]) -> CameraTable:
@@ -280,6 +334,9 @@ def build(root: str | Path, options: SynthOptions | None = None) -> Path:
         raise InputError(f"--frames-per-action {opts.frames_per_action} is below 1; "
                          "expected a positive frame count.")
     rig.parse_cameras(opts.cameras)
+    if opts.trajectory not in ("capture", "original"):
+        raise InputError(f"--trajectory '{opts.trajectory}' is not known; expected capture "
+                         "(keep imported mocap in view of the rig) or original.")
     root = Path(root)
     train_s, test_s = subject_names(opts.subjects)
     rngs = {k: np.random.default_rng([opts.seed, i]) for i, k in
@@ -302,7 +359,7 @@ def build(root: str | Path, options: SynthOptions | None = None) -> Path:
 
         clips = load_clips(opts.poses)
         clips_all = _from_clips(clips, train_s + test_s, opts.frames_per_action, rngs["poses"],
-                                centre_of)
+                                centre_of, opts.trajectory)
         seqs = {}
         for sp, subs in (("train", train_s), ("test", test_s)):
             keep = [i for i, s in enumerate(clips_all.subjects) if s in subs]

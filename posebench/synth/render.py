@@ -44,9 +44,14 @@ def crop_boxes(uv: np.ndarray, margin: float = 1.3) -> tuple[np.ndarray, np.ndar
     """Square boxes around 2D poses. uv (N, J, 2) px -> top-left (N, 2) px, side (N,) px.
 
     The box is centred on the 2D bounding box (head top extended by 15 % of the body height)
-    with side `margin` times its larger extent.
+    with side `margin` times its larger extent. NaN joints (not visible) are ignored; a pose
+    with no visible joint gets a 32 px box at the origin.
     """
-    lo, hi = uv.min(1), uv.max(1)
+    vis = np.isfinite(uv).all(-1)
+    seen = vis.any(-1)
+    big = np.where(vis[..., None], uv, np.inf)
+    lo = np.where(seen[:, None], big.min(1), 0.0)  # not-visible joints (NaN) are ignored
+    hi = np.where(seen[:, None], np.where(vis[..., None], uv, -np.inf).max(1), 0.0)
     ext = hi - lo
     lo = lo - np.stack([np.zeros(len(uv)), 0.08 * ext[:, 1]], -1)
     side = margin * np.maximum(ext[:, 0], ext[:, 1] * 1.08)

@@ -111,7 +111,8 @@ def triangulate_groups(uv: np.ndarray, dataset, idx: np.ndarray, sequence: np.nd
     """Geometry core on grouped views -> ((G, V, J, 3) per-view camera-frame 3D, (G, V) ok).
 
     All view pairs are used and combined per view by the vector median of the optimal two-view
-    triangulations (PAPER.md's recipe, in "known" mode too); unknown-
+    triangulations (PAPER.md's recipe, in "known" mode too; pooled mode keeps the pairwise
+    calibration, not the geometry core's default joint rig calibration); unknown-
     scale modes return poses in the geometry core's normalised scale, which the depth
     representation ignores.
     """
@@ -126,7 +127,7 @@ def triangulate_groups(uv: np.ndarray, dataset, idx: np.ndarray, sequence: np.nd
                             t=cams.t[ci] if mode == "known" else None)
     res = pseudo_labels(uv[idx], view_cams, mode=mode, sequence_ids=sequence,
                         root=get_skeleton(dataset.skeleton).root, seed=seed,
-                        known_method="pairwise-median")
+                        known_method="pairwise-median", calibration="pairwise")
     return np.asarray(res.poses_3d), np.asarray(res.ok, dtype=bool)
 
 

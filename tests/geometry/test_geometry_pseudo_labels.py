@@ -50,16 +50,23 @@ def test_noise_pooled_beats_per_frame_and_known_is_best():
     rng = np.random.default_rng(0)
     noisy = uv + rng.normal(size=uv.shape) * 2.0
     err = {}
-    for mode, method in (("per-frame", "dlt"), ("pooled", "dlt"), ("known", "dlt"),
-                         ("known", "pairwise-median")):
-        res = pseudo_labels(noisy, CAMS, mode=mode, sequence_ids=seq, known_method=method)
+    for mode, method, cal in (("per-frame", "dlt", "bundle"), ("pooled", "dlt", "pairwise"),
+                              ("known", "dlt", "bundle"), ("known", "pairwise-median", "bundle"),
+                              ("pooled", "dlt", "bundle")):
+        res = pseudo_labels(noisy, CAMS, mode=mode, sequence_ids=seq, known_method=method,
+                            calibration=cal)
         sel = res.ok
-        err[mode, method] = p_mpjpe_local(res.poses_3d[sel], Xc[sel]).mean()
-    # 4-view DLT < pairwise median with true cameras < pooled < per-frame; pooled close to the
-    # same pairwise combination with true cameras
-    assert err["known", "dlt"] < err["known", "pairwise-median"] < err["pooled", "dlt"]
-    assert err["pooled", "dlt"] < err["per-frame", "dlt"] / 2
-    assert err["pooled", "dlt"] < 1.5 * err["known", "pairwise-median"]
+        assert sel.all() or mode == "per-frame"
+        err[mode, method, cal] = p_mpjpe_local(res.poses_3d[sel], Xc[sel]).mean()
+    known_dlt, known_pm = err["known", "dlt", "bundle"], err["known", "pairwise-median", "bundle"]
+    pairwise, bundle = err["pooled", "dlt", "pairwise"], err["pooled", "dlt", "bundle"]
+    # 4-view DLT < pairwise median with true cameras < pairwise pooled < per-frame; pairwise
+    # pooled close to the same pairwise combination with true cameras
+    assert known_dlt < known_pm < pairwise
+    assert pairwise < err["per-frame", "dlt", "bundle"] / 2
+    assert pairwise < 1.5 * known_pm
+    # the jointly calibrated rig triangulates from all views at once: as good as known cameras
+    assert bundle <= 1.05 * known_dlt
 
 
 def test_missing_view_and_nan_joints():
@@ -79,8 +86,10 @@ def test_missing_view_and_nan_joints():
 
 def test_input_errors():
     _, uv, _ = scene(1, 2)
-    with pytest.raises(InputError):
+    with pytest.raises(InputError):  # 1 view of 2D, 4 cameras
         pseudo_labels(uv[:, :1], CAMS, mode="per-frame")
+    one = pseudo_labels(uv[:, :1], ViewCameras(RIG["f"][:1], RIG["c"][:1]), mode="per-frame")
+    assert not one.ok.any() and (one.reason == "not_enough_views").all()
     with pytest.raises(InputError):
         pseudo_labels(uv, CAMS, mode="pooled")
     with pytest.raises(InputError):
