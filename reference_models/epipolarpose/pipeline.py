@@ -72,6 +72,10 @@ def run_config(prof: dict, mode: str, optim: dict, pseudo_mode: str | None, init
            "run": dict(prof.get("run", {}))}
     if pseudo_mode:
         cfg["pseudo"]["mode"] = pseudo_mode
+    stage = prof.get("pretrain" if mode == "pretrain-2d" else "train3d", {})
+    augment = {**prof.get("augment", {}), **stage.get("augment", {})}
+    if augment:  # [augment], overridden per stage by [pretrain.augment] / [train3d.augment]
+        cfg["augment"] = augment
     return cfg
 
 
