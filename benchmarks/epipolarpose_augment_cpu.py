@@ -22,6 +22,7 @@ PAPER_AUGMENT = {"enabled": True, "scale_factor": 0.25, "rot_factor": 30.0, "rot
 
 
 def main(argv=None) -> int:
+    from posebench.data.protocols import default_protocol
     from reference_models.epipolarpose.evaluate import predict
     from reference_models.epipolarpose.pipeline import (
         VARIANTS,
@@ -32,8 +33,6 @@ def main(argv=None) -> int:
         run_config,
     )
     from reference_models.epipolarpose.trainer import train
-
-    from posebench.data.protocols import default_protocol
 
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--out", required=True)

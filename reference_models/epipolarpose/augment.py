@@ -81,7 +81,8 @@ def step_generator(seed: int, step: int) -> torch.Generator:
 def sample_params(cfg: AugmentConfig, batch: int, generator: torch.Generator) -> dict:
     """Per-sample parameters: scale (B,), rot_deg (B,), flip (B,) bool, color (B, 3); float64."""
     g = generator
-    scale = 1.0 + cfg.scale_factor * torch.randn(batch, generator=g, dtype=torch.float64).clamp(-1, 1)
+    normal = torch.randn(batch, generator=g, dtype=torch.float64)
+    scale = 1.0 + cfg.scale_factor * normal.clamp(-1, 1)
     rot = cfg.rot_factor * torch.randn(batch, generator=g, dtype=torch.float64).clamp(-2, 2)
     rot = torch.where(torch.rand(batch, generator=g, dtype=torch.float64) < cfg.rot_prob, rot,
                       torch.zeros_like(rot))
