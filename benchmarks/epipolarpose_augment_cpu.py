@@ -38,10 +38,15 @@ def main(argv=None) -> int:
     ap.add_argument("--out", required=True)
     ap.add_argument("--profile", default="cpu")
     ap.add_argument("--variants", default="fully-supervised,ss-known")
+    ap.add_argument("--threads", type=int, default=0,
+                    help="torch threads (default: the profile's); 1 avoids oversubscription "
+                         "on a loaded machine (both arms use the same)")
     args = ap.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     prof = load_profile(args.profile)
+    if args.threads:
+        prof["threads"] = args.threads
     dataset = prof["data"]["dataset"]
     t0 = time.perf_counter()
     data_ref, splits = prepare_data(prof, dataset, out, print)
@@ -57,8 +62,8 @@ def main(argv=None) -> int:
     print(f"[{time.perf_counter() - t0:7.1f}s] 2D pre-training (shared, no augmentation)")
     pre_dir = train(pre, out / "pretrain-2d", resume=True, datasets=dict(splits))
     rows = []
-    for arm in ("off", "on"):
-        for variant in args.variants.split(","):
+    for variant in args.variants.split(","):  # both arms of a variant back to back
+        for arm in ("off", "on"):
             mode, pmode = VARIANTS[variant]
             if pmode == "2dgt":
                 pmode = prof.get("pseudo", {}).get("mode_2dgt", "known")
