@@ -41,12 +41,20 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=0,
                     help="torch threads (default: the profile's); 1 avoids oversubscription "
                          "on a loaded machine (both arms use the same)")
+    ap.add_argument("--steps-fraction", type=float, default=1.0,
+                    help="scale every stage's max_steps and step milestones (a shorter run on a "
+                         "loaded machine; the same for both arms)")
     args = ap.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     prof = load_profile(args.profile)
     if args.threads:
         prof["threads"] = args.threads
+    for stage in ("pretrain", "train3d"):
+        o = prof[stage]["optim"]
+        o["max_steps"] = max(1, round(o["max_steps"] * args.steps_fraction))
+        o["lr_milestone_steps"] = [round(m * args.steps_fraction)
+                                   for m in o.get("lr_milestone_steps", [])]
     dataset = prof["data"]["dataset"]
     t0 = time.perf_counter()
     data_ref, splits = prepare_data(prof, dataset, out, print)
@@ -80,6 +88,8 @@ def main(argv=None) -> int:
                          "train_s": time.perf_counter() - t1})
             print(rows[-1], flush=True)
     result = {"profile": args.profile, "dataset": dataset, "augment": PAPER_AUGMENT,
+              "threads": prof.get("threads"), "steps_fraction": args.steps_fraction,
+              "steps": {s: prof[s]["optim"]["max_steps"] for s in ("pretrain", "train3d")},
               "rows": rows, "total_s": time.perf_counter() - t0}
     (out / "augment_table.json").write_text(json.dumps(result, indent=2))
     print("| variant | augmentation | MPJPE | P-MPJPE | PSS@50 |")
