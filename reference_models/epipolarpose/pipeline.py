@@ -307,6 +307,7 @@ def refine_with_unit(ru: dict, base_dir: Path, trainset, test, out: Path, prof: 
 def _base_record(prof: dict, profile, dataset: str, notes: list) -> dict:
     return {"method": "epipolarpose", "profile": str(prof.get("profile", profile)),
             "training_dataset": dataset, "model_config": prof["model"],
+            "augment": dict(prof.get("augment", {"enabled": False})),
             "depth_representation": DEPTH_REPRESENTATION, "evaluation_rule": EVALUATION_RULE,
             "reproduce_notes": list(notes)}
 
