@@ -238,10 +238,15 @@ def check_needs(method: Method, dataset, role: str) -> None:
     needs = set(getattr(method, "needs", ()))
     where = f"split '{dataset.split}' of dataset '{dataset.name}'"
     if "images" in needs and dataset.images is None:
+        kind = dataset.meta.get("kind", "")
+        if kind in ("h36m", "3dhp"):
+            how = (f"create them with `posebench data prepare {kind} --from LAYOUT PATH --images "
+                   f"FRAMES --image-size N --name {dataset.name}` (docs/datasets.md)")
+        else:
+            how = "regenerate it with images (no --no-images)"
         raise MethodError(f"method '{method.name}' needs images but {where} has none; expected a "
-                          "dataset generated or prepared with images; regenerate it with images "
-                          "(no --no-images) or pick a method without 'images' in `posebench "
-                          "methods`.")
+                          f"dataset generated or prepared with images; {how}, or pick a method "
+                          "without 'images' in `posebench methods`.")
     if "poses_2d" in needs:
         bad = ~np.isfinite(dataset.poses_2d).all(axis=(1, 2))
         if bad.all() or (role == "test" and bad.any()):

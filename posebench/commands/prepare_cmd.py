@@ -33,7 +33,8 @@ def _run(kind: str, layout: str, path: str, name: str | None,
     meta = read_meta(root)
     click.echo(f"prepared {meta['name']} ({kind}, from {layout}) in {root}")
     for split, info in meta["splits"].items():
-        click.echo(f"  {split}: {info['num_samples']} samples, fingerprint "
+        crops = f", {info['image_size']} px crops" if info.get("has_images") else ""
+        click.echo(f"  {split}: {info['num_samples']} samples{crops}, fingerprint "
                    f"{info['fingerprint'][:12]}")
     if meta.get("trimmed"):
         click.echo(f"  trimmed {len(meta['trimmed'])} trial(s) to matching mocap/video length "
@@ -52,15 +53,52 @@ _EXAMPLES = {
 }
 
 
+def _image_options(fn):
+    fn = click.option("--frame-stride", default=None, metavar="N|SPLIT=N,...",
+                      help="With --images: keep samples whose frame is a multiple of N (e.g. 5, "
+                           "or train=5,test=64); default every frame.")(fn)
+    fn = click.option("--image-size", default=64, show_default=True, type=int,
+                      help="With --images: crop side in px; must equal the model's input size "
+                           "(cpu profile 64, paper profile 256).")(fn)
+    return click.option("--images", default=None, type=click.Path(exists=True, file_okay=False),
+                        help="Folder with the frames (mmpose's images/: S1/S1_Directions_1."
+                             "54138969/*.jpg; 3DHP: TS1/imageSequence/*.jpg) or the release "
+                             "videos (S1/Videos/*.mp4): renders person-centred crops.")(fn)
+
+
+def _crop_options(images: str | None, image_size: int, frame_stride: str | None) -> dict:
+    from posebench.errors import InputError
+
+    if images is None:
+        if frame_stride:
+            raise InputError("--frame-stride was given without --images; expected it only "
+                             "with --images (it selects the frames to crop); add --images PATH.")
+        return {}
+    stride: dict[str, int] = {}
+    for part in (frame_stride or "").split(","):
+        if not part.strip():
+            continue
+        split, eq, value = part.rpartition("=")
+        try:
+            stride[split.strip() if eq else "*"] = int(value)
+        except ValueError:
+            raise InputError(f"--frame-stride '{frame_stride}' does not parse; expected N or "
+                             "SPLIT=N pairs, e.g. 5 or train=5,test=64.") from None
+    return {"images": images, "image_size": image_size, "frame_stride": stride}
+
+
 @prepare.command("h36m")
 @click.option("--from", "source", nargs=2, required=True,
               type=(click.Choice(H36M_LAYOUTS), click.Path(exists=True)),
               metavar="LAYOUT PATH", help=f"{_FROM_HELP} {_EXAMPLES['h36m']} LAYOUT: "
               + "|".join(H36M_LAYOUTS))
 @click.option("--name", default=None, help="Dataset name (default: h36m).")
-def h36m(source: tuple[str, str], name: str | None) -> None:
-    """Human3.6M from VideoPose3D npz, mmpose npz or the original CDF files."""
-    _run("h36m", source[0], source[1], name)
+@_image_options
+def h36m(source: tuple[str, str], name: str | None, images: str | None, image_size: int,
+         frame_stride: str | None) -> None:
+    """Human3.6M from VideoPose3D npz, mmpose npz or the original CDF files; with --images,
+    person-centred crops are rendered from mmpose's extracted frames or the release videos."""
+    _run("h36m", source[0], source[1], name, _crop_options(images, image_size, frame_stride))
 
 
 @prepare.command("3dhp")
@@ -69,9 +107,12 @@ def h36m(source: tuple[str, str], name: str | None) -> None:
               metavar="LAYOUT PATH", help=f"{_FROM_HELP} {_EXAMPLES['3dhp']} LAYOUT: "
               + "|".join(MPI3DHP_LAYOUTS))
 @click.option("--name", default=None, help="Dataset name (default: 3dhp).")
-def mpi3dhp(source: tuple[str, str], name: str | None) -> None:
-    """MPI-INF-3DHP from mmpose npz or the official test set's annot_data.mat files."""
-    _run("3dhp", source[0], source[1], name)
+@_image_options
+def mpi3dhp(source: tuple[str, str], name: str | None, images: str | None, image_size: int,
+            frame_stride: str | None) -> None:
+    """MPI-INF-3DHP from mmpose npz or the official test set's annot_data.mat files; with
+    --images, person-centred crops are rendered from the test set's frames."""
+    _run("3dhp", source[0], source[1], name, _crop_options(images, image_size, frame_stride))
 
 
 @prepare.command("mpii")

@@ -140,13 +140,23 @@ class TensorSamples:
     def __len__(self) -> int:
         return len(self.targets)
 
-    def batch(self, idx, device="cpu"):
-        """-> images (B, 3, S, S) float normalised, targets (B, J, 3), weights (B, J, 3)."""
+    def batch(self, idx, device="cpu", augment: dict | None = None, flip_perm=None):
+        """-> images (B, 3, S, S) float normalised, targets (B, J, 3), weights (B, J, 3).
+
+        augment: per-sample parameters of `augment.sample_params` (for these B samples) ->
+        crops, targets and weights transformed together on `device` (`augment.augment_batch`;
+        flip_perm (J,) is the skeleton's left/right permutation)."""
         import torch
 
         crops = torch.from_numpy(np.asarray(self.images[np.asarray(idx)]))
-        return (to_network_input(crops, self.mean, self.std).to(device),
-                self.targets[idx].to(device), self.weights[idx].to(device))
+        tgt, w = self.targets[idx].to(device), self.weights[idx].to(device)
+        if augment is None:
+            return to_network_input(crops, self.mean, self.std).to(device), tgt, w
+        from reference_models.epipolarpose.augment import augment_batch
+
+        x, tgt, w = augment_batch(crops.to(device), tgt, w, augment, torch.as_tensor(flip_perm))
+        mean, std = self.mean.to(device), self.std.to(device)
+        return (x.div_(255.0) - mean) / std, tgt, w
 
 
 def to_network_input(images_u8, mean=None, std=None):

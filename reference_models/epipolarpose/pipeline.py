@@ -78,6 +78,10 @@ def run_config(prof: dict, mode: str, optim: dict, pseudo_mode: str | None, init
            "run": dict(prof.get("run", {}))}
     if pseudo_mode:
         cfg["pseudo"]["mode"] = pseudo_mode
+    stage = prof.get("pretrain" if mode == "pretrain-2d" else "train3d", {})
+    augment = {**prof.get("augment", {}), **stage.get("augment", {})}
+    if augment:  # [augment], overridden per stage by [pretrain.augment] / [train3d.augment]
+        cfg["augment"] = augment
     return cfg
 
 
@@ -186,7 +190,15 @@ def reproduce(profile: str | Path = "cpu", dataset: str | None = None, out: str 
     out.mkdir(parents=True, exist_ok=True)
     t_start = time.perf_counter()
     notes: list[str] = []
+    from reference_models.epipolarpose.preflight import (
+        check_dataset_prepared,
+        check_reproduce,
+        check_splits,
+    )
+
     if datasets is None:
+        if not (dataset == "synth" and prof.get("synth")):
+            check_dataset_prepared(dataset, int(prof["model"]["image_size"]))
         data_ref, splits = prepare_data(prof, dataset, out, log)
     else:
         data_ref, splits = dataset, dict(datasets)
@@ -194,9 +206,15 @@ def reproduce(profile: str | Path = "cpu", dataset: str | None = None, out: str 
     kind = next(iter(splits.values())).meta.get("kind", dataset)
     pname = prof.get("eval", {}).get("protocol")
     protocol = get_protocol(pname) if pname else default_protocol(kind)
+    check_splits(splits, dataset, [protocol.split,
+                                   prof.get("data", {}).get("train_split", "train")])
     test_all = splits[protocol.split]
     test = test_all.take(protocol.select(test_all))
     trainset = splits[prof.get("data", {}).get("train_split", "train")]
+    # fail fast: every stage's data (crops at the model's size, 2D set, cameras) before training
+    check_reproduce(prof, dataset, splits,
+                    variants or prof.get("variants", {}).get("train", list(VARIANTS)),
+                    protocol.split)
     pre_split = pretrain_split_name(splits, prof, notes, dataset)
     injected = {**splits}
 
@@ -364,6 +382,7 @@ def _base_record(prof: dict, profile, dataset: str, notes: list) -> dict:
     name = profile_name(prof, profile)
     return {"method": method_label(name), "profile": name,
             "training_dataset": dataset, "model_config": prof["model"],
+            "augment": dict(prof.get("augment", {"enabled": False})),
             "depth_representation": DEPTH_REPRESENTATION, "evaluation_rule": EVALUATION_RULE,
             "reproduce_notes": list(notes)}
 

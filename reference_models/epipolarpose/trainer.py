@@ -13,6 +13,11 @@ The frozen lower branch sees the same unaugmented crops at every epoch, so its p
 computed once before training and cached in the run folder (``pseudo_labels.npz``): exactly the
 targets an online frozen branch would give.
 
+Augmentation (``[augment]``, `augment.AugmentConfig`; off by default): the paper's scale,
+rotation, flip and colour augmentation applied on the fly to crops and targets alike (see
+`augment` for the official rule and the multi-view pairing rule); ``run.amp = "bf16"`` runs the
+forward pass under bfloat16 autocast (loss in fp32).
+
 Determinism and resume: the model is built under ``torch.manual_seed(seed)``; epoch e visits the
 samples in the permutation of a ``torch.Generator`` seeded with ``seed * 1_000_003 + e``; the
 learning rate is a pure function of the step. A checkpoint (written atomically every
@@ -47,6 +52,12 @@ try:  # Python 3.11+
 except ModuleNotFoundError:  # Python 3.10: the same parser, packaged
     import tomli as tomllib
 
+from reference_models.epipolarpose.augment import (
+    AugmentConfig,
+    sample_params,
+    step_generator,
+    take_params,
+)
 from reference_models.epipolarpose.data import TensorSamples, gt_targets, require_crops
 from reference_models.epipolarpose.evaluate import (
     normalised_to_full_px,
@@ -73,7 +84,9 @@ DEFAULTS: dict = {
               "lr_gamma": 0.1, "lr_milestone_steps": [], "loss": "smooth_l1",
               "smooth_l1_beta": 0.02, "max_steps": 0},
     "pseudo": {"mode": "pooled", "batch_size": 256},
-    "run": {"checkpoint_every": 500, "log_every": 50, "eval_every": 1000, "progress": True},
+    "run": {"checkpoint_every": 500, "log_every": 50, "eval_every": 1000, "progress": True,
+            "amp": ""},
+    "augment": AugmentConfig().to_dict(),
 }
 
 
@@ -293,6 +306,13 @@ def train(config: dict | str | Path, out_dir: str | Path, resume: bool = False, 
     ds, targets = training_targets(cfg, out, datasets, rank, world)
     require_crops(ds)
     samples = TensorSamples(ds.images, targets)
+    aug = AugmentConfig.from_dict(cfg["augment"])
+    from posebench.skeletons import get_skeleton
+
+    flip_perm = get_skeleton(ds.skeleton).flip_permutation()
+    amp = str(cfg["run"].get("amp", "") or "")
+    if amp not in ("", "bf16"):
+        raise ValueError(f"unknown run.amp {amp!r}; expected '' (fp32) or 'bf16'")
     val_ds = None
     if rank == 0 and cfg["run"]["eval_every"] > 0:
         val_ds = validation_subset(_load_split(cfg, cfg["data"]["val_split"], datasets),
@@ -354,12 +374,21 @@ def train(config: dict | str | Path, out_dir: str | Path, resume: bool = False, 
             g = torch.Generator().manual_seed(cfg["seed"] * 1_000_003 + epoch)
             order, order_epoch = torch.randperm(len(samples), generator=g), epoch
         b = step % steps_per_epoch
-        idx = order[b * batch:(b + 1) * batch][rank::world].numpy()
-        images, tgt, w = samples.batch(idx, device)
+        global_idx = order[b * batch:(b + 1) * batch]
+        idx = global_idx[rank::world].numpy()
+        params = None
+        if aug.enabled:  # drawn for the global batch: every rank and a resumed run agree
+            params = take_params(sample_params(aug, len(global_idx),
+                                               step_generator(cfg["seed"], step)),
+                                 slice(rank, None, world))
+        images, tgt, w = samples.batch(idx, device, params, flip_perm)
         lr = lr_at(step, steps_per_epoch, o)
         for group in opt.param_groups:
             group["lr"] = lr
-        loss = masked_pose_loss(net(images), tgt, w, o["loss"], o["smooth_l1_beta"])
+        with torch.autocast(device_type=torch.device(device).type, dtype=torch.bfloat16,
+                            enabled=amp == "bf16"):
+            pred = net(images)
+        loss = masked_pose_loss(pred.float(), tgt, w, o["loss"], o["smooth_l1_beta"])
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

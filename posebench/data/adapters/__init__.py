@@ -45,8 +45,13 @@ def prepare(kind: str, layout: str, path, *, name: str | None = None, root=None,
         raise InputError(f"unknown {kind} layout '{layout}'; expected one of {known}.")
     module, fn = LAYOUTS[(kind, layout)].split(":")
     name = name or kind
+    options = dict(options or {})
+    crops = {k: options.pop(k) for k in ("images", "image_size", "frame_stride")
+             if k in options and kind != "mpii"}
     prepared = getattr(importlib.import_module(module), fn)(Path(path), name=name,
-                                                            progress=progress, **(options or {}))
+                                                            progress=progress, **options)
+    if crops.get("images"):
+        prepared = _with_crops(prepared, kind, crops, progress)
     root = Path(root) if root is not None else posebench_home() / "datasets" / name
     try:
         return write_dataset(root, prepared.splits, kind=kind, source=f"{layout}:{Path(path)}",
@@ -56,3 +61,19 @@ def prepare(kind: str, layout: str, path, *, name: str | None = None, root=None,
             ds.images = None  # release memory-mapped temporaries before removing them
         for fn_cleanup in prepared.cleanup:
             fn_cleanup()
+
+
+def _with_crops(prepared, kind: str, crops: dict, progress: bool):
+    """Render person crops (posebench.data.crops) into an adapter's result; on failure the
+    adapter's temporaries are removed too."""
+    from posebench.data.crops import attach_crops
+
+    try:
+        return attach_crops(prepared, kind, crops["images"], int(crops.get("image_size") or 64),
+                            frame_stride=crops.get("frame_stride"), progress=progress)
+    except BaseException:
+        for ds in prepared.splits.values():
+            ds.images = None
+        for fn_cleanup in prepared.cleanup:
+            fn_cleanup()
+        raise
