@@ -65,6 +65,7 @@ def train_2d_detector(options: dict, seed: int, train, out: Path) -> Path:
 class EpipolarPoseFS(Method):
     """Fully-supervised integral EpipolarPose network (reference implementation)."""
 
+    uses_torch = True
     name = "epipolarpose-fs"
     description = ("EpipolarPose integral model, fully supervised on the training split's 3D "
                    "(reference implementation; GT intrinsics + root depth at test, as the paper).")

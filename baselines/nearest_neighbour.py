@@ -45,5 +45,8 @@ class NearestNeighbour(Method):
         self.index.fit(normalise_2d(train.poses_2d[ok], root))
 
     def predict(self, test) -> np.ndarray:
-        _, nn = self.index.kneighbors(normalise_2d(test.poses_2d, self.root))
+        from posebench.methods import fill_invisible_2d
+
+        uv = fill_invisible_2d(test.poses_2d, test.skeleton)
+        _, nn = self.index.kneighbors(normalise_2d(uv, self.root))
         return self.train_3d[nn].mean(axis=1)

@@ -59,6 +59,7 @@ def epipolarpose_2d(checkpoint: str, dataset, batch_size: int = 256) -> np.ndarr
 class SimpleBaseline(Method):
     """2D -> 3D lifting MLP (Martinez et al. 2017) from ground-truth or EpipolarPose 2D."""
 
+    uses_torch = True
     name = "simple-baseline"
     description = ("2D -> 3D residual MLP lifting (Martinez et al. 2017) from ground-truth 2D "
                    "(inputs=gt) or EpipolarPose 2D detections (inputs=epipolarpose).")
@@ -78,7 +79,9 @@ class SimpleBaseline(Method):
 
     def _inputs(self, dataset) -> np.ndarray:
         if self.config["inputs"] == "gt":
-            uv = dataset.poses_2d
+            from posebench.methods import fill_invisible_2d
+
+            uv = fill_invisible_2d(dataset.poses_2d, dataset.skeleton)
         else:
             uv = epipolarpose_2d(str(self.detector), dataset)
         return normalised_2d(dataset, uv)

@@ -27,7 +27,6 @@ from __future__ import annotations
 import hashlib
 import importlib
 import json
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -76,6 +75,7 @@ class Method:
     cache_fit: ClassVar[bool] = True
     #: False for methods that learn nothing from a training split (fit(None, seed) is called)
     uses_training: ClassVar[bool] = True
+    uses_torch: ClassVar[bool] = False  # True: fitted/predicted with torch (see run_provenance)
 
     def __init__(self, config: dict[str, Any] | None = None):
         self.config = resolve_config(self.name, self.defaults, config or {})
@@ -233,6 +233,34 @@ def describe_methods() -> list[dict[str, Any]]:
 
 
 # --------------------------------------------------------------------------------- needs check
+def _skeleton_root(name: str) -> int:
+    from posebench.skeletons import SKELETONS
+
+    return SKELETONS[name].root if name in SKELETONS else 0
+
+
+def fill_invisible_2d(poses_2d: np.ndarray, skeleton: str) -> np.ndarray:
+    """(N, J, 2) px with each invisible (NaN) joint set to its nearest visible ancestor's
+    position (the root's when none is), for lifting methods that need every joint.
+
+    Joints leave the image at its border or go behind the camera; a lifting input must still
+    have J joints, and the parent's position is the smallest assumption (zero bone length).
+    Samples whose root is invisible keep NaN (`check_needs` refuses them)."""
+    from posebench.skeletons import SKELETONS
+
+    out = np.array(poses_2d, dtype=np.float64, copy=True)
+    if skeleton not in SKELETONS or np.isfinite(out).all():
+        return out
+    parents = SKELETONS[skeleton].parents
+    for _ in range(len(parents)):  # a chain of missing ancestors resolves in depth steps
+        missing = ~np.isfinite(out).all(axis=-1)
+        if not missing.any():
+            break
+        for j, p in enumerate(parents):
+            if p >= 0:
+                m = missing[:, j]
+                out[m, j] = out[m, p]
+    return out
 def check_needs(method: Method, dataset, role: str) -> None:
     """Raise MethodError when `dataset` (role "train" or "test") lacks what `method` needs."""
     needs = set(getattr(method, "needs", ()))
@@ -248,11 +276,16 @@ def check_needs(method: Method, dataset, role: str) -> None:
                           f"dataset generated or prepared with images; {how}, or pick a method "
                           "without 'images' in `posebench methods`.")
     if "poses_2d" in needs:
-        bad = ~np.isfinite(dataset.poses_2d).all(axis=(1, 2))
+        # a sample needs its 2D root and half its joints; other invisible joints (outside the
+        # image, behind the camera: NaN) are filled by `fill_invisible_2d`
+        fin = np.isfinite(dataset.poses_2d).all(axis=-1)
+        root = _skeleton_root(dataset.skeleton)
+        bad = ~fin[:, root] | (fin.mean(axis=1) < 0.5)
         if bad.all() or (role == "test" and bad.any()):
-            raise MethodError(f"method '{method.name}' needs 2D poses but {where} has no finite 2D "
-                              f"for {int(bad.sum())} of {len(dataset)} samples; expected 2D joints "
-                              "for every sample; use a dataset with 2D annotations.")
+            raise MethodError(f"method '{method.name}' needs 2D poses but {where} has no usable "
+                              f"2D (root and half the joints visible) for {int(bad.sum())} of "
+                              f"{len(dataset)} samples; expected 2D joints for every sample; "
+                              "use a dataset with 2D annotations.")
     if "cameras" in needs and not (np.all(dataset.cameras.f > 0) and len(dataset.cameras)):
         raise MethodError(f"method '{method.name}' needs camera intrinsics but {where} has none "
                           "valid (focal length <= 0); expected calibrated cameras; re-prepare "
@@ -425,7 +458,9 @@ def run_provenance(result: RunResult, out: str | Path | None = None,
     if out is not None:
         cmd += ["--out", portable_path(out)]
     fit = result.fit
-    torch_used = "torch" in sys.modules  # a torch method ran in this process
+    # torch-trained methods say so (`uses_torch`); their numbers depend on torch's version,
+    # threads and device, which the gate then judges by interval, not bit for bit
+    torch_used = bool(getattr(load_method_class(result.method), "uses_torch", False))
     device = result.config.get("device", "cpu") if torch_used else None
     return {"kind": "run", "method": result.method, "options": dict(result.options),
             "config": dict(result.config), "seed": int(result.seed),
@@ -436,7 +471,8 @@ def run_provenance(result: RunResult, out: str | Path | None = None,
             "wall_time_s": {"fit": None if fit is None else round(fit.wall_s, 3),
                             "predict": round(result.predict_wall_s, 3)},
             "fit_from_cache": None if fit is None else bool(fit.from_cache),
-            "environment": environment(device=str(device) if device else None)}
+            "environment": {**environment(device=str(device) if device else None),
+                            **({} if torch_used else {"torch_threads": None})}}
 
 
 def sidecar_path(predictions: str | Path) -> Path:

@@ -170,3 +170,23 @@ def test_broken_plugin_is_reported_not_fatal(tmp_path, monkeypatch, capsys):
     code, _, err = run_cli(capsys, "run", "broken", "--dataset", "toy", "--out",
                            str(tmp_path / "p.npz"))
     assert code == 2 and "could not be loaded" in err
+
+
+def test_fill_invisible_2d_uses_the_nearest_visible_ancestor():
+    from posebench.methods import fill_invisible_2d
+    from posebench.skeletons import get_skeleton
+
+    sk = get_skeleton("h36m17")
+    rng = np.random.default_rng(0)
+    uv = rng.normal(size=(3, 17, 2)) * 100
+    hand = sk.names.index("r_wrist")
+    elbow = sk.parents[hand]
+    shoulder = sk.parents[elbow]
+    bad = uv.copy()
+    bad[0, hand] = np.nan                      # one joint: its parent's position
+    bad[1, [hand, elbow]] = np.nan             # a chain: the first visible ancestor's
+    out = fill_invisible_2d(bad, "h36m17")
+    assert np.array_equal(out[0, hand], uv[0, elbow])
+    assert np.array_equal(out[1, hand], uv[1, shoulder])
+    assert np.array_equal(out[1, elbow], uv[1, shoulder])
+    assert np.array_equal(out[2], uv[2]) and np.isnan(bad).any()   # input untouched

@@ -10,7 +10,8 @@
 # written to a scratch folder and referenced by relative names, so no machine path reaches
 # the records. The EpipolarPose rows come from
 #   posebench reproduce epipolarpose --profile cpu --dataset synth --device cpu --out runs/cpu
-# (24 min on 2 cores): copy runs/cpu/results/epipolarpose-cpu-*.json here (all but mean-pose).
+# (24 min on 2 cores): copy runs/cpu/results/epipolarpose-cpu-*.json and their *.samples.npz
+# here (all but mean-pose).
 # `posebench leaderboard reproduce` (site helper) will replace this script.
 set -euo pipefail
 BOARD="$(cd "$(dirname "$0")" && pwd)"
@@ -25,7 +26,7 @@ row() {  # row RECORD_NAME LABEL METHOD [--option k=v ...]
   $PB run "$method" --dataset synth --protocol synth --train-split train --seed 0 "$@" \
     --label "$label" --out "$name.npz"
   $PB eval "$name.npz" --dataset synth --protocol synth --out "$name.json" >/dev/null
-  cp "$name.json" "$BOARD/$name.json"
+  cp "$name.json" "$name.samples.npz" "$BOARD/"
 }
 
 row mean-pose "mean-pose" mean-pose

@@ -176,6 +176,7 @@ def reproduce(profile: str | Path = "cpu", dataset: str | None = None, out: str 
     datasets: {split: PoseDataset} to use instead of generating / loading (tests).
     """
     from posebench.data.protocols import default_protocol, get_protocol
+    from posebench.evaluation import write_record
     from posebench.io import write_json_atomic
     from reference_models.epipolarpose.evaluate import predict
     from reference_models.epipolarpose.trainer import train
@@ -243,7 +244,7 @@ def reproduce(profile: str | Path = "cpu", dataset: str | None = None, out: str 
     pre_dir, pre_time = stage("pretrain-2d", pre_cfg)
     init = str(pre_dir / "checkpoint.pt")
 
-    rows, records = [], {}
+    rows, records, reports = [], {}, {}
     base = _base_record(prof, profile, dataset, notes)
     size = prof["model"]["image_size"]
     for variant in variants or prof.get("variants", {}).get("train", list(VARIANTS)):
@@ -257,6 +258,7 @@ def reproduce(profile: str | Path = "cpu", dataset: str | None = None, out: str 
         run_dir, seconds = stage(variant, cfg)
         pred, pred_cpu = timed_predict(run_dir, test, device=device)
         report = evaluate_variant(pred, test, trainset, protocol)
+        reports[variant] = report
         rec = {**report.record(), **base, "variant": variant, "mode": mode,
                "pseudo_label_mode": pmode, "train_seconds": seconds,
                "checkpoint": f"{variant}/checkpoint.pt",
@@ -275,6 +277,7 @@ def reproduce(profile: str | Path = "cpu", dataset: str | None = None, out: str 
         pred = refine_with_unit(ru, base_dir, trainset, test, out / "ss-ru", prof, device)
         ru_cpu = time.process_time() - c0
         report = evaluate_variant(pred, test, trainset, protocol)
+        reports["ss-ru"] = report
         records["ss-ru"] = {**report.record(), **base, "variant": "ss-ru",
                             "mode": "self-supervised + refinement unit",
                             "pseudo_label_mode": records[ru["base"]]["pseudo_label_mode"],
@@ -287,6 +290,7 @@ def reproduce(profile: str | Path = "cpu", dataset: str | None = None, out: str 
     # the starting point of every variant: the 2D model, whose depth head was never trained
     pred, pred_cpu = timed_predict(pre_dir, test, device=device)
     rep = evaluate_variant(pred, test, trainset, protocol)
+    reports["2d-model"] = rep
     records["2d-model"] = {**rep.record(), **base, "variant": "2d-model", "mode": "pretrain-2d",
                            "note": "the 2D pre-trained model before any 3D training",
                            "provenance": reproduce_provenance(
@@ -295,13 +299,16 @@ def reproduce(profile: str | Path = "cpu", dataset: str | None = None, out: str 
     c0 = time.process_time()
     mean_pred = mean_pose_predictions(trainset, len(test))
     rep = evaluate_variant(mean_pred, test, trainset, protocol)
+    reports["mean-pose"] = rep
     records["mean-pose"] = {**rep.record(), **base, "variant": "mean-pose", "mode": "baseline",
                             "note": "mean root-relative training pose, computed in this run",
                             "provenance": reproduce_provenance(
                                 prof, pname_profile, "mean-pose", command, None,
                                 time.process_time() - c0, device)}
     for variant, rec in records.items():
-        write_json_atomic(out / "results" / record_file_name(pname_profile, variant), rec)
+        # the record plus its per-sample file (<stem>.samples.npz), which `compare` needs
+        rec = write_record(reports[variant], out / "results" /
+                           record_file_name(pname_profile, variant), rec)
         rows.append(table_row(variant, rec))
     summary = {"profile": prof.get("profile"), "dataset": dataset, "rows": rows,
                "seconds": {"data": t_data, "pretrain_2d": pre_time,

@@ -35,6 +35,10 @@ def test_reproduce_records_carry_leaderboard_names_and_provenance(tmp_path, monk
         return p - p[:, :1] if root_relative else p
 
     monkeypatch.setattr(trainer, "train", fake_train)
+    # training is faked on a toy set without crops: skip the data preflight (its own tests are
+    # in tests/data/test_adapters_h36m_images.py)
+    from reference_models.epipolarpose import preflight
+    monkeypatch.setattr(preflight, "check_reproduce", lambda *a, **k: None)
     monkeypatch.setattr(ep_eval, "predict", fake_predict)
     monkeypatch.setattr(pipeline, "refine_with_unit",
                         lambda ru, base, tr, test, out, prof, dev: fake_predict(base, test, dev,
@@ -42,9 +46,13 @@ def test_reproduce_records_carry_leaderboard_names_and_provenance(tmp_path, monk
     monkeypatch.chdir(tmp_path)
     pipeline.reproduce("smoke", dataset="synth", out="runs/smoke", datasets=splits,
                        variants=["ss-known", "fully-supervised"], log=lambda *_: None)
-    names = sorted(p.name for p in (tmp_path / "runs/smoke/results").iterdir())
-    assert names == [f"epipolarpose-smoke-{v}.json" for v in
-                     ("2d-model", "fully-supervised", "mean-pose", "ss-known", "ss-ru")]
+    variants = ("2d-model", "fully-supervised", "mean-pose", "ss-known", "ss-ru")
+    files = sorted(p.name for p in (tmp_path / "runs/smoke/results").iterdir())
+    names = [f for f in files if f.endswith(".json")]
+    assert names == [f"epipolarpose-smoke-{v}.json" for v in variants]
+    # each record has its per-sample file beside it (what `posebench compare` needs)
+    assert sorted(set(files) - set(names)) == [f"epipolarpose-smoke-{v}.samples.npz"
+                                               for v in variants]
     for name in names:
         rec = json.loads((tmp_path / "runs/smoke/results" / name).read_text())
         variant = name[len("epipolarpose-smoke-"):-5]
