@@ -132,10 +132,15 @@ def pretrain_split_name(splits: dict, prof: dict, notes: list,
 
 # ------------------------------------------------------------------------------ evaluation
 def evaluate_variant(pred_test: np.ndarray, test, train, protocol):
-    """posebench.evaluate on the protocol's samples -> Report."""
+    """posebench.evaluate on the protocol's samples -> Report. Predictions are root-relative
+    (the anchor protocols that score the prediction as given expect that; the others centre
+    both poses anyway)."""
     from posebench.evaluation import evaluate
+    from posebench.skeletons import get_skeleton
 
-    return evaluate(pred_test, dataset=test, protocol=protocol, train=train)
+    r = get_skeleton(test.skeleton).root
+    rel = pred_test - pred_test[:, r:r + 1]
+    return evaluate(rel, dataset=test, protocol=protocol, train=train)
 
 
 def mean_pose_predictions(train, n: int) -> np.ndarray:

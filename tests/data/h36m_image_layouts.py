@@ -17,7 +17,7 @@ import numpy as np
 
 from posebench.data.adapters.h36m_common import TRIAL_BASENAMES
 
-SUBJECTS = ("S1", "S5", "S9")
+SUBJECTS = ("S1", "S5", "S9", "S11")  # both test subjects: h36m-p1 requires them
 ACTIONS = ("Directions", "Walking")
 
 
@@ -29,13 +29,14 @@ def basename(subject: str, action: str, trial: int) -> str:
 
 
 def synth_splits(root: Path, frames: int = 3, size: int = 128) -> dict:
-    """A small synthetic benchmark (S1, S5 train; S9 test; 2 actions; `frames` frames)."""
+    """A small synthetic benchmark (S1, S5 train; S9, S11 test; 2 actions; `frames` frames)."""
     from posebench.data.dataset import read_split
     from posebench.synth.build import SynthOptions, build
 
     if not (root / "meta.json").is_file():
         build(root, SynthOptions(frames_per_action=frames, image_size=size,
-                                 train2d_frames_per_action=1, background_textures=4))
+                                 train2d_frames_per_action=1, background_textures=4,
+                                 test_layout="h36m"))  # one long clip per test sequence
     out = {}
     for split in ("train", "test"):
         ds = read_split(root, split)
