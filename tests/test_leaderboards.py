@@ -129,5 +129,5 @@ def test_cheap_record_rebuilds_from_its_recorded_command(path, synth_home, tmp_p
 def test_check_accepts_a_record_against_itself(capsys):
     from posebench.cli import main
 
-    rec = BOARDS / "synth" / "simple-baseline-gt2d.json"
+    rec = BOARDS / "synth" / "nearest-neighbour.json"
     assert main(["check", str(rec), "--against", str(rec)]) == 0
