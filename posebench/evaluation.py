@@ -325,14 +325,10 @@ def write_record(report: Report, path: str | Path, record: dict | None = None) -
 
 
 def sha256_file(path: str | Path) -> str:
-    """sha256 hex digest of a file's bytes (read in 1 MiB chunks)."""
-    import hashlib
+    """sha256 of a file's bytes (`posebench.io.sha256_file`)."""
+    from posebench.io import sha256_file as _sha
 
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    return _sha(path)
 
 
 def _mpjve_allowed(protocol) -> bool:

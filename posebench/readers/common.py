@@ -157,13 +157,10 @@ def make_predictions(poses_mm: np.ndarray, keys: dict, joint_names, source: str,
 
 
 def file_sha256(path: str | Path) -> str:
-    import hashlib
+    """sha256 of a file's bytes (`posebench.io.sha256_file`)."""
+    from posebench.io import sha256_file
 
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    return sha256_file(path)
 
 
 def select_protocol_rows(preds, dataset, protocol, reason: str):

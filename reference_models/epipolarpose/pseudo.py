@@ -24,17 +24,12 @@ GEOMETRY_MODES = ("per-frame", "pooled", "known")
 
 def file_sha256(path) -> str | None:
     """sha256 of a file's bytes (None when there is no such file)."""
-    import hashlib
     from pathlib import Path
 
+    from posebench.io import sha256_file
+
     p = Path(str(path)) if path else None
-    if p is None or not p.is_file():
-        return None
-    h = hashlib.sha256()
-    with open(p, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    return sha256_file(p) if p is not None and p.is_file() else None
 
 
 def _array_sha256(*arrays) -> str:
