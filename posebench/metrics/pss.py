@@ -382,6 +382,17 @@ def fit_on_dataset(dataset: str, split: str = "train", k: int = 50, seed: int = 
     """Fit a PSS model on the ground truth of one split of a registered dataset (name or
     folder). The dataset's name, split, fingerprint and skeleton are recorded in `info`.
     (The only function here that touches posebench.data; imported lazily.)"""
+    ds, poses, root = _split_training_poses(dataset, split)
+    model = PoseStructureScore(k=k, normalization=normalization, seed=seed, root=root,
+                               algorithm=algorithm).fit(poses)
+    model.info.update({"dataset": ds.name, "split": split, "skeleton": ds.skeleton,
+                       "dataset_fingerprint": ds.fingerprint()})
+    return model
+
+
+def _split_training_poses(dataset: str, split: str):
+    """(PoseDataset, (N, J, 3) mm finite and valid ground-truth poses, root index) of one
+    split of a registered dataset (name or folder)."""
     from posebench.data.registry import load_dataset
     from posebench.skeletons import SKELETONS
 
@@ -391,11 +402,7 @@ def fit_on_dataset(dataset: str, split: str = "train", k: int = 50, seed: int = 
     if ds.valid is not None:
         keep &= np.asarray(ds.valid, dtype=bool).reshape(len(ds), -1).all(axis=1)
     root = SKELETONS[ds.skeleton].root if ds.skeleton in SKELETONS else 0
-    model = PoseStructureScore(k=k, normalization=normalization, seed=seed, root=root,
-                               algorithm=algorithm).fit(poses[keep])
-    model.info.update({"dataset": ds.name, "split": split, "skeleton": ds.skeleton,
-                       "dataset_fingerprint": ds.fingerprint()})
-    return model
+    return ds, poses[keep], root
 
 
 # ---------------------------------------------------------------------------------- ensemble
@@ -653,17 +660,9 @@ def fit_ensemble_on_dataset(dataset: str, split: str = "train", k: int = 50, see
                             definition: str = DEFAULT_DEFINITION,
                             normalization: str = "root_unit_norm") -> PSSEnsemble:
     """`fit_on_dataset` for a named definition (R members)."""
-    from posebench.data.registry import load_dataset
-    from posebench.skeletons import SKELETONS
-
-    ds = load_dataset(dataset, split)
-    poses = ds.poses_3d
-    keep = np.isfinite(poses).all(axis=(1, 2))
-    if ds.valid is not None:
-        keep &= np.asarray(ds.valid, dtype=bool).reshape(len(ds), -1).all(axis=1)
-    root = SKELETONS[ds.skeleton].root if ds.skeleton in SKELETONS else 0
+    ds, poses, root = _split_training_poses(dataset, split)
     ens = PSSEnsemble(k=k, definition=definition, seed=seed, root=root,
-                      normalization=normalization).fit(poses[keep])
+                      normalization=normalization).fit(poses)
     ens.info.update({"dataset": ds.name, "split": split, "skeleton": ds.skeleton,
                      "dataset_fingerprint": ds.fingerprint()})
     return ens
