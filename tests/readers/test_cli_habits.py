@@ -18,21 +18,6 @@ import reader_layouts as L  # noqa: E402
 from posebench.cli import main  # noqa: E402
 
 
-@pytest.fixture(scope="module")
-def h36m(tmp_path_factory):
-    import os
-
-    tmp = tmp_path_factory.mktemp("habits")
-    old = os.environ.get("POSEBENCH_HOME")
-    os.environ["POSEBENCH_HOME"] = str(tmp / "home")
-    try:
-        root, world = L.build(tmp)
-    finally:
-        if old is not None:
-            os.environ["POSEBENCH_HOME"] = old
-    return root, world
-
-
 def _keyed(tmp_path, root, **change) -> Path:
     """A correct keyed predictions file (ground truth) with one key field altered."""
     from posebench.data.dataset import read_split

@@ -20,22 +20,6 @@ from posebench.cli import main  # noqa: E402
 NO_PSS = ["--no-pss", "--format", "json"]
 
 
-@pytest.fixture(scope="module")
-def h36m(tmp_path_factory):
-    """(dataset folder, world dict): S9 + S11 test trials incl. the trial-naming trap."""
-    tmp = tmp_path_factory.mktemp("readers")
-    import os
-
-    old = os.environ.get("POSEBENCH_HOME")
-    os.environ["POSEBENCH_HOME"] = str(tmp / "home")
-    try:
-        root, world = L.build(tmp)
-    finally:
-        if old is not None:
-            os.environ["POSEBENCH_HOME"] = old
-    return root, world
-
-
 def _eval(args, capsys) -> tuple[int, dict | None, str]:
     rc = main(["eval", *args])
     out, err = capsys.readouterr()
