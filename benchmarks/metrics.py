@@ -19,7 +19,7 @@ import tracemalloc
 import numpy as np
 
 from posebench import metrics as pm
-from posebench.metrics import alignment as al
+from posebench import parallel
 from posebench.metrics.errors import pose_errors
 from posebench.metrics.pss import scores as pss_scores
 
@@ -149,7 +149,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=0, help="metric threads (0: default)")
     args = ap.parse_args()
     if args.threads:
-        al.set_num_threads(args.threads)
+        parallel.set_num_threads(args.threads)
     from tabulate import tabulate
 
     t0 = time.perf_counter()
@@ -203,7 +203,7 @@ def main() -> None:
     print(f"fused suite: same values, max |difference| {fused_diff:.1e}")
     print("parts (s): " + ", ".join(f"{k} {v:.3f}" for k, v in parts.items()))
     print(f"PSS fitting (excluded; 2 models on 100,000 poses): {t_fit:.1f} s; "
-          f"metric threads: {al._THREADS}")
+          f"metric threads: {parallel.num_threads()}")
 
     def verdict(ok: bool) -> str:
         return "PASS" if ok else "FAIL"

@@ -19,8 +19,8 @@ poses or near-reflections) are detected from the adjugate and solved with ``np.l
 is about 5x slower per pose but stable there. Measured (benchmarks/metrics.py, 550k poses,
 2 shared cores): ~10x faster than the VideoPose3D-style batched SVD, values equal to ~1e-11 mm.
 
-Chunks run on `set_num_threads` threads (default 2; numpy releases the GIL in its loops); the
-results do not depend on the number of threads or the chunk size.
+Chunks run on `posebench.parallel` threads (default 2; numpy releases the GIL in its loops);
+the results do not depend on the number of threads or the chunk size.
 
 Cancellation note: centroids and ``S`` are formed from uncentred sums (``P^T G - J mu_P mu_G^T``),
 which loses ``eps * |offset|^2 / |spread|^2`` relative precision: ~1e-13 for camera-frame poses
@@ -29,20 +29,15 @@ which loses ``eps * |offset|^2 / |spread|^2`` relative precision: ~1e-13 for cam
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import os
-import threading
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
 from typing import NamedTuple
 
 import numpy as np
 
 from posebench.errors import InputError
+from posebench.parallel import CHUNK, chunks, for_each_chunk, set_num_threads  # noqa: F401
 
-#: Poses processed per chunk (keeps temporaries cache-sized and peak memory flat).
-CHUNK = 16384
 #: Poses whose quaternion eigen-problem has a relative adjugate norm below this use the SVD.
 _ILL_CONDITIONED = 1e-2
 _NEWTON_MAX_ITER = 100
@@ -81,67 +76,8 @@ def check_poses(poses: np.ndarray) -> tuple[np.ndarray, tuple]:
     return poses.reshape(-1, poses.shape[-2], 3), poses.shape[:-2]
 
 
-def chunks(n: int, size: int | None = None) -> Iterator[slice]:
-    """Slices covering ``range(n)`` in blocks of `size` (default `CHUNK`)."""
-    size = size or CHUNK
-    for start in range(0, n, size):
-        yield slice(start, min(start + size, n))
-
-
 def _f64(a: np.ndarray) -> np.ndarray:
     return np.asarray(a, dtype=np.float64)
-
-
-_THREADS = int(os.environ.get("POSEBENCH_NUM_THREADS", "0")) or min(2, os.cpu_count() or 1)
-_POOL: ThreadPoolExecutor | None = None
-_POOL_PREFIX = "posebench-metrics"
-
-
-def set_num_threads(n: int) -> None:
-    """Threads that process chunks concurrently (numpy releases the GIL inside its loops).
-    Default: $POSEBENCH_NUM_THREADS, else min(2, CPU count). Results do not depend on it."""
-    global _THREADS, _POOL
-    _THREADS = max(1, int(n))
-    if _POOL is not None:
-        _POOL.shutdown(wait=False)
-        _POOL = None
-
-
-def for_each_chunk(n: int, work: Callable[[slice], None]) -> None:
-    """Run ``work(slice)`` for every chunk of ``range(n)``, on up to `_THREADS` threads. Each
-    call must write only its own slice of preallocated outputs."""
-    global _POOL
-    slices = list(chunks(n))
-
-    def run(sl: slice) -> None:
-        # NaN / inf inputs give NaN results; divisions are guarded explicitly
-        with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
-            work(sl)
-
-    nested = threading.current_thread().name.startswith(_POOL_PREFIX)  # never wait on ourselves
-    if _THREADS <= 1 or len(slices) <= 1 or nested:
-        for sl in slices:
-            run(sl)
-        return
-    if _POOL is None:
-        _POOL = ThreadPoolExecutor(max_workers=_THREADS, thread_name_prefix=_POOL_PREFIX)
-    with _single_threaded_blas():  # our threads already fill the cores
-        for fut in [_POOL.submit(run, sl) for sl in slices]:
-            fut.result()
-
-
-@functools.lru_cache(maxsize=1)
-def _blas_controller():
-    try:
-        from threadpoolctl import ThreadpoolController
-    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
-        return None
-    return ThreadpoolController()
-
-
-def _single_threaded_blas():
-    ctl = _blas_controller()
-    return contextlib.nullcontext() if ctl is None else ctl.limit(limits=1, user_api="blas")
 
 
 def _map_chunks(fn: Callable, pred: np.ndarray, gt: np.ndarray, out_shape: tuple) -> np.ndarray:

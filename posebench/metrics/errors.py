@@ -36,12 +36,11 @@ from posebench.metrics.alignment import (
     add_per_pose,
     centred_stats,
     check_pair,
-    chunks,
-    for_each_chunk,
     max_trace,
     rotation_and_trace,
     similarity_affine,
 )
+from posebench.parallel import chunks, for_each_chunk
 
 DEFAULT_AUC_THRESHOLDS = np.arange(0, 151, 5, dtype=np.float64)
 N_MPJPE_SCALES = ("least_squares", "procrustes")

@@ -44,7 +44,8 @@ from pathlib import Path
 import numpy as np
 
 from posebench.errors import InputError
-from posebench.metrics.alignment import check_pair, check_poses, for_each_chunk
+from posebench.metrics.alignment import check_pair, check_poses
+from posebench.parallel import for_each_chunk
 
 NORMALIZATIONS = ("root_unit_norm", "centroid_unit_norm", "root")
 #: Named PSS definitions: members R, k-means settings of each member, subsample size cap.

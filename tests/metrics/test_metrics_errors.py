@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from posebench import parallel
 from posebench.errors import InputError
 from posebench.metrics import (
     auc,
@@ -246,13 +247,13 @@ def test_chunking_and_threads_do_not_change_values(monkeypatch):
     pred = gt + rng.normal(scale=40, size=gt.shape)
     ref = p_mpjpe(pred, gt)
     monkeypatch.setattr(al, "CHUNK", 64)
-    before = al._THREADS
+    before = parallel.num_threads()
     try:
         for threads in (2, 1):
-            al.set_num_threads(threads)
+            parallel.set_num_threads(threads)
             np.testing.assert_array_equal(p_mpjpe(pred, gt), ref)
     finally:
-        al.set_num_threads(before)
+        parallel.set_num_threads(before)
 
 
 def test_non_finite_poses_give_nan_not_exceptions():
