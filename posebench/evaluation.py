@@ -92,7 +92,8 @@ class Report:
     def per_sample_arrays(self) -> dict[str, np.ndarray]:
         """Arrays of the per-sample file: key columns, ``block`` (int64 sequence id) and one
         (M,) array per metric (PSS: share of the ensemble's models hit), plus
-        ``<pss metric>.hits`` (M, R) bool: hits of each PSS model."""
+        ``<pss metric>.hits`` (M, R) bool: hits of each PSS model, and
+        ``<pss metric>.gt_label`` (M,) int: the ground truth's cluster under the first model."""
         f = self.frame
         out = {col: np.asarray(f[col]) for col in KEY_COLUMNS}
         for col in ("subject", "action", "camera"):
@@ -162,8 +163,9 @@ def evaluate(predictions, dataset="synth", protocol=None, pss_models=None,
     import pandas as pd
 
     from posebench import metrics as M
-    from posebench.metrics.pss import clustering_spread, ensemble_hits
+    from posebench.metrics.pss import clustering_spread
     from posebench.predictions import Predictions, load_predictions, match_to_ground_truth
+    from posebench.pss_models import hits_and_labels
     from posebench.results import protocol_fingerprint
     from posebench.skeletons import convert, get_skeleton
     from posebench.stats import BLOCK_COLUMNS, block_bootstrap, block_ids
@@ -204,8 +206,9 @@ def evaluate(predictions, dataset="synth", protocol=None, pss_models=None,
                            pss_definition))
     pss_info = [info for _, _, info in pss]
     try:
-        all_hits = (ensemble_hits([model for _, model, _ in pss],
-                                  match.poses - match.root[:, None], gt) if pss else [])
+        all_hits, gt_labels = (hits_and_labels([model for _, model, _ in pss],
+                                               match.poses - match.root[:, None], gt)
+                               if pss else ([], []))
     except ValueError as exc:
         paths = ", ".join(str(info.get("path", name)) for name, _, info in pss)
         raise InputError(f"PSS model(s) {paths} cannot score {eval_skel.num_joints}-joint "
@@ -213,9 +216,10 @@ def evaluate(predictions, dataset="synth", protocol=None, pss_models=None,
                          f"{eval_skel.name}; refit with `posebench pss fit` or drop "
                          "--pss-model.") from None
     extra_arrays = {}
-    for (name, _, info), hits in zip(pss, all_hits):
+    for (name, _, info), hits, labels in zip(pss, all_hits, gt_labels):
         values[name] = hits.mean(axis=1)  # share of the ensemble's models hit
         extra_arrays[f"{name}.hits"] = hits
+        extra_arrays[f"{name}.gt_label"] = labels[:, 0]  # first member: the site's gallery
         spread = clustering_spread(hits)
         info.update({key: spread[key] for key in ("member_sd", "clustering_sd",
                                                   "binomial_sd")})

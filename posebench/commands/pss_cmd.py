@@ -37,7 +37,7 @@ def pss() -> None:
 def fit_cmd(dataset: str, split: str, k: int, seed: int, definition: str, normalization: str,
             algorithm: str | None, skeleton: str | None, out: str) -> None:
     """Fit PSS@k on the ground truth of DATASET/SPLIT and save it (npz + JSON, no pickle)."""
-    from posebench.metrics.pss import fit_ensemble_on_dataset, fit_on_dataset
+    from posebench.pss_models import fit_ensemble_on_dataset, fit_on_dataset
 
     if skeleton is not None:
         model = _fit_in_skeleton(dataset, split, skeleton, k, seed, definition, normalization,

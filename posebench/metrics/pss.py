@@ -292,6 +292,8 @@ class _Labeller:
         self.cmax = [float(np.sqrt(self.cc[a:b].max())) for a, b in zip(self.bounds[:-1],
                                                                          self.bounds[1:])]
         self.dim = allc.shape[1]
+        # augmented weights: [x, 1] @ [[2 c^T], [-|c|^2]] gives the scores in one GEMM pass
+        self.w32aug = np.vstack([self.w32, -self.cc32[None]])
 
     def _runs(self) -> list[tuple[int, int, int]]:
         """(first model, number of models, k) of consecutive models with the same k: their
@@ -321,17 +323,62 @@ class _Labeller:
                 s1 = np.take_along_axis(blk, best[:, :, None], axis=2)[:, :, 0]
                 np.put_along_axis(blk, best[:, :, None], -np.inf, axis=2)
                 s2 = blk.max(axis=2)
-                cm = np.array(self.cmax[first:first + r])
-                tol = 4.0 * _EPS32 * ((self.dim + 2) * xn[:, None] * cm[None] + 2.0 * cm * cm)
+                tol = self._tolerance(xn, first, r)
                 rows, mods = np.nonzero((s1.astype(np.float64) - s2) <= tol + 1e-30)
                 for m in np.unique(mods):  # ambiguous rows: recompute in float64, per model
                     sel = rows[mods == m]
-                    lo = a + int(m) * k
-                    exact = x[sel] @ self.w64[:, lo:lo + k] - self.cc[lo:lo + k]
-                    best[sel, m] = exact.argmax(axis=1)
+                    best[sel, m] = self._exact_labels(x, sel, first + int(m))
             best[bad] = -1  # non-finite pose: no cluster (never a hit)
             for m in range(r):
                 outs[first + m][sl] = best[:, m]
+
+
+    def _tolerance(self, xn: np.ndarray, first: int, r: int) -> np.ndarray:
+        """(C, r) bound on the float32 error of a score difference of models first..first+r."""
+        cm = np.array(self.cmax[first:first + r])
+        return 4.0 * _EPS32 * ((self.dim + 2) * xn[:, None] * cm[None] + 2.0 * cm * cm)
+
+    def _exact_labels(self, x: np.ndarray, rows: np.ndarray, model: int) -> np.ndarray:
+        """float64 nearest-centre labels of rows `rows` of x under model `model`."""
+        lo, hi = int(self.bounds[model]), int(self.bounds[model + 1])
+        return (x[rows] @ self.w64[:, lo:hi] - self.cc[lo:hi]).argmax(axis=1)
+
+    def hits(self, x: np.ndarray, gt_labels: np.ndarray, outs: list[np.ndarray],
+             sl: slice) -> None:
+        """Write, for features x (C, D) float64 and the ground truth's labels (C, n_models)
+        (-1: no cluster), whether x's nearest centre is the ground truth's under every model
+        into outs[i][sl]; equal to comparing float64 labels, without a full argmax.
+
+        One float32 GEMM, then per model: the ground-truth centre's score s_g; a row is a
+        certain hit when every other score is below s_g - tol, a certain miss when one is above
+        s_g + tol, and otherwise (rare) decided in float64."""
+        xa = np.empty((x.shape[0], self.dim + 1), dtype=np.float32)
+        xa[:, :-1] = x
+        xa[:, -1] = 1.0
+        score = xa @ self.w32aug
+        xn = np.sqrt(np.einsum("ij,ij->i", x, x))
+        finite = np.isfinite(xn)
+        n = x.shape[0]
+        for first, r, k in self._runs():
+            a = int(self.bounds[first])
+            blk = score[:, a:a + r * k].reshape(n, r, k)
+            g = gt_labels[:, first:first + r]
+            valid = (g >= 0) & finite[:, None]
+            gi = np.where(valid, g, 0)
+            sg = np.take_along_axis(blk, gi[:, :, None], axis=2)[:, :, 0]
+            tol = self._tolerance(xn, first, r).astype(np.float32)
+            above = (blk >= (sg - tol)[:, :, None]).sum(axis=2)  # counts g itself
+            hit = above == 1
+            rows, mods = np.nonzero(~hit & valid)
+            if rows.size:
+                smax = blk[rows, mods].max(axis=1)
+                unsure = smax <= sg[rows, mods] + tol[rows, mods]
+                for m in np.unique(mods[unsure]):  # near-ties: decide in float64
+                    sel = rows[unsure & (mods == m)]
+                    hit[sel, m] = self._exact_labels(x, sel, first + int(m)) == g[sel, m]
+            hit &= valid
+            for m in range(r):
+                outs[first + m][sl] = hit[:, m]
 
 
 def _groups(models: list[PoseStructureScore]) -> dict[tuple, list[int]]:
@@ -363,47 +410,32 @@ def labels_many(models: list[PoseStructureScore], poses: np.ndarray) -> list[np.
     return outs
 
 
-def hits_many(models: list[PoseStructureScore], pred: np.ndarray,
-              gt: np.ndarray) -> list[np.ndarray]:
-    """Per-sample hits ``(N,)`` bool of each model (e.g. PSS@50 and PSS@100 together)."""
+def hits_many(models: list[PoseStructureScore], pred: np.ndarray, gt: np.ndarray,
+              gt_labels: list[np.ndarray] | None = None) -> list[np.ndarray]:
+    """Per-sample hits ``(N,)`` bool of each model (e.g. PSS@50 and PSS@100 together):
+    the prediction's nearest centre is the ground truth's. `gt_labels` (one ``(N,)`` int array
+    per model, `labels_many` of gt) skips labelling the ground truth again."""
     p, g, _ = check_pair(pred, gt)
-    lp = labels_many(models, p)
-    lg = labels_many(models, g)
-    return [(a == b) & (a >= 0) for a, b in zip(lp, lg)]
+    lg = labels_many(models, g) if gt_labels is None else gt_labels
+    if len(lg) != len(models) or any(np.shape(a) != (p.shape[0],) for a in lg):
+        raise ValueError(f"gt_labels must be {len(models)} arrays of shape ({p.shape[0]},)")
+    outs = [np.empty(p.shape[0], dtype=bool) for _ in models]
+    for (norm, root), idx in _groups(models).items():
+        lab = _Labeller([models[i] for i in idx])
+        group_outs = [outs[i] for i in idx]
+        glab = np.stack([np.asarray(lg[i], dtype=np.int64) for i in idx], axis=1)
+
+        def work(sl: slice, norm=norm, root=root, lab=lab, group_outs=group_outs,
+                 glab=glab) -> None:
+            lab.hits(normalize_poses(p[sl], norm, root), glab[sl], group_outs, sl)
+
+        for_each_chunk(p.shape[0], work)
+    return outs
 
 
 def scores(models: list[PoseStructureScore], pred: np.ndarray, gt: np.ndarray) -> list[float]:
     """PSS of each model, in [0, 1] (faster than calling `score` per model)."""
     return [float(h.mean()) if h.size else float("nan") for h in hits_many(models, pred, gt)]
-
-
-def fit_on_dataset(dataset: str, split: str = "train", k: int = 50, seed: int = 0,
-                   normalization: str = "root_unit_norm",
-                   algorithm: str = "minibatch") -> PoseStructureScore:
-    """Fit a PSS model on the ground truth of one split of a registered dataset (name or
-    folder). The dataset's name, split, fingerprint and skeleton are recorded in `info`.
-    (The only function here that touches posebench.data; imported lazily.)"""
-    ds, poses, root = _split_training_poses(dataset, split)
-    model = PoseStructureScore(k=k, normalization=normalization, seed=seed, root=root,
-                               algorithm=algorithm).fit(poses)
-    model.info.update({"dataset": ds.name, "split": split, "skeleton": ds.skeleton,
-                       "dataset_fingerprint": ds.fingerprint()})
-    return model
-
-
-def _split_training_poses(dataset: str, split: str):
-    """(PoseDataset, (N, J, 3) mm finite and valid ground-truth poses, root index) of one
-    split of a registered dataset (name or folder)."""
-    from posebench.data.registry import load_dataset
-    from posebench.skeletons import SKELETONS
-
-    ds = load_dataset(dataset, split)
-    poses = ds.poses_3d
-    keep = np.isfinite(poses).all(axis=(1, 2))
-    if ds.valid is not None:
-        keep &= np.asarray(ds.valid, dtype=bool).reshape(len(ds), -1).all(axis=1)
-    root = SKELETONS[ds.skeleton].root if ds.skeleton in SKELETONS else 0
-    return ds, poses[keep], root
 
 
 # ---------------------------------------------------------------------------------- ensemble
@@ -630,15 +662,30 @@ def reference_spread(ens: PSSEnsemble) -> dict:
             "clustering_sd": None, "binomial_sd": float("nan"), "poses": 0, "noise_mm": 0.0}
 
 
-def ensemble_hits(ensembles: list[PSSEnsemble], pred: np.ndarray,
-                  gt: np.ndarray) -> list[np.ndarray]:
-    """Hits ``(N, R_e)`` bool of every ensemble, all members labelled in one pass."""
+def ensemble_labels(ensembles: list[PSSEnsemble], poses: np.ndarray) -> list[np.ndarray]:
+    """Labels ``(N, R_e)`` int (-1: non-finite pose) of `poses` ``(N, J, 3)`` under every member
+    of every ensemble, all members in one pass."""
     flat = [m for e in ensembles for m in e._fitted()]
-    hits = hits_many(flat, pred, gt)
+    return _per_ensemble(ensembles, labels_many(flat, poses), len(poses), np.int64)
+
+
+def ensemble_hits(ensembles: list[PSSEnsemble], pred: np.ndarray, gt: np.ndarray,
+                  gt_labels: list[np.ndarray] | None = None) -> list[np.ndarray]:
+    """Hits ``(N, R_e)`` bool of every ensemble, all members scored in one pass.
+    `gt_labels`: `ensemble_labels(ensembles, gt)` when known (e.g. cached), else computed."""
+    flat = [m for e in ensembles for m in e._fitted()]
+    cols = None
+    if gt_labels is not None:
+        cols = [np.asarray(lab)[:, j] for lab in gt_labels for j in range(lab.shape[1])]
+    return _per_ensemble(ensembles, hits_many(flat, pred, gt, cols), len(pred), bool)
+
+
+def _per_ensemble(ensembles, columns: list[np.ndarray], n: int, dtype) -> list[np.ndarray]:
+    """Stack per-model columns back into one (N, R_e) array per ensemble."""
     out, i = [], 0
     for e in ensembles:
         r = len(e.members)
-        out.append(np.stack(hits[i:i + r], axis=1) if r else np.zeros((len(pred), 0), bool))
+        out.append(np.stack(columns[i:i + r], axis=1) if r else np.zeros((n, 0), dtype))
         i += r
     return out
 
@@ -655,15 +702,3 @@ def clustering_spread(hits: np.ndarray) -> dict:
     return {"pss": p, "members": int(r), "member_sd": member_sd,
             "clustering_sd": None if member_sd is None else member_sd / np.sqrt(r),
             "binomial_sd": float(np.sqrt(p * (1 - p) / max(h.shape[0], 1)))}
-
-
-def fit_ensemble_on_dataset(dataset: str, split: str = "train", k: int = 50, seed: int = 0,
-                            definition: str = DEFAULT_DEFINITION,
-                            normalization: str = "root_unit_norm") -> PSSEnsemble:
-    """`fit_on_dataset` for a named definition (R members)."""
-    ds, poses, root = _split_training_poses(dataset, split)
-    ens = PSSEnsemble(k=k, definition=definition, seed=seed, root=root,
-                      normalization=normalization).fit(poses)
-    ens.info.update({"dataset": ds.name, "split": split, "skeleton": ds.skeleton,
-                     "dataset_fingerprint": ds.fingerprint()})
-    return ens

@@ -152,8 +152,8 @@ def test_pss_properties(model, seed, factor, shift):
 def test_cli_fit_and_show(tmp_path, monkeypatch):
     from click.testing import CliRunner
 
+    from posebench import pss_models as pss_module
     from posebench.commands.pss_cmd import pss
-    from posebench.metrics import pss as pss_module
 
     poses = training_poses(500, seed=9)
 
@@ -287,3 +287,37 @@ def test_ensemble_is_mean_of_member_scores_and_round_trips(tmp_path):
     with pytest.raises(InputError, match="fingerprint"):
         load_pss(path)
 
+
+
+def test_hits_without_labelling_predictions_equal_label_comparison(model):
+    """The hit test that skips the prediction's argmax (certain hit / certain miss / float64
+    near-ties) gives exactly ``label(pred) == label(gt)`` on adversarial inputs: poses at a
+    centre, exact midpoints between two centres (ties), every noise scale, non-finite rows."""
+    from posebench.metrics.pss import hits_many, labels_many
+
+    gt = training_poses(2000, seed=21)
+    rooted = PoseStructureScore(k=6, normalization="root").fit(gt)
+    models = [model, PoseStructureScore(k=4, seed=2).fit(gt), rooted]
+    rng = np.random.default_rng(5)
+    c = rooted.centres_.reshape(-1, 17, 3)
+    i, j = rng.integers(0, 6, 200), rng.integers(0, 6, 200)
+    offset = rng.normal(scale=1000, size=(200, 1, 3))
+    centre_rows = c[i] + offset  # "root" normalisation: exactly a centre after centring
+    c = c - c[:, :1]
+    mid_rows = (c[i] + c[j]) / 2 + offset  # equidistant from two centres: a tie
+    parts = [gt[:400] + rng.normal(scale=s, size=(400, 17, 3)) for s in (1, 30, 300, 3000)]
+    pred = np.concatenate([*parts, centre_rows, mid_rows, gt[:400]])
+    truth = np.concatenate([gt[:1600], gt[1600:1800], gt[1800:2000], gt[:400]])
+    pred[5, 3, 1] = np.nan
+    truth[7, 0, 0] = np.inf
+    expected = [(a == b) & (a >= 0) for a, b in zip(labels_many(models, pred),
+                                                    labels_many(models, truth))]
+    assert 0.05 < np.mean(expected[0]) < 0.95  # a mix of hits and misses
+    for got, want in zip(hits_many(models, pred, truth), expected):
+        np.testing.assert_array_equal(got, want)
+    given = hits_many(models, pred, truth, gt_labels=labels_many(models, truth))
+    for got, want in zip(given, expected):
+        np.testing.assert_array_equal(got, want)
+    assert not given[0][5] and not given[0][7]
+    with pytest.raises(ValueError, match="gt_labels"):
+        hits_many(models, pred, truth, gt_labels=labels_many(models[:1], truth))

@@ -1,0 +1,64 @@
+"""PSS models tied to datasets: the ground-truth label cache (posebench.pss_models)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from posebench import pss_models
+from posebench.metrics.pss import PSSEnsemble, ensemble_hits, ensemble_labels
+
+
+@pytest.fixture()
+def home(tmp_path, monkeypatch):
+    monkeypatch.setenv("POSEBENCH_HOME", str(tmp_path))
+    return tmp_path
+
+
+def _data(n=600, seed=0):
+    rng = np.random.default_rng(seed)
+    protos = rng.normal(scale=300, size=(5, 17, 3))
+    gt = protos[rng.integers(0, 5, n)] + rng.normal(scale=40, size=(n, 17, 3))
+    return gt, gt + rng.normal(scale=60, size=gt.shape)
+
+
+def test_labels_are_cached_and_reused(home, monkeypatch):
+    gt, pred = _data()
+    ens = [PSSEnsemble(k=5, seed=1, members=3).fit(gt), PSSEnsemble(k=3, seed=2, members=2).fit(gt)]
+    want = ensemble_labels(ens, gt)
+    hits, labels = pss_models.hits_and_labels(ens, pred, gt)
+    path = pss_models.labels_cache_path(ens, gt)
+    assert path.is_file() and path.parent == home / "pss" / "labels"
+    for a, b in zip(labels, want):
+        np.testing.assert_array_equal(a, b)
+    for a, b in zip(hits, ensemble_hits(ens, pred, gt)):
+        np.testing.assert_array_equal(a, b)
+    calls = []
+    monkeypatch.setattr(pss_models, "ensemble_labels",
+                        lambda *a: calls.append(1) or ensemble_labels(*a))
+    again, _ = pss_models.hits_and_labels(ens, pred, gt)
+    assert calls == []  # read back, not recomputed
+    for a, b in zip(again, hits):
+        np.testing.assert_array_equal(a, b)
+    # another ground truth (one coordinate moved by 1e-9 mm) or another ensemble: another file
+    moved = gt.copy()
+    moved[3, 4, 2] += 1e-9
+    assert pss_models.labels_cache_path(ens, moved) != path
+    assert pss_models.labels_cache_path(ens[:1], gt) != path
+
+
+def test_damaged_cache_is_recomputed(home):
+    gt, pred = _data(seed=3)
+    ens = [PSSEnsemble(k=4, seed=0, members=2).fit(gt)]
+    want = ensemble_labels(ens, gt)
+    path = pss_models.labels_cache_path(ens, gt)
+    path.parent.mkdir(parents=True)
+    for bad in (b"not an npz", None):
+        if bad is None:  # well-formed but out-of-range labels
+            np.savez(path, e0=np.full((len(gt), 2), 99))
+        else:
+            path.write_bytes(bad)
+        got = pss_models.ground_truth_labels(ens, gt)
+        np.testing.assert_array_equal(got[0], want[0])
+        with np.load(path) as z:  # replaced by the right labels
+            np.testing.assert_array_equal(z["e0"], want[0])
