@@ -78,4 +78,9 @@ def test_fixture_3dhp_mmpose_repairs_camera_height(shared_fixtures):
     # pinhole f, c from the pkl re-project S to `part` within the lens distortion (< 3 px)
     for ds in (tr, te):
         uv = project_with_table(ds.poses_3d, ds.cameras, ds.camera_index)
-        assert np.abs(uv - ds.poses_2d).max() < 3.0
+        seen = np.isfinite(ds.poses_2d).all(-1)
+        assert np.abs(uv - ds.poses_2d)[seen].max() < 3.0
+    # visibility flag 0 (TS2 joints 4 and 7) -> no 2D: they project left of the image (x < 0)
+    assert np.argwhere(~np.isfinite(te.poses_2d).all(-1)).tolist() == [[1, 4], [1, 7]]
+    assert (uv[1, [4, 7], 0] < 0).all() and np.isfinite(te.poses_3d).all()
+    assert np.isfinite(tr.poses_2d).all() and prep.meta["test"]["not_visible_2d"] == 2

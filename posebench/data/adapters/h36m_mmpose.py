@@ -26,6 +26,7 @@ from posebench.data.adapters.h36m_common import (
     h36m_camera_table,
     parse_sequence,
 )
+from posebench.data.adapters.visibility import visible_2d
 from posebench.data.dataset import CameraTable, PoseDataset, SampleKeys
 from posebench.errors import InputError
 from posebench.io import load_pickle_file
@@ -171,7 +172,8 @@ def read_mmpose(path: Path, *, name: str = "h36m", progress: bool = False) -> Pr
             if m.any():
                 parts[sp].append({"subject": subject[m], "action": action[m],
                                   "subaction": trial[m], "camera": camera[m],
-                                  "frame": frame[m], "S": s3[m], "part": a["part"][m, :, :2],
+                                  "frame": frame[m], "S": s3[m],
+                                  "part": visible_2d(a["part"][m])[0],
                                   "image_path": np.asarray(a["imgname"])[m].astype(str),
                                   "source": str(f)})
         del a, s3
@@ -208,7 +210,9 @@ def read_mmpose(path: Path, *, name: str = "h36m", progress: bool = False) -> Pr
         raise InputError(f"{path} holds no samples; expected mmpose's h36m annotations.")
     meta = {"layout": "mmpose", "frame_index": "0-based (mmpose image names are 1-based)",
             "calibration": "posebench/facts/h36m_cameras.json (packaged)",
-            "two_d": "mmpose 'part' labels", "cameras_pkl": None, "trimmed": []}
+            "two_d": "mmpose 'part' labels (flag 0: not visible, NaN)", "cameras_pkl": None,
+            "trimmed": [], "not_visible_2d": int(sum(np.isnan(d.poses_2d[..., 0]).sum()
+                                                     for d in splits.values()))}
     if cams_pkl is not None:
         table = h36m_camera_table()
         meta["cameras_pkl"] = {"path": str(cams_pkl),

@@ -27,6 +27,7 @@ import numpy as np
 
 from posebench.data.adapters._assemble import Prepared
 from posebench.data.adapters.mpi3dhp_mat import SCENES, UNLABELLED, test_sequence
+from posebench.data.adapters.visibility import visible_2d
 from posebench.data.dataset import CameraTable, PoseDataset, SampleKeys
 from posebench.errors import InputError
 from posebench.io import load_pickle_file
@@ -139,11 +140,12 @@ def _split(path: Path, cams_path: Path | None, name: str, split: str) -> tuple[P
     if split == "test":
         extra["scene"] = np.array([SCENES[s] for s in subject])
         valid = np.full(n, "valid" in path.name or path.name.startswith("test_"))
-    ds = PoseDataset(name, split, "3dhp17", a["S"][..., :3] * 1000.0, a["part"][..., :2], keys,
+    uv, hidden = visible_2d(a["part"])
+    ds = PoseDataset(name, split, "3dhp17", a["S"][..., :3] * 1000.0, uv, keys,
                      inv, table, valid=valid, image_path=np.asarray(a["imgname"]).astype(str),
                      extra=extra)
     return ds.sorted(), {"file": str(path), "cameras": str(cams_path),
-                         "repaired_h_204": repairs}
+                         "repaired_h_204": repairs, "not_visible_2d": hidden}
 
 
 def _find(path: Path, pattern: str) -> Path | None:
