@@ -16,8 +16,11 @@ Anchors, followed in meaning (the code is our own):
 - MPJVE: VideoPose3D common/loss.py:80-89 ``mean_velocity_error``.
 - PCK / AUC: MPI-INF-3DHP mpii_compute_3d_pck.m: thresholds 0:5:150 mm, strict ``<``.
 
-Non-finite input never raises: a NaN/inf coordinate makes that pose's error NaN (or inf), its
-joint a PCK/AUC miss, and its scales 0 (prediction) or NaN (ground truth).
+Non-finite input never raises: a NaN/inf coordinate makes that pose's error NaN (or inf) and
+its joint a PCK/AUC miss; the scales of such a pose are unspecified (0, NaN or inf).
+Where the least-squares alignment is not unique (collinear ground truth; a mirror image with two
+equal principal spreads), the squared error and the scale are, but the rotation, and with it
+P-MPJPE in the second case, depend on the rotation picked.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ SETTINGS = settings(max_examples=60, derandomize=True, deadline=None, database=N
 
 #: Kinds of pose pairs `adversarial_pairs` builds.
 CASES = ("generic", "planar", "collinear", "mirror", "mirror_planar", "near_coincident",
-         "duplicated", "point_prediction", "unrelated")
+         "coincident", "duplicated", "point_prediction", "unrelated")
 
 
 def random_rotation(rng: np.random.Generator) -> np.ndarray:
@@ -65,23 +65,25 @@ def adversarial_pairs(case: str, seed: int, joints: int, n: int = 8):
     if case == "mirror_planar":  # mirrored planar pose: a 180 degree turn undoes it exactly
         gt[..., 2] = 0.0
         return gt * mirror, gt
-    if case == "near_coincident" and joints >= 4:
+    if case in ("near_coincident", "coincident") and joints >= 4:
         # principal spreads 400, 100, 100 (1 + delta) mm exactly, then mirrored: det S < 0 and
         # sigma2 ~ sigma3, so the top eigenvalues of Horn's matrix (sigma1 + sigma2 - sigma3,
-        # sigma1 - sigma2 + sigma3) nearly coincide (exactly for delta = 0)
+        # sigma1 - sigma2 + sigma3) nearly coincide (delta = 1e-6), or coincide (delta = 0:
+        # the optimal rotation is then not unique)
         a = gt - gt.mean(1, keepdims=True)
         q = np.linalg.qr(a)[0]  # (n, J, 3) orthonormal, centred columns
-        delta = rng.choice([0.0, 1e-9, 1e-5], size=(n, 1, 1))
+        delta = np.full((n, 1, 1), 1e-6 if case == "near_coincident" else 0.0)
         stds = np.concatenate([np.full((n, 1, 1), 400.0), np.full((n, 1, 1), 100.0),
                                100.0 * (1.0 + delta)], axis=2)
         gt = q * stds * np.sqrt(joints)
         return np.matmul(gt * mirror, random_rotations(rng, n)), gt
     if case == "duplicated":  # every joint twice
-        half = max(joints // 2, 1)
-        gt = np.concatenate([gt[:, :half], gt[:, :half]], axis=1)
+        half = (joints + 1) // 2
+        gt = np.concatenate([gt[:, :half], gt[:, : joints - half]], axis=1)
         return _moved(rng, gt, 20.0), gt
     if case == "point_prediction":  # the prediction has no spread at all
         return np.broadcast_to(rng.normal(size=(n, 1, 3)) * 100, gt.shape).copy(), gt
-    if case in ("unrelated", "near_coincident"):  # unrelated poses: det(S) < 0 for about half of them
+    if case in ("unrelated", "near_coincident", "coincident"):  # (J < 4 for the last two)
+        # unrelated poses: det(S) < 0 for about half of them
         return rng.normal(scale=300, size=gt.shape), gt
     raise ValueError(case)
