@@ -59,11 +59,11 @@ def test_alignment_never_reflects():
     gt = rng.normal(scale=200, size=(20, 17, 3))
     mirrored = gt * np.array([-1.0, 1.0, 1.0])  # a reflection of gt: not reachable by rotation
     aligned = similarity_align(mirrored, gt)
-    for src, dst in zip(mirrored, aligned):
-        m = fit_affine(src, dst)
-        assert np.linalg.det(m) > 0
+    s, rot, _ = al.procrustes(mirrored, gt)
+    assert (s > 0.1).all()
+    for src, dst, scale in zip(mirrored, aligned, s):  # det(s R) = s^3 det R = +s^3
+        np.testing.assert_allclose(np.linalg.det(fit_affine(src, dst)), scale ** 3, rtol=1e-9)
     assert (p_mpjpe(mirrored, gt) > 1.0).all()  # the mirror image is NOT a perfect match
-    _, rot, _ = al.procrustes(mirrored, gt)
     np.testing.assert_allclose(np.linalg.det(rot), 1.0, atol=1e-9)
     rig = rigid_align(mirrored, gt)
     for src, dst in zip(mirrored, rig):
@@ -195,7 +195,9 @@ def test_mirrored_prediction_is_not_undone(seed):
     assume(sv[2] > 0.05 * sv[0])
     mirrored = pred * np.array([1.0, -1.0, 1.0])
     aligned = similarity_align(mirrored[None], gt[None])[0]
-    assert np.linalg.det(fit_affine(mirrored, aligned)) > 0
+    scale = al.procrustes(mirrored[None], gt[None])[0][0]
+    np.testing.assert_allclose(np.linalg.det(fit_affine(mirrored, aligned)), scale ** 3,
+                               rtol=1e-9)
     assert p_mpjpe(mirrored[None], gt[None])[0] > 1e-3
 
 
