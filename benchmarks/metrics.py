@@ -1,5 +1,5 @@
-"""Benchmark: posebench metrics on 550,000 poses x 17 joints against a plain batched-SVD
-P-MPJPE written here in the VideoPose3D convention, measured in the same run.
+"""Benchmark: posebench metrics on 550,000 poses x 17 joints against their definition
+`posebench.metrics.reference.p_mpjpe` (plain batched SVD, VideoPose3D-style), in the same run.
 
     python benchmarks/metrics.py [--n 550000] [--repeat 3]
 
@@ -17,9 +17,11 @@ import time
 import tracemalloc
 
 import numpy as np
+from tabulate import tabulate
 
 from posebench import metrics as pm
 from posebench import parallel
+from posebench.metrics import reference
 from posebench.metrics.errors import pose_errors
 from posebench.metrics.pss import scores as pss_scores
 
@@ -27,32 +29,6 @@ TARGET_RATIO = 5.0
 TARGET_MAX_DIFF_MM = 1e-6
 TARGET_SUITE_S = 1.5
 TARGET_PEAK_MB = 1024.0
-
-
-def reference_p_mpjpe(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
-    """Per-pose P-MPJPE by the VideoPose3D recipe: centre, normalise, batched SVD of the 3x3
-    cross-covariance, flip the last singular vector when det(R) < 0, scale = trace * |gt| /
-    |pred|, then mean joint error of the aligned prediction. Plain numpy, no chunking."""
-    mu_gt = gt.mean(axis=1, keepdims=True)
-    mu_pr = pred.mean(axis=1, keepdims=True)
-    g0 = gt - mu_gt
-    p0 = pred - mu_pr
-    norm_g = np.sqrt((g0 ** 2).sum(axis=(1, 2), keepdims=True))
-    norm_p = np.sqrt((p0 ** 2).sum(axis=(1, 2), keepdims=True))
-    g0 /= norm_g
-    p0 /= norm_p
-    h = np.matmul(g0.transpose(0, 2, 1), p0)
-    u, sig, vt = np.linalg.svd(h)
-    v = vt.transpose(0, 2, 1)
-    r = np.matmul(v, u.transpose(0, 2, 1))
-    sign = np.sign(np.linalg.det(r))
-    v[:, :, -1] *= sign[:, None]
-    sig[:, -1] *= sign
-    r = np.matmul(v, u.transpose(0, 2, 1))
-    scale = sig.sum(axis=1)[:, None, None] * norm_g / norm_p
-    t = mu_gt - scale * np.matmul(mu_pr, r)
-    aligned = scale * np.matmul(pred, r) + t
-    return np.linalg.norm(aligned - gt, axis=-1).mean(axis=-1)
 
 
 def quaternion_rotations(q: np.ndarray) -> np.ndarray:
@@ -150,13 +126,11 @@ def main() -> None:
     args = ap.parse_args()
     if args.threads:
         parallel.set_num_threads(args.threads)
-    from tabulate import tabulate
-
     t0 = time.perf_counter()
     pred, gt = make_poses(args.n)
     print(f"data: {args.n:,} poses x 17 joints, float64 mm ({time.perf_counter() - t0:.1f} s)")
 
-    t_ref, ref = best_time(lambda: reference_p_mpjpe(pred, gt), max(1, args.repeat - 1))
+    t_ref, ref = best_time(lambda: reference.p_mpjpe(pred, gt), max(1, args.repeat - 1))
     t_ours, ours = best_time(lambda: pm.p_mpjpe(pred, gt), args.repeat)
     diff = float(np.abs(ours - ref).max())
     ratio = t_ref / t_ours

@@ -103,7 +103,7 @@ def for_each_chunk(n: int, work: Callable[[slice], None]) -> None:
 @functools.lru_cache(maxsize=1)
 def _blas_controller():
     try:
-        from threadpoolctl import ThreadpoolController  # comes with scikit-learn
+        from threadpoolctl import ThreadpoolController  # lazy: optional (scikit-learn's)
     except ImportError:  # pragma: no cover
         return None
     return ThreadpoolController()

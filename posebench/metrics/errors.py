@@ -1,25 +1,32 @@
-"""Per-pose error metrics for 3D human pose: MPJPE, P-MPJPE, N-MPJPE, 3D PCK, AUC, MPJVE.
+"""The batched per-pose metrics: MPJPE, P-MPJPE, N-MPJPE, 3D PCK, AUC, MPJVE, fast.
+
+The definitions are `posebench.metrics.reference` (one short function per metric, with the
+anchor each follows); this module computes the same numbers several times faster (chunked,
+shared intermediate sums, the quaternion Procrustes solver of `alignment`) and is tested equal
+to them to 1e-9 mm (tests/metrics/test_metrics_reference.py).
 
 Every function takes ``pred`` and ``gt`` of shape ``(..., J, 3)`` in millimetres (any float
 dtype; accumulated in float64, processed in chunks) and returns one value per pose, shape
 ``(...)``, unless stated otherwise. How per-pose values become one number is a separate,
 explicit choice: see `posebench.metrics.aggregate`.
 
-Definitions (e_j = Euclidean error of joint j after the stated alignment, J joints):
+In short (e_j = Euclidean error of joint j after the stated alignment, J joints):
 
 - MPJPE = mean_j e_j; with ``root=r`` both poses are first centred on joint r (Protocol 1).
 - P-MPJPE = MPJPE after the similarity transform (s, R, t; det R = +1) that minimises the
-  squared error (VideoPose3D / mmpose Protocol 2; also called PA-MPJPE).
+  squared error (VideoPose3D / mmpose Protocol 2; also called PA-MPJPE); `p_mpjpe_rerooted`
+  re-centres the aligned prediction and the ground truth on the root afterwards (EpipolarPose).
 - N-MPJPE = MPJPE of root-centred poses after scaling the prediction by one factor s:
   ``"least_squares"``: s = <P, G> / <P, P> of the root-centred poses (Rhodin et al. CVPR 2018,
   VideoPose3D ``n_mpjpe``); ``"procrustes"``: s = the scale of the similarity Procrustes alignment
   (EpipolarPose's evaluation: s is computed with the optimal rotation, which is then NOT applied).
+  `reference.n_mpjpe_given_frame` (mmpose) fits s on the poses as given.
 - PCK@t = percent of joints with e_j strictly below t mm (an error of exactly 150 mm is a miss).
 - AUC = mean of PCK over thresholds 0, 5, ..., 150 mm, strict < (MPI-INF-3DHP's official
   definition), so a perfect prediction scores 30/31 * 100 = 96.77 (no joint is below 0 mm).
 
-Non-finite coordinates never raise here: they give NaN (or inf) for that pose, and PCK counts
-such joints as misses. Validating predictions is the job of `posebench.predictions`.
+Non-finite coordinates never raise here: they give NaN (or inf) for that pose, and PCK and AUC
+count such joints as misses. Validating predictions is the job of `posebench.predictions`.
 """
 
 from __future__ import annotations
@@ -28,31 +35,25 @@ import numpy as np
 
 from posebench.errors import InputError
 from posebench.metrics.alignment import (
-    _affine_rows,
-    _f64,
-    _ls_scale_chunk,
-    _map_chunks,
-    _safe_ratio,
-    add_per_pose,
+    apply_similarity,
     centred_stats,
-    check_pair,
+    least_squares_scale_chunk,
     max_trace,
-    rotation_and_trace,
-    similarity_affine,
+    similarity_from_stats,
 )
+from posebench.metrics.inputs import check_n_mpjpe_scale, check_pair, check_root
+from posebench.metrics.kernels import (
+    add_per_pose,
+    as_f64,
+    joint_norms,
+    map_chunks,
+    mean_over_joints,
+    safe_ratio,
+)
+from posebench.metrics.reference import AUC_THRESHOLDS as DEFAULT_AUC_THRESHOLDS
 from posebench.parallel import chunks, for_each_chunk
 
-DEFAULT_AUC_THRESHOLDS = np.arange(0, 151, 5, dtype=np.float64)
-N_MPJPE_SCALES = ("least_squares", "procrustes")
-
-
 # ----------------------------------------------------------------------------- kernels
-
-def _joint_norms(d: np.ndarray) -> np.ndarray:
-    """Per-joint Euclidean norms of residuals d (C, J, 3), overwriting d: -> (C, J)."""
-    np.multiply(d, d, out=d)
-    return np.sqrt(d.reshape(-1, 3) @ np.ones(3)).reshape(d.shape[0], d.shape[1])
-
 
 def _residual_norms(p: np.ndarray, g: np.ndarray, m: np.ndarray | None = None,
                     t: np.ndarray | None = None) -> np.ndarray:
@@ -64,19 +65,7 @@ def _residual_norms(p: np.ndarray, g: np.ndarray, m: np.ndarray | None = None,
         d -= g
     if t is not None:
         add_per_pose(d, t)
-    return _joint_norms(d)
-
-
-def _mean_joints(e: np.ndarray) -> np.ndarray:
-    return e @ np.full(e.shape[1], 1.0 / e.shape[1])
-
-
-def _check_root(root: int | None, num_joints: int) -> None:
-    if root is not None and not -num_joints <= root < num_joints:
-        raise InputError(
-            f"root joint {root} is out of range for poses with {num_joints} joints; expected "
-            f"0..{num_joints - 1} or None; pass the skeleton's root index."
-        )
+    return joint_norms(d)
 
 
 def _root_shift(p: np.ndarray, g: np.ndarray, root: int | None) -> np.ndarray | None:
@@ -90,7 +79,7 @@ def _errors_chunk(p: np.ndarray, g: np.ndarray, root: int | None) -> np.ndarray:
 
 def _per_joint(pred, gt, root):
     p, g, lead = check_pair(pred, gt)
-    _check_root(root, p.shape[1])
+    check_root(root, p.shape[1])
     return p, g, lead
 
 
@@ -99,7 +88,7 @@ def _per_joint(pred, gt, root):
 def per_joint_errors(pred: np.ndarray, gt: np.ndarray, root: int | None = None) -> np.ndarray:
     """Euclidean error of every joint, ``(..., J)`` mm (poses centred on `root` first if given)."""
     p, g, lead = _per_joint(pred, gt, root)
-    return _map_chunks(lambda a, b: _errors_chunk(a, b, root), p, g, (p.shape[1],)).reshape(
+    return map_chunks(lambda a, b: _errors_chunk(a, b, root), p, g, (p.shape[1],)).reshape(
         *lead, p.shape[1])
 
 
@@ -107,20 +96,35 @@ def mpjpe(pred: np.ndarray, gt: np.ndarray, root: int | None = None) -> np.ndarr
     """Mean per-joint position error per pose ``(...)`` mm; ``root=r`` centres both poses on
     joint r first (Human3.6M Protocol 1), ``None`` compares them as given."""
     p, g, lead = _per_joint(pred, gt, root)
-    return _map_chunks(lambda a, b: _mean_joints(_errors_chunk(a, b, root)), p, g, ()).reshape(
+    return map_chunks(lambda a, b: mean_over_joints(_errors_chunk(a, b, root)), p, g, ()).reshape(
         lead)
 
 
 def _p_mpjpe_chunk(p: np.ndarray, g: np.ndarray) -> np.ndarray:
-    m, t = similarity_affine(p, g)
-    return _mean_joints(_residual_norms(p, g, m, t))
+    m, t, _ = similarity_from_stats(centred_stats(p, g))
+    return mean_over_joints(_residual_norms(p, g, m, t))
 
 
 def p_mpjpe(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
     """MPJPE after the least-squares similarity alignment (s, R, t; det R = +1) of `pred` onto
     `gt`, per pose ``(...)`` mm (Protocol 2 / PA-MPJPE). Root-centring is irrelevant here."""
     p, g, lead = check_pair(pred, gt)
-    return _map_chunks(_p_mpjpe_chunk, p, g, ()).reshape(lead)
+    return map_chunks(_p_mpjpe_chunk, p, g, ()).reshape(lead)
+
+
+def p_mpjpe_rerooted(pred: np.ndarray, gt: np.ndarray, root: int) -> np.ndarray:
+    """P-MPJPE with the ALIGNED prediction and the ground truth both re-centred on joint `root`
+    after the similarity fit (EpipolarPose lib/dataset/h36m.py evaluate: the aligned root's
+    residual moves onto every joint), per pose ``(...)`` mm."""
+    p, g, lead = check_pair(pred, gt)
+    check_root(root, p.shape[1], allow_none=False)
+
+    def one(pc, gc):
+        a = apply_similarity(pc, *similarity_from_stats(centred_stats(pc, gc))[:2])
+        d = (a - a[:, root : root + 1]) - (gc - gc[:, root : root + 1])
+        return np.sqrt((d * d).sum(-1)).mean(-1)
+
+    return map_chunks(one, p, g, ()).reshape(lead)
 
 
 def n_mpjpe(pred: np.ndarray, gt: np.ndarray, scale: str = "least_squares",
@@ -133,11 +137,7 @@ def n_mpjpe(pred: np.ndarray, gt: np.ndarray, scale: str = "least_squares",
     scale="procrustes": s = scale of the similarity Procrustes alignment (centroid-centred, with
     its optimal rotation), as EpipolarPose's evaluation computes it; the rotation is not applied.
     Both are invariant to a uniform scaling of the prediction."""
-    if scale not in N_MPJPE_SCALES:
-        raise InputError(
-            f"N-MPJPE scale '{scale}' is unknown; expected one of {', '.join(N_MPJPE_SCALES)}; "
-            "pick 'least_squares' (Rhodin / VideoPose3D) or 'procrustes' (EpipolarPose)."
-        )
+    check_n_mpjpe_scale(scale)
     p, g, lead = check_pair(pred, gt)
     if root is None:
         raise InputError("N-MPJPE needs a root joint (int), got None; pass root=0 or the "
@@ -157,7 +157,7 @@ def pck(pred: np.ndarray, gt: np.ndarray, threshold: float = 150.0,
         e = _errors_chunk(a, b, root)
         return np.count_nonzero(e < thr, axis=1) * (100.0 / e.shape[1])
 
-    return _map_chunks(one, p, g, ()).reshape(lead)
+    return map_chunks(one, p, g, ()).reshape(lead)
 
 
 def _count_not_above(e: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
@@ -165,8 +165,9 @@ def _count_not_above(e: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
     t0, n = thresholds[0], thresholds.shape[0]
     step = thresholds[1] - thresholds[0] if n > 1 else 0.0
     if n > 1 and step > 0 and np.array_equal(thresholds, t0 + step * np.arange(n)):
-        # uniform grid: closed form, then exact integer fix-up for rounding in the division
-        k = np.clip(np.floor((e - t0) / step) + 1.0, 0.0, n)
+        # uniform grid: closed form, then exact integer fix-up for rounding in the division;
+        # fmin maps a NaN error to n (above every threshold: a miss, as in `pck`)
+        k = np.fmax(np.fmin(np.floor((e - t0) / step) + 1.0, n), 0.0)
         k -= (k >= 1) & (t0 + step * (k - 1) > e)
         k += (k < n) & (t0 + step * k <= e)
         return k
@@ -188,7 +189,7 @@ def auc(pred: np.ndarray, gt: np.ndarray, thresholds: np.ndarray = DEFAULT_AUC_T
         passed = thr.size - _count_not_above(e, thr)
         return passed @ np.full(e.shape[1], 100.0 / (thr.size * e.shape[1]))
 
-    return _map_chunks(one, p, g, ()).reshape(lead)
+    return map_chunks(one, p, g, ()).reshape(lead)
 
 
 def mpjve(pred: np.ndarray, gt: np.ndarray, sequence_ids: np.ndarray | None = None,
@@ -224,11 +225,11 @@ def mpjve(pred: np.ndarray, gt: np.ndarray, sequence_ids: np.ndarray | None = No
     out = np.full(n, np.nan)
     for sl in chunks(max(n - 1, 0)):
         idx = order[sl.start : sl.stop + 1]  # one sample of overlap
-        a, b = _f64(p[idx]), _f64(g[idx])
+        a, b = as_f64(p[idx]), as_f64(g[idx])
         d = a - b
         if root is not None:
             d -= d[:, root : root + 1]
-        e = _mean_joints(_joint_norms(np.diff(d, axis=0)))
+        e = mean_over_joints(joint_norms(np.diff(d, axis=0)))
         same = codes[idx[1:]] == codes[idx[:-1]]
         if fr is not None:
             gap = np.diff(fr[idx])
@@ -253,28 +254,27 @@ def _suite_chunk(p: np.ndarray, g: np.ndarray, names: tuple, root: int, pck_thre
     gc = g - g[:, root : root + 1]
     out: dict[str, np.ndarray] = {}
     if {"mpjpe", "pck", "auc"} & set(names):
-        e = _joint_norms(pc - gc)
+        e = joint_norms(pc - gc)
         if "mpjpe" in names:
-            out["mpjpe"] = _mean_joints(e)
+            out["mpjpe"] = mean_over_joints(e)
         if "pck" in names:
             out["pck"] = np.count_nonzero(e < pck_threshold, axis=1) * (100.0 / e.shape[1])
         if "auc" in names:
             passed = auc_thresholds.size - _count_not_above(e, auc_thresholds)
             out["auc"] = passed @ np.full(e.shape[1], 100.0 / (auc_thresholds.size * e.shape[1]))
     if "n_mpjpe" in names:
-        s = _ls_scale_chunk(pc, gc, None)
-        out["n_mpjpe"] = _mean_joints(_joint_norms(pc * s[:, None, None] - gc))
+        s = least_squares_scale_chunk(pc, gc, None)
+        out["n_mpjpe"] = mean_over_joints(joint_norms(pc * s[:, None, None] - gc))
     if {"p_mpjpe", "n_mpjpe_procrustes"} & set(names):
         st = centred_stats(pc, gc)
         if "p_mpjpe" in names:
-            rot, trace = rotation_and_trace(st)
-            scale = _safe_ratio(trace, st.ssp)
-            m, t = _affine_rows(st, rot * scale)
-            out["p_mpjpe"] = _mean_joints(_residual_norms(pc, gc, m, t))
+            m, t, scale = similarity_from_stats(st)
+            out["p_mpjpe"] = mean_over_joints(_residual_norms(pc, gc, m, t))
         else:
-            scale = _safe_ratio(max_trace(st), st.ssp)
+            scale = safe_ratio(max_trace(st), st.ssp)
         if "n_mpjpe_procrustes" in names:
-            out["n_mpjpe_procrustes"] = _mean_joints(_joint_norms(pc * scale[:, None, None] - gc))
+            d = pc * scale[:, None, None] - gc
+            out["n_mpjpe_procrustes"] = mean_over_joints(joint_norms(d))
     return out
 
 
@@ -300,7 +300,7 @@ def pose_errors(pred: np.ndarray, gt: np.ndarray, metrics: tuple | list = SUITE_
     out = {n: np.empty(p.shape[0]) for n in names}
 
     def work(sl: slice) -> None:
-        res = _suite_chunk(_f64(p[sl]), _f64(g[sl]), names, root, float(pck_threshold), thr)
+        res = _suite_chunk(as_f64(p[sl]), as_f64(g[sl]), names, root, float(pck_threshold), thr)
         for n in names:
             out[n][sl] = res[n]
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -85,9 +88,6 @@ def test_bootstrap_stratified_by_group():
 
 
 def test_metrics_import_neither_torch_nor_sklearn():
-    import subprocess
-    import sys
-
     code = ("import sys, posebench.metrics; "
             "bad = [m for m in ('torch', 'sklearn') if m in sys.modules]; "
             "sys.exit(1 if bad else 0)")

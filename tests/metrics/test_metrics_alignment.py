@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from helpers_metrics import SETTINGS, pose_pair, random_rotation, random_rotations
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from posebench.metrics import alignment as al
@@ -12,36 +13,18 @@ from posebench.metrics import (
     mpjpe,
     n_mpjpe,
     p_mpjpe,
+    procrustes_scale,
+    reference,
     rigid_align,
     root_centre,
     similarity_align,
 )
-
-SETTINGS = settings(max_examples=60, deadline=None,
-                    suppress_health_check=[HealthCheck.too_slow])
-
-
-def random_rotation(rng: np.random.Generator) -> np.ndarray:
-    """Uniform proper rotation (det +1) from a random orthogonal matrix (QR, sign-fixed)."""
-    q, r = np.linalg.qr(rng.normal(size=(3, 3)))
-    q = q * np.sign(np.diag(r))
-    if np.linalg.det(q) < 0:
-        q[:, 0] *= -1
-    return q
 
 
 def fit_affine(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     """The 3x3 linear part M of dst = src @ M + t, by least squares (independent of al)."""
     a = np.hstack([src, np.ones((src.shape[0], 1))])
     return np.linalg.lstsq(a, dst, rcond=None)[0][:3]
-
-
-def pose_pair(seed: int, joints: int = 17, noise: float = 30.0):
-    rng = np.random.default_rng(seed)
-    gt = rng.normal(scale=300, size=(joints, 3)) + rng.uniform(-3000, 3000, size=3)
-    pred = gt @ random_rotation(rng) * rng.uniform(0.5, 2) + rng.normal(scale=noise,
-                                                                           size=gt.shape)
-    return pred, gt
 
 
 def test_quaternion_solver_matches_svd_rotation():
@@ -53,7 +36,7 @@ def test_quaternion_solver_matches_svd_rotation():
     assert 0.3 < (np.linalg.det(s) < 0).mean() < 0.7
     r_q, tr_q = al.rotation_and_trace(st)
     r_q = r_q.T.reshape(-1, 3, 3)
-    r_s, tr_s = al._svd_rotation(s)
+    r_s, tr_s = al.svd_rotation(s)
     np.testing.assert_allclose(tr_q, tr_s, rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(r_q, r_s, atol=1e-7)
     np.testing.assert_allclose(np.linalg.det(r_q), 1.0, atol=1e-12)
@@ -62,7 +45,7 @@ def test_quaternion_solver_matches_svd_rotation():
 def test_similarity_align_recovers_known_transform():
     rng = np.random.default_rng(1)
     gt = rng.normal(scale=200, size=(8, 17, 3))
-    rots = np.stack([random_rotation(rng) for _ in range(8)])
+    rots = random_rotations(rng, 8)
     s = rng.uniform(0.2, 3, size=8)
     t = rng.normal(scale=500, size=(8, 1, 3))
     pred = (np.matmul(gt, rots) * s[:, None, None] + t)
@@ -76,10 +59,12 @@ def test_alignment_never_reflects():
     gt = rng.normal(scale=200, size=(20, 17, 3))
     mirrored = gt * np.array([-1.0, 1.0, 1.0])  # a reflection of gt: not reachable by rotation
     aligned = similarity_align(mirrored, gt)
-    for src, dst in zip(mirrored, aligned):
-        m = fit_affine(src, dst)
-        assert np.linalg.det(m) > 0
+    s, rot, _ = al.procrustes(mirrored, gt)
+    assert (s > 0.1).all()
+    for src, dst, scale in zip(mirrored, aligned, s):  # det(s R) = s^3 det R = +s^3
+        np.testing.assert_allclose(np.linalg.det(fit_affine(src, dst)), scale ** 3, rtol=1e-9)
     assert (p_mpjpe(mirrored, gt) > 1.0).all()  # the mirror image is NOT a perfect match
+    np.testing.assert_allclose(np.linalg.det(rot), 1.0, atol=1e-9)
     rig = rigid_align(mirrored, gt)
     for src, dst in zip(mirrored, rig):
         np.testing.assert_allclose(np.linalg.det(fit_affine(src, dst)), 1.0, atol=1e-9)
@@ -92,14 +77,17 @@ def test_planar_poses_reflection_pitfall():
     n = 400
     gt = rng.normal(scale=300, size=(n, 17, 3))
     gt[..., 2] = 0.0  # planar
-    rots = np.stack([random_rotation(rng) for _ in range(n)])
+    rots = random_rotations(rng, n)
     pred = np.matmul(gt, rots) * 1.7 + rng.normal(scale=100, size=(n, 1, 3))
     assert np.abs(p_mpjpe(pred, gt)).max() < 1e-8
-    # the naive det(S) test really is ambiguous here (sanity check of the test itself)
-    p0 = pred - pred.mean(1, keepdims=True)
-    dets = np.linalg.det(np.einsum("nja,njb->nab", p0, gt - gt.mean(1, keepdims=True)))
-    assert (np.abs(dets) < 1e-3 * np.abs(dets).max() + 1e-6).all() or (dets < 0).any()
-    _, rot, _ = al.similarity_params(pred, gt)  # (the affine fit is rank-deficient here)
+    # the pitfall is real here: S is singular, so sign(det S) carries no information (0 or
+    # rounding noise) and cannot decide the reflection fix
+    p0, g0 = pred - pred.mean(1, keepdims=True), gt - gt.mean(1, keepdims=True)
+    cov = np.einsum("nja,njb->nab", p0, g0)
+    sig = np.linalg.svd(cov, compute_uv=False)
+    assert (np.abs(np.linalg.det(cov)) <= 1e-9 * sig[:, 0] ** 3).all()
+    assert (sig[:, 2] <= 1e-9 * sig[:, 0]).all() and (sig[:, 1] > 1e-3 * sig[:, 0]).all()
+    _, rot, _ = al.procrustes(pred, gt)  # (the affine fit is rank-deficient here)
     np.testing.assert_allclose(np.linalg.det(rot), 1.0, atol=1e-12)
     # planar + det R = +1 makes the rotation unique: the inverse of the applied one
     np.testing.assert_allclose(np.matmul(rots, rot), np.broadcast_to(np.eye(3), (n, 3, 3)),
@@ -111,27 +99,45 @@ def test_planar_poses_reflection_pitfall():
 
 def test_ill_conditioned_subset_falls_back_to_svd(monkeypatch):
     calls = []
-    original = al._svd_rotation
+    original = al.svd_rotation
 
     def spy(s):
         calls.append(s.shape[0])
         return original(s)
 
-    monkeypatch.setattr(al, "_svd_rotation", spy)
+    monkeypatch.setattr(al, "svd_rotation", spy)
     rng = np.random.default_rng(4)
     line = rng.normal(size=(30, 17, 1)) * np.array([100.0, 200.0, 300.0])  # collinear poses
     pred = line + rng.normal(scale=1e-3, size=line.shape)
-    out = p_mpjpe(pred, line)
-    assert sum(calls) > 0
-    ref = []
-    for p, g in zip(pred, line):
-        p0, g0 = p - p.mean(0), g - g.mean(0)
-        u, sig, vt = np.linalg.svd(p0.T @ g0)
-        d = np.sign(np.linalg.det(u @ vt))
-        r = u @ np.diag([1, 1, d]) @ vt
-        s = (sig[0] + sig[1] + d * sig[2]) / (p0 ** 2).sum()
-        ref.append(np.linalg.norm(s * p0 @ r - g0, axis=1).mean())
-    np.testing.assert_allclose(out, ref, atol=1e-6)
+    line[:3] = rng.normal(size=(3, 17, 3)) * 100  # well-conditioned: no fallback for these
+    pred[:3] = line[:3] + rng.normal(size=(3, 17, 3)) * 10
+    np.testing.assert_allclose(p_mpjpe(pred, line), reference.p_mpjpe(pred, line), atol=1e-9)
+    assert calls == [27]  # the rotation path: exactly the 27 collinear poses
+    # the scale-only path (no eigenvector) falls back too: Newton's root is inaccurate there
+    np.testing.assert_allclose(procrustes_scale(pred, line),
+                               reference.procrustes_scale(pred, line), rtol=1e-12)
+    assert calls == [27, 27]
+
+
+def test_reflected_input_closed_form():
+    """Joints +-x e1, +-y e2, +-z e3 (x > y > z) against their mirror image in x: the best
+    proper rotation turns by 180 degrees about y (R = diag(-1, 1, -1)), flipping the smallest
+    axis instead; s = (a + b - c) / (a + b + c) with a, b, c = 2x^2, 2y^2, 2z^2, errors
+    (1 - s) x, (1 - s) y, (1 + s) z on the pairs of joints."""
+    x, y, z = 300.0, 200.0, 50.0
+    gt = np.array([[x, 0, 0], [-x, 0, 0], [0, y, 0], [0, -y, 0], [0, 0, z], [0, 0, -z]])
+    gt = gt[None] + np.array([100.0, -50.0, 4000.0])
+    mirrored = gt * np.array([-1.0, 1.0, 1.0])
+    a, b, c = 2 * x * x, 2 * y * y, 2 * z * z
+    s_expected = (a + b - c) / (a + b + c)
+    expected = 2 * ((1 - s_expected) * (x + y) + (1 + s_expected) * z) / 6
+    for solver in (al.procrustes, reference.procrustes):
+        s, rot, _ = solver(mirrored, gt)
+        np.testing.assert_allclose(s, s_expected, rtol=1e-12)
+        np.testing.assert_allclose(rot[0], np.diag([-1.0, 1.0, -1.0]), atol=1e-12)
+        np.testing.assert_allclose(np.linalg.det(rot), 1.0, atol=1e-12)
+    for impl in (p_mpjpe, reference.p_mpjpe):
+        np.testing.assert_allclose(impl(mirrored, gt), expected, rtol=1e-12)
 
 
 def test_root_centre():
@@ -189,7 +195,9 @@ def test_mirrored_prediction_is_not_undone(seed):
     assume(sv[2] > 0.05 * sv[0])
     mirrored = pred * np.array([1.0, -1.0, 1.0])
     aligned = similarity_align(mirrored[None], gt[None])[0]
-    assert np.linalg.det(fit_affine(mirrored, aligned)) > 0
+    scale = al.procrustes(mirrored[None], gt[None])[0][0]
+    np.testing.assert_allclose(np.linalg.det(fit_affine(mirrored, aligned)), scale ** 3,
+                               rtol=1e-9)
     assert p_mpjpe(mirrored[None], gt[None])[0] > 1e-3
 
 
