@@ -33,7 +33,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from posebench.metrics.inputs import check_pair, check_poses  # noqa: F401 (check_poses: pss.py)
+from posebench.metrics.inputs import check_pair
 from posebench.metrics.kernels import (
     add_per_pose,
     as_f64,

@@ -44,7 +44,7 @@ from pathlib import Path
 import numpy as np
 
 from posebench.errors import InputError
-from posebench.metrics.alignment import check_pair, check_poses
+from posebench.metrics.inputs import check_pair, check_poses
 from posebench.parallel import for_each_chunk
 
 NORMALIZATIONS = ("root_unit_norm", "centroid_unit_norm", "root")
