@@ -33,7 +33,6 @@ import numpy as np
 
 from posebench.geometry.camera import intrinsic_matrix, project, undistort_points, world_to_camera
 from posebench.geometry.fast_two_view import fast_relative_pose
-from posebench.geometry.report import p_mpjpe_local
 from posebench.geometry.rotations import relative_extrinsics, rotation_angle_deg
 from posebench.geometry.synthetic import h36m_rig, random_sequences
 from posebench.geometry.triangulation import (
@@ -41,6 +40,7 @@ from posebench.geometry.triangulation import (
     triangulate_two_view_optimal,
 )
 from posebench.geometry.two_view import relative_pose
+from posebench.metrics import p_mpjpe
 
 FAST = "ours per-frame fast"
 PAIRS = np.array([(0, 1), (0, 2), (1, 3), (2, 3)])
@@ -144,13 +144,13 @@ def record(res, rows, sigma, name, R, X, secs, count, Rg, gt, ok=None):
     ok = np.ones(len(X), bool) if ok is None else ok
     rot = rotation_angle_deg(R, Rg[:len(R)]) if R is not None else None
     fin = ok & np.isfinite(X).all((-2, -1))
-    pm = p_mpjpe_local(X[fin], gt[:len(X)][fin])
+    pm = p_mpjpe(X[fin], gt[:len(X)][fin])
     r = res[name] = dict(pps=count / secs, pm=float(pm.mean()), pm_max=float(pm.max()),
                          rot_med=None if rot is None else float(np.median(rot[fin])),
                          rot_max=None if rot is None else float(rot[fin].max()),
                          failed=int((~ok).sum()), n=len(X))
     if (~ok).any():  # flagged pairs included: what a user ignoring the flags would get
-        pm_all = p_mpjpe_local(np.nan_to_num(X[~ok]), gt[:len(X)][~ok])
+        pm_all = p_mpjpe(np.nan_to_num(X[~ok]), gt[:len(X)][~ok])
         r["pm_all"] = float((pm.sum() + pm_all.sum()) / len(X))
         r["rot_med_all"] = None if rot is None else float(np.median(rot))
     rows.append([f"{sigma:g}", name, r["n"], f"{r['pps']:,.0f}",

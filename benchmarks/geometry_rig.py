@@ -26,12 +26,12 @@ import time
 import numpy as np
 
 from posebench.geometry.camera import intrinsic_matrix, project, undistort_points
-from posebench.geometry.report import p_mpjpe_local
 from posebench.geometry.rig_calibration import calibrate_rig
 from posebench.geometry.rotations import relative_extrinsics, rotation_angle_deg
 from posebench.geometry.synthetic import h36m_rig, random_sequences
 from posebench.geometry.triangulation import triangulate_dlt_checked
 from posebench.geometry.two_view import relative_pose
+from posebench.metrics import p_mpjpe
 
 PAIRS = np.array([(0, 1), (0, 2), (0, 3), (1, 2), (1, 3), (2, 3)])
 
@@ -156,7 +156,7 @@ def _pm_nan(X, gt):
     Xf = np.where(m[..., None], X, cx[:, None])
     gf = np.where(m[..., None], gt, cg[:, None])
     J = X.shape[1]
-    return p_mpjpe_local(Xf, gf) * J / np.maximum(m.sum(1), 1)
+    return p_mpjpe(Xf, gf) * J / np.maximum(m.sum(1), 1)
 
 
 def run_dataset(name, sequences, rig, noise, seed=0, frames_min=30, joints_min=8,
@@ -215,8 +215,8 @@ def run_dataset(name, sequences, rig, noise, seed=0, frames_min=30, joints_min=8
         Xk, _ = triangulate_dlt_checked(np.broadcast_to(P, (len(Xw), 4, 3, 4)), und)
         sel = np.isfinite(cal.points).all((-2, -1)) & np.isfinite(Xk).all((-2, -1))
         if sel.any() and ok.all():
-            pm_bundle.append(p_mpjpe_local(cal.points[sel], Xw[sel]))
-            pm_known.append(p_mpjpe_local(Xk[sel], Xw[sel]))
+            pm_bundle.append(p_mpjpe(cal.points[sel], Xw[sel]))
+            pm_known.append(p_mpjpe(Xk[sel], Xw[sel]))
     eligible = np.concatenate(eligible)
     rows, summary = [], {}
     for k in ("opencv pooled", "ours pooled pairwise", "ours pooled bundle"):

@@ -56,6 +56,7 @@ import numpy as np
 from posebench.errors import InputError
 from posebench.geometry.camera import intrinsic_matrix, undistort_points, world_to_camera
 from posebench.geometry.fast_two_view import fast_relative_pose
+from posebench.geometry.rig_calibration import calibrate_rig
 from posebench.geometry.rotations import relative_extrinsics
 from posebench.geometry.triangulation import (
     triangulate_dlt_checked,
@@ -280,8 +281,6 @@ def _pooled_poses(x1, x2, K1, K2, seq, estimator, kw):
 def _pooled_bundle(und, K, P, seq, root, cal_kw, pair_kw):
     """Pooled mode with joint rig calibration per sequence (`rig_calibration`); a Python loop
     over sequences only. Per-view outputs are the bundle-adjusted joints in each camera."""
-    from posebench.geometry.rig_calibration import calibrate_rig
-
     G, V, J, _ = und.shape
     Pn = len(P)
     poses = np.full((G, V, J, 3), np.nan)

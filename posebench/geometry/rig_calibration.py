@@ -43,7 +43,7 @@ from itertools import combinations
 
 import numpy as np
 
-from posebench.geometry.rotations import rodrigues, rotation_angle_deg
+from posebench.geometry.rotations import rodrigues, rotation_angle_deg, skew
 from posebench.geometry.triangulation import triangulate_dlt_checked
 from posebench.geometry.two_view import (
     FEW_VISIBLE,
@@ -212,7 +212,7 @@ def calibrate_rig(x: np.ndarray, K: np.ndarray, *, min_joints: int = 8, min_fram
     x (T, V, J, 2) undistorted px (NaN = not visible); K (V, 3, 3). Never raises on data:
     views that cannot be connected come back with view_ok False and NaN poses.
     """
-    from scipy.optimize import least_squares
+    from scipy.optimize import least_squares  # lazy: scipy.optimize is slow to import
 
     t0 = time.perf_counter()
     x = np.asarray(x, dtype=np.float64)
@@ -470,8 +470,6 @@ class _BundleProblem:
             Rg, tg = R[self.gauge], t[self.gauge]
             C = -Rg.T @ tg
             u = C / max(np.linalg.norm(C), 1e-300)
-            from posebench.geometry.rotations import skew
-
             g[0, 3 * i:3 * i + 3] = 100.0 * u @ (-Rg.T @ skew(tg))
             g[0, 3 * n + 3 * i:3 * n + 3 * i + 3] = 100.0 * u @ (-Rg.T)
         return np.nan_to_num(np.concatenate([out, g]))

@@ -10,7 +10,9 @@ numpy's batched LAPACK loops are slow (e.g. ``eigh`` of (B, 9, 9) costs ~9 us pe
 - `spd_inverse_sqrt_factor`: W with ``W^T W = M^-1`` for symmetric positive definite M
   (B, n, n) by an LDL^T factorisation written as array operations over the batch (batch last,
   no per-matrix LAPACK call: ~5x faster than ``np.linalg.solve(M, I)`` for 9x9).
-- `smallest_eigval_sym2`: closed-form smallest eigenvalue of symmetric 2x2 matrices.
+- `smallest_eigval_sym2`: closed-form smallest eigenvalue of symmetric 2x2 matrices;
+- `cofactor3`, `null_vector_rank2`: cofactor matrices and null vectors of 3x3 matrices from
+  cross products of their rows (no SVD).
 """
 
 from __future__ import annotations
@@ -155,3 +157,19 @@ def smallest_eigval_sym2(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndar
     rad = np.sqrt(0.25 * (a - c) ** 2 + b * b)
     big = half + rad
     return np.where(big > 0, (a * c - b * b) / np.where(big > 0, big, 1.0), half - rad)
+
+
+def cofactor3(M: np.ndarray) -> np.ndarray:
+    """Cofactor matrices (B, 3, 3) of M (B, 3, 3) (``adj(M)^T``): rows are cross products of
+    M's rows."""
+    r0, r1, r2 = M[:, 0], M[:, 1], M[:, 2]
+    return np.stack([np.cross(r1, r2), np.cross(r2, r0), np.cross(r0, r1)], axis=1)
+
+
+def null_vector_rank2(M: np.ndarray) -> np.ndarray:
+    """Right null vectors (B, 3) (not normalised) of rank-2 matrices M (B, 3, 3): the largest
+    of the three cross products of row pairs (exact for rank 2, no SVD)."""
+    r0, r1, r2 = M[:, 0], M[:, 1], M[:, 2]
+    c = np.stack([np.cross(r0, r1), np.cross(r0, r2), np.cross(r1, r2)], axis=1)
+    k = np.argmax((c * c).sum(-1), axis=1)
+    return c[np.arange(len(M)), k]

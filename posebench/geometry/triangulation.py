@@ -15,12 +15,14 @@ candidates.
 
 from __future__ import annotations
 
-import os
-from concurrent.futures import ThreadPoolExecutor
-
 import numpy as np
 
-from posebench.geometry.two_view import two_ray_depths
+from posebench.geometry.small_linalg import null_vector_rank2
+from posebench.geometry.two_view import PARALLEL_MIN_PAIRS, fundamental_from_pose, two_ray_depths
+from posebench.parallel import num_threads, parallel_map, split_batch
+
+#: Polynomials per batch from which the companion eigenvalues are split over threads.
+PARALLEL_MIN_POLYNOMIALS = 20000
 
 
 def _safe_solve3(A: np.ndarray, b: np.ndarray, usable: np.ndarray
@@ -172,11 +174,10 @@ def _poly_real_candidates(coef: np.ndarray, n_threads: int | None = None) -> np.
     comp[:, 0, :] = -c[:, 1:] / c[:, :1]
     comp[:, np.arange(1, 6), np.arange(5)] = 1.0
     comp = np.nan_to_num(comp)
-    n_threads = n_threads or min(2, os.cpu_count() or 1)
-    if n_threads > 1 and M >= 20000:
-        with ThreadPoolExecutor(n_threads) as ex:
-            roots = np.concatenate(list(ex.map(np.linalg.eigvals,
-                                               np.array_split(comp, n_threads))))
+    n_threads = n_threads or num_threads()
+    if n_threads > 1 and M >= PARALLEL_MIN_POLYNOMIALS:
+        roots = np.concatenate(parallel_map(lambda idx: np.linalg.eigvals(comp[idx]),
+                                            split_batch(M, n_threads), threads=n_threads))
     else:
         roots = np.linalg.eigvals(comp)
     return roots.real
@@ -222,8 +223,8 @@ def correct_matches(F: np.ndarray, x1: np.ndarray, x2: np.ndarray,
     T1i, T2i = translation_inv(a1), translation_inv(a2)
     Fp = np.swapaxes(T2i, -1, -2) @ Fm @ T1i
     # epipoles: right null vector e1 (F e1 = 0), left null vector e2 (e2^T F = 0)
-    e1 = _null_vector_rank2(Fp)
-    e2 = _null_vector_rank2(np.swapaxes(Fp, -1, -2))
+    e1 = null_vector_rank2(Fp)
+    e2 = null_vector_rank2(np.swapaxes(Fp, -1, -2))
     e1 = e1 / np.maximum(np.hypot(e1[:, 0], e1[:, 1]), 1e-300)[:, None]
     e2 = e2 / np.maximum(np.hypot(e2[:, 0], e2[:, 1]), 1e-300)[:, None]
 
@@ -353,23 +354,25 @@ def correct_matches_iterative(F: np.ndarray, x1: np.ndarray, x2: np.ndarray, *,
     return y1, y2
 
 
+def _horner(coef: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Values of the polynomials coef (M, n) (low degree first) at t (M,) or (M, k)."""
+    c = coef.reshape(coef.shape + (1,) * (t.ndim - 1))  # (M, n) or (M, n, 1)
+    out = np.broadcast_to(c[:, -1], t.shape).copy()
+    for k in range(coef.shape[1] - 2, -1, -1):
+        out = out * t + c[:, k]
+    return out
+
+
 def _polish(g: np.ndarray, roots: np.ndarray, iters: int = 3) -> np.ndarray:
     """A few Newton steps on g (m, 7) (low degree first) from each candidate (m, 6): companion
     eigenvalues of badly scaled polynomials can be off by far more than rounding. A step is
     kept only where it lowers |g|."""
     gd = g[:, 1:] * np.arange(1, 7)
-
-    def horner(coef, t):
-        out = np.broadcast_to(coef[:, -1:], t.shape).copy()
-        for k in range(coef.shape[1] - 2, -1, -1):
-            out = out * t + coef[:, k:k + 1]
-        return out
-
     with np.errstate(all="ignore"):
         for _ in range(iters):
-            gv = horner(g, roots)
-            new = roots - gv / horner(gd, roots)
-            better = np.isfinite(new) & (np.abs(horner(g, new)) < np.abs(gv))
+            gv = _horner(g, roots)
+            new = roots - gv / _horner(gd, roots)
+            better = np.isfinite(new) & (np.abs(_horner(g, new)) < np.abs(gv))
             roots = np.where(better, new, roots)
     return roots
 
@@ -386,17 +389,10 @@ def _certified_root(g: np.ndarray, cost, f1: np.ndarray, iters: int = 12):
     the cost globally (see `correct_matches`). Returns (t (M,), not_proven (M,) bool)."""
     M = len(g)
     gd = g[:, 1:] * np.arange(1, 7)  # derivative, low degree first
-
-    def horner(coef, t):
-        out = coef[:, -1].copy()
-        for k in range(coef.shape[1] - 2, -1, -1):
-            out = out * t + coef[:, k]
-        return out
-
     t = np.zeros(M)
     with np.errstate(all="ignore"):
         for _ in range(iters):
-            step = horner(g, t) / horner(gd, t)
+            step = _horner(g, t) / _horner(gd, t)
             t = np.where(np.isfinite(step), t - step, t)
         sc = cost(t)
         denom = 1.0 - f1**2 * sc
@@ -411,15 +407,6 @@ def _certified_root(g: np.ndarray, cost, f1: np.ndarray, iters: int = 12):
         proven = (np.isfinite(sc) & (denom > 0) & np.isfinite(bound)
                   & (np.abs(h[:, 0]) > bound * (1 + 1e-9) + 1e-300))
     return t, ~proven
-
-
-def _null_vector_rank2(F: np.ndarray) -> np.ndarray:
-    """Right null vectors (M, 3) of rank-2 matrices F (M, 3, 3): the largest of the three
-    cross products of row pairs (exact for rank 2, no SVD)."""
-    r0, r1, r2 = F[:, 0], F[:, 1], F[:, 2]
-    c = np.stack([np.cross(r0, r1), np.cross(r0, r2), np.cross(r1, r2)], axis=1)
-    k = np.argmax((c * c).sum(-1), axis=1)
-    return c[np.arange(len(F)), k]
 
 
 def _pmul(p: np.ndarray, q: np.ndarray) -> np.ndarray:
@@ -443,16 +430,12 @@ def triangulate_two_view_optimal(R: np.ndarray, t: np.ndarray, x1: np.ndarray, x
     paper-literal path); "iterative": `correct_matches_iterative` (same optimum, ~10x faster;
     non-converged points fall back to Hartley-Sturm).
     """
-    from posebench.geometry.two_view import fundamental_from_pose
-
-    n_threads = n_threads or min(2, os.cpu_count() or 1)
-    if method == "iterative" and n_threads > 1 and len(x1) >= 2000:
-        # chunks of pairs in parallel threads (numpy releases the GIL in its array loops)
-        parts = np.array_split(np.arange(len(x1)), n_threads)
-        with ThreadPoolExecutor(n_threads) as ex:
-            outs = list(ex.map(lambda ch: triangulate_two_view_optimal(
-                R[ch], t[ch], x1[ch], x2[ch], K1[ch], K2[ch], 1, method), parts))
-        return np.concatenate(outs)
+    n_threads = n_threads or num_threads()
+    if method == "iterative" and n_threads > 1 and len(x1) >= PARALLEL_MIN_PAIRS:
+        # parts of the batch on threads (numpy releases the GIL in its array loops)
+        return np.concatenate(parallel_map(lambda ch: triangulate_two_view_optimal(
+            R[ch], t[ch], x1[ch], x2[ch], K1[ch], K2[ch], 1, method),
+            split_batch(len(x1), n_threads), threads=n_threads))
     F = fundamental_from_pose(R, t, K1, K2)
     F = F / np.linalg.norm(F, axis=(-2, -1), keepdims=True)
     if method == "iterative":

@@ -9,7 +9,8 @@ Depth along the axis is interpolated linearly and bulges toward the camera by th
 the z-buffer orders limbs correctly and the shading sees a round surface.
 
 Crops. `crop_boxes` takes the square box around the projected person (margin 1.3 about the 2D
-box); `crop_affines` gives (N, 2, 3) full-image px -> crop px. Pixel convention (OpenCV's
+box); `crop_affines` gives (N, 2, 3) full-image px -> crop px (applied by
+`posebench.geometry.image_affine.apply_affine`). Pixel convention (OpenCV's
 warpAffine): crop pixel (row i, col j) shows the image point ``A^-1 (j, i)``, so a label at crop
 coordinate (u, v) lies in pixel (round(v), round(u)).
 
@@ -22,6 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from posebench.geometry.camera import project
+from posebench.geometry.image_affine import apply_affine
 from posebench.synth.body import body_frame
 
 #: light direction (toward the light) in camera coordinates: up-left, near the camera
@@ -68,11 +70,6 @@ def crop_affines(top_left: np.ndarray, side: np.ndarray, size: int) -> np.ndarra
     A[:, 0, 0] = A[:, 1, 1] = s
     A[:, :, 2] = -s[:, None] * top_left - 0.5
     return A
-
-
-def apply_affine(A: np.ndarray, uv: np.ndarray) -> np.ndarray:
-    """A (N, 2, 3), uv (N, J, 2) -> (N, J, 2)."""
-    return np.einsum("nij,nkj->nki", A[:, :, :2], uv) + A[:, None, :, 2]
 
 
 def body_primitives(X_c: np.ndarray, radii: np.ndarray, colour_keys: dict) -> tuple:
