@@ -267,17 +267,23 @@ def calibrate_rig(x: np.ndarray, K: np.ndarray, *, min_joints: int = 8, min_fram
 
     # 5. conditioning flags
     var_v = _rotation_variance(sol.jac, info["residual_sigma_px"], free, V)
-    motion = _motion_figure(Xp, root)
-    info["motion"] = motion
+    info["motion"] = _motion_figure(Xp, root)
     a, b = pairs[:, 0], pairs[:, 1]
     rot_std = np.degrees(np.sqrt(var_v[a] + var_v[b]))
-    reason = np.full(len(pairs), OK, dtype=np.int64)
-    reason = np.where(~(cam_ok[a] & cam_ok[b]), np.where(few, FEW_VISIBLE, NOT_ENOUGH_VIEWS),
-                      reason)
-    bad_std = ~(rot_std <= max_rot_std_deg)
-    reason = np.where((reason == OK) & bad_std,
-                      np.where(motion < min_motion, LITTLE_MOTION, ILL_CONDITIONED), reason)
+    reason = _pair_flags(cam_ok[a] & cam_ok[b], few, rot_std <= max_rot_std_deg,
+                         info["motion"] < min_motion)
     return done(Rc, tc, cam_ok, Xp, reason, rot_std)
+
+
+def _pair_flags(calibrated: np.ndarray, few: np.ndarray, confident: np.ndarray,
+                little_motion: bool) -> np.ndarray:
+    """Reason codes (P,) of the rig's pairs: both cameras calibrated (else few_visible where
+    `few` frames, not_enough_views otherwise), then rotation std within the limit (else
+    little_motion or ill_conditioned)."""
+    reason = np.full(len(calibrated), OK, dtype=np.int64)
+    reason = np.where(~calibrated, np.where(few, FEW_VISIBLE, NOT_ENOUGH_VIEWS), reason)
+    return np.where((reason == OK) & ~confident,
+                    LITTLE_MOTION if little_motion else ILL_CONDITIONED, reason)
 
 
 def _pairwise_poses(x, K, pairs, frames_both, pair_kw):

@@ -227,6 +227,23 @@ def correct_matches(F: np.ndarray, x1: np.ndarray, x2: np.ndarray,
     def cost(tv):  # the cost of HZ 12.5 at t (M,) or (M, k)
         return _epipolar_line_cost(tv, f1, f2, a, b, c, d)
 
+    tbest, use_inf = _global_minimum(g, cost, (f1, f2, a, b, c, d), method, n_threads)
+    l1 = np.stack([tbest * f1, np.ones(M), -tbest], -1)
+    l2 = np.stack([-f2 * (c * tbest + d), a * tbest + b, c * tbest + d], -1)
+    l1 = np.where(use_inf[:, None], np.stack([f1, np.zeros(M), -np.ones(M)], -1), l1)
+    l2 = np.where(use_inf[:, None], np.stack([-f2 * c, a, c], -1), l2)
+    y1 = _closest_point_in_image(T1i, R1, l1)
+    y2 = _closest_point_in_image(T2i, R2, l2)
+    y1[bad], y2[bad] = np.nan, np.nan
+    return y1.reshape(shape[:-2] + (J, 2)), y2.reshape(shape[:-2] + (J, 2))
+
+
+def _global_minimum(g, cost, params, method, n_threads):
+    """The epipolar-line parameter t (M,) minimising the cost among the real roots of the
+    sextic g (M, 7) and t = infinity (use_inf (M,) bool), by `correct_matches`' `method`;
+    params: (f1, f2, a, b, c, d), each (M,)."""
+    f1, f2, a, b, c, d = params
+    M = len(g)
     s_inf = 1.0 / np.maximum(f1**2, 1e-300) + c**2 / np.maximum(a**2 + f2**2 * c**2, 1e-300)
     tbest = np.zeros(M)
     use_inf = np.zeros(M, dtype=bool)
@@ -239,20 +256,12 @@ def correct_matches(F: np.ndarray, x1: np.ndarray, x2: np.ndarray,
         idx = np.flatnonzero(todo)
         roots = _polish(g[idx], _poly_real_candidates(g[idx, ::-1], n_threads))  # (m, 6)
         s_roots = cost(roots) if len(idx) == M else _epipolar_line_cost(
-            roots, f1[idx], f2[idx], a[idx], b[idx], c[idx], d[idx])
+            roots, *(v[idx] for v in params))
         k = np.argmin(s_roots, axis=-1)
         rows = np.arange(len(idx))
         tbest[idx] = roots[rows, k]
         use_inf[idx] = s_inf[idx] < s_roots[rows, k]
-
-    l1 = np.stack([tbest * f1, np.ones(M), -tbest], -1)
-    l2 = np.stack([-f2 * (c * tbest + d), a * tbest + b, c * tbest + d], -1)
-    l1 = np.where(use_inf[:, None], np.stack([f1, np.zeros(M), -np.ones(M)], -1), l1)
-    l2 = np.where(use_inf[:, None], np.stack([-f2 * c, a, c], -1), l2)
-    y1 = _closest_point_in_image(T1i, R1, l1)
-    y2 = _closest_point_in_image(T2i, R2, l2)
-    y1[bad], y2[bad] = np.nan, np.nan
-    return y1.reshape(shape[:-2] + (J, 2)), y2.reshape(shape[:-2] + (J, 2))
+    return tbest, use_inf
 
 
 def _canonical_frames(F: np.ndarray, x1: np.ndarray, x2: np.ndarray):
