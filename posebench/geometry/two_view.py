@@ -522,7 +522,7 @@ def relative_pose(x1: np.ndarray, x2: np.ndarray, K1: np.ndarray, K2: np.ndarray
     < max(planar_tol_px, (planar_ratio + 6 / sqrt(n_valid)) * Sampson RMS of F): coplanar
     joints or no baseline; noise alone makes the ratio ~1.4 for many points);
     fewer than `min_front_fraction` of the points lie in front of both cameras; NaN/inf.
-    Failed pairs may carry meaningless (even non-finite) R, t: never use them without `ok`.
+    Failed pairs still carry finite (meaningless) R, t: never use them without `ok`.
     Batches of >= `PARALLEL_MIN_PAIRS` pairs are split over `n_threads` threads (default
     `posebench.parallel.num_threads()`); results do not depend on the split except for RANSAC,
     whose samples are drawn per part k from ``np.random.default_rng([seed, k])``.
