@@ -222,7 +222,8 @@ def essential_decomposition(E: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.n
     ``E_hat = ((s^2 - p) E - E S) / (s p)`` maps each singular value to 1. Horn (1990): for
     ``E_hat = [t]_x R``, ``R = cof(E_hat) - [t]_x E_hat``; the other sign of E_hat gives
     ``cof(E_hat) + [t]_x E_hat`` (the twisted pair). A (near) rank-1 E has no essential
-    projection: its outputs are not finite, which the callers flag (reason ``non_finite``).
+    projection: its outputs are not finite (the fast path flags them ``non_finite``;
+    `relative_pose` gives such pairs a finite stand-in that fails its checks).
     """
     E = E / np.linalg.norm(E, axis=(-2, -1), keepdims=True)
     S = np.swapaxes(E, -1, -2) @ E
@@ -236,21 +237,6 @@ def essential_decomposition(E: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.n
     cof = cofactor3(Eh)
     tE = np.swapaxes(np.cross(t[:, None, :], np.swapaxes(Eh, -1, -2)), -1, -2)  # [t]_x E_hat
     return Eh, np.stack([cof - tE, cof + tE], axis=1), t
-
-
-def essential_hypotheses(F: np.ndarray, K1: np.ndarray, K2: np.ndarray):
-    """E (B, 3, 3) with singular values (1, 1, 0) and the four (R, t) from one batched SVD of
-    ``K2^T F K1`` (F, K1, K2 (B, 3, 3)): R (B, 4, 3, 3), t (B, 4, 3) ordered (R1, t), (R1, -t),
-    (R2, t), (R2, -t) with ``R1 = U W V^T``, ``R2 = U W^T V^T``, ``t = U[:, 2]``."""
-    U, _, Vt = np.linalg.svd(np.swapaxes(K2, -1, -2) @ F @ K1)
-    # flipping U or V changes only E's sign (irrelevant): make both proper rotations
-    U = U * np.where(np.linalg.det(U) < 0, -1.0, 1.0)[..., None, None]
-    Vt = Vt * np.where(np.linalg.det(Vt) < 0, -1.0, 1.0)[..., None, None]
-    E = (U * np.array([1.0, 1.0, 0.0])) @ Vt
-    W = np.array([[0.0, -1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
-    R1, R2 = U @ W @ Vt, U @ W.T @ Vt
-    t = U[..., :, 2]
-    return E, np.stack([R1, R1, R2, R2], axis=-3), np.stack([t, -t, t, -t], axis=-2)
 
 
 def pose_hypotheses(R: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -578,8 +564,15 @@ def _fundamental(x1z, x2z, m, estimator, threshold_px, ransac_iters, seed, min_p
 def _pose_from_fundamental(F, K1, K2, x1z, x2z, x1n, x2n, inl, refine, refine_iters):
     """(R, t, E, F) from F (B, 3, 3): essential decomposition, cheirality, and (`refine`) the
     Sampson Levenberg-Marquardt, after which E and F are those of the refined pose."""
-    E, Rs, ts = essential_hypotheses(F, K1, K2)
-    R, t, _ = select_pose_by_cheirality(E, x1n, x2n, inl, (Rs, ts))
+    E, Rs, t = essential_decomposition(np.swapaxes(K2, -1, -2) @ F @ K1)
+    # a (near) rank-1 E has no decomposition: a finite stand-in keeps the refinement running
+    # (such a pair fails a check; failed pairs carry finite, meaningless poses)
+    good = np.isfinite(Rs).all((-3, -2, -1)) & np.isfinite(t).all(-1) & np.isfinite(E).all(
+        (-2, -1))
+    Rs = np.where(good[:, None, None, None], Rs, np.eye(3))
+    t = np.where(good[:, None], t, np.array([0.0, 0.0, 1.0]))
+    E = np.where(good[:, None, None], E, skew(t) @ Rs[:, 0])
+    R, t, _ = select_pose_by_cheirality(E, x1n, x2n, inl, pose_hypotheses(Rs, t))
     if refine:
         R, t = refine_relative_pose(R, t, x1z, x2z, K1, K2, inl, iters=refine_iters)
         E = skew(t) @ R
