@@ -8,7 +8,12 @@ import pytest
 from geometry_scenes import KM, svd_essential_hypotheses, two_view_scene
 
 from posebench.geometry.rotations import rodrigues, rotation_angle_deg
-from posebench.geometry.small_linalg import smallest_eigval_sym2, smallest_eigvec_psd
+from posebench.geometry.small_linalg import (
+    smallest_eigval_sym2,
+    smallest_eigvec_inverse_iteration,
+    smallest_eigvec_psd,
+    spd_solve,
+)
 from posebench.geometry.triangulation import (
     correct_matches,
     correct_matches_iterative,
@@ -57,6 +62,20 @@ def test_smallest_eigvec_singular_and_rank_deficient():
     # all-zero matrices (no valid point) give a finite unit vector, never NaN or an exception
     z = smallest_eigvec_psd(np.zeros((3, 9, 9)))
     np.testing.assert_allclose(np.linalg.norm(z, axis=-1), 1.0)
+
+
+def test_ldl_solve_and_inverse_iteration_equal_lapack():
+    rng = np.random.default_rng(5)
+    A = rng.normal(size=(300, 17, 9))
+    M = np.swapaxes(A, -1, -2) @ A
+    b = rng.normal(size=(300, 9))
+    np.testing.assert_allclose(spd_solve(M, b), np.linalg.solve(M, b[..., None])[..., 0],
+                               rtol=1e-8, atol=1e-10)
+    w, V = np.linalg.eigh(M)
+    v = smallest_eigvec_inverse_iteration(M, iters=64)
+    sep = w[:, 0] / w[:, 1] < 0.5
+    err = np.minimum(np.abs(v - V[..., 0]).max(-1), np.abs(v + V[..., 0]).max(-1))
+    assert err[sep].max() < 1e-8
 
 
 def test_smallest_eigval_sym2_closed_form():

@@ -16,7 +16,6 @@ from posebench.geometry.camera import world_to_camera
 from posebench.geometry.fast_two_view import fast_relative_pose
 from posebench.geometry.pseudo_labels import ViewCameras, pseudo_labels
 from posebench.geometry.rotations import rodrigues, rotation_angle_deg, skew
-from posebench.geometry.small_linalg import smallest_eigvec_psd, spd_inverse_sqrt_factor
 from posebench.geometry.synthetic import h36m_rig, random_sequences
 from posebench.geometry.two_view import REASONS, essential_decomposition, relative_pose
 from posebench.metrics import p_mpjpe
@@ -189,20 +188,6 @@ def test_essential_decomposition_equals_svd_decomposition():
         d = rotation_angle_deg(Rs[:, k:k + 1], Rr).min(1)
         assert d.max() < 1e-9
     assert np.abs(np.einsum("bi,bij->bj", th, Eh)).max() < 1e-12  # left null vector
-
-
-def test_ldl_inverse_and_eigvec_equal_lapack():
-    rng = np.random.default_rng(5)
-    A_ = rng.normal(size=(300, 17, 9))
-    M = np.swapaxes(A_, -1, -2) @ A_
-    W = spd_inverse_sqrt_factor(M)
-    np.testing.assert_allclose(np.swapaxes(W, -1, -2) @ W @ M,
-                               np.broadcast_to(np.eye(9), M.shape), atol=1e-9)
-    w, V = np.linalg.eigh(M)
-    v = smallest_eigvec_psd(M, inverse="ldl")
-    sep = w[:, 0] / w[:, 1] < 0.5
-    err = np.minimum(np.abs(v - V[..., 0]).max(-1), np.abs(v + V[..., 0]).max(-1))
-    assert err[sep].max() < 1e-10
 
 
 def test_pseudo_labels_fast_exact_and_choice_errors():
