@@ -258,15 +258,10 @@ def calibrate_rig(x: np.ndarray, K: np.ndarray, *, min_joints: int = 8, min_fram
         return done(*no_rig, np.where(few, FEW_VISIBLE, NOT_ENOUGH_VIEWS).astype(np.int64))
     prob = _BundleProblem(x, K, Rabs, np.nan_to_num(tabs), free, other,
                           obs & pt_ok[:, None, :], Xinit, pt_ok, loss)
-    p0 = np.concatenate([np.zeros(3 * len(free)), np.nan_to_num(tabs[free]).ravel()])
-    sol = _bundle_adjust(prob, p0, loss, max_nfev, info)
-    Rc, tc = prob.cameras(sol.x)
-    Xp = prob.points(Rc, tc)
-    Rc[~cam_ok] = np.nan
-    tc[~cam_ok] = np.nan
+    Rc, tc, Xp, jac = _bundle_adjust(prob, tabs, cam_ok, loss, max_nfev, info)
 
     # 5. conditioning flags
-    var_v = _rotation_variance(sol.jac, info["residual_sigma_px"], free, V)
+    var_v = _rotation_variance(jac, info["residual_sigma_px"], free, V)
     info["motion"] = _motion_figure(Xp, root)
     a, b = pairs[:, 0], pairs[:, 1]
     rot_std = np.degrees(np.sqrt(var_v[a] + var_v[b]))
@@ -326,12 +321,15 @@ def _initial_translations(x, K, rp, best, ref, other, Rabs, reached):
     return tabs, cam_ok, Xinit
 
 
-def _bundle_adjust(prob, p0, loss, max_nfev, info):
+def _bundle_adjust(prob, tabs, cam_ok, loss, max_nfev, info):
     """Step 4 of `calibrate_rig`: `scipy.optimize.least_squares` (trust-region reflective,
-    robust `loss` with the scale from the initial residuals) on `prob` from camera parameters
-    p0; records nfev, reprojection RMS, robust residual sigma and f_scale (px) in `info`."""
+    robust `loss` with the scale from the initial residuals) on `prob` from the initial
+    translations tabs (V, 3); records nfev, reprojection RMS, robust residual sigma and
+    f_scale (px) in `info`. Returns cameras R (V, 3, 3), t (V, 3) (NaN where not cam_ok),
+    points (T, J, 3) and the final Jacobian."""
     from scipy.optimize import least_squares  # lazy: scipy.optimize is slow to import
 
+    p0 = np.concatenate([np.zeros(3 * len(prob.free)), np.nan_to_num(tabs[prob.free]).ravel()])
     r0 = prob.residuals(p0)
     f_scale = float(np.clip(3.0 * 1.4826 * np.median(np.abs(r0[:-1])), 1.0, 50.0))
     prob.f_scale = f_scale
@@ -345,7 +343,11 @@ def _bundle_adjust(prob, p0, loss, max_nfev, info):
     info["residual_sigma_px"] = float(1.4826 * np.median(np.abs(res))) if len(res) \
         else float("nan")
     info["f_scale_px"] = f_scale
-    return sol
+    Rc, tc = prob.cameras(sol.x)
+    Xp = prob.points(Rc, tc)
+    Rc[~cam_ok] = np.nan
+    tc[~cam_ok] = np.nan
+    return Rc, tc, Xp, sol.jac
 
 
 def _rotation_variance(jac: np.ndarray, sigma: float, free: list[int], V: int) -> np.ndarray:
