@@ -26,21 +26,27 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
+from tabulate import tabulate
 
 from posebench.geometry.camera import intrinsic_matrix, project, undistort_points, world_to_camera
-from posebench.geometry.fast_two_view import fast_relative_pose
-from posebench.geometry.report import p_mpjpe_local
 from posebench.geometry.rotations import relative_extrinsics, rotation_angle_deg
 from posebench.geometry.synthetic import h36m_rig, random_sequences
-from posebench.geometry.triangulation import (
-    triangulate_two_view_linear,
-    triangulate_two_view_optimal,
+from posebench.metrics import p_mpjpe
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling benchmark modules
+from geometry_pipelines import (  # noqa: E402
+    known,
+    opencv_per_frame,
+    ours_per_frame,
+    ours_per_frame_fast,
+    ours_per_frame_hs,
+    ours_per_frame_linear,
+    ours_pooled,
 )
-from posebench.geometry.two_view import relative_pose
+from geometry_rig import main_rig  # noqa: E402
 
 FAST = "ours per-frame fast"
 PAIRS = np.array([(0, 1), (0, 2), (1, 3), (2, 3)])
@@ -58,99 +64,18 @@ def make_scene(n_pairs: int, seed: int = 0):
     return rig, Xc, uv, seq, rng
 
 
-def opencv_per_frame(x1, x2, K1, K2, method: str):
-    import cv2
-
-    B = len(x1)
-    Rs = np.tile(np.eye(3), (B, 1, 1))
-    Xs = np.full(x1.shape[:2] + (3,), np.nan)
-    Ki1, Ki2 = np.linalg.inv(K1), np.linalg.inv(K2)
-    n1 = x1 @ Ki1[:, :2, :2].transpose(0, 2, 1) + Ki1[:, None, :2, 2]
-    n2 = x2 @ Ki2[:, :2, :2].transpose(0, 2, 1) + Ki2[:, None, :2, 2]
-    flag = cv2.FM_8POINT if method == "8pt" else cv2.FM_RANSAC
-    eye = np.eye(3)
-    t0 = time.perf_counter()
-    for i in range(B):
-        if method == "8pt":
-            F, _ = cv2.findFundamentalMat(x1[i], x2[i], flag)
-        else:
-            F, _ = cv2.findFundamentalMat(x1[i], x2[i], flag, 1.0, 0.99)
-        if F is None or F.shape != (3, 3):
-            continue
-        E = K2[i].T @ F @ K1[i]
-        _, R, t, _ = cv2.recoverPose(E, n1[i], n2[i], eye)
-        Xh = cv2.triangulatePoints(np.hstack([eye, np.zeros((3, 1))]), np.hstack([R, t]),
-                                   n1[i].T, n2[i].T)
-        Rs[i], Xs[i] = R, (Xh[:3] / Xh[3]).T
-    return Rs, Xs, time.perf_counter() - t0
-
-
-def ours_per_frame_fast(x1, x2, K1, K2, threads):
-    t0 = time.perf_counter()
-    rp, X = fast_relative_pose(x1, x2, K1, K2, n_threads=threads)
-    return rp.R, X, rp.ok, time.perf_counter() - t0
-
-
-def ours_per_frame(x1, x2, K1, K2, threads):
-    t0 = time.perf_counter()
-    rp = relative_pose(x1, x2, K1, K2)
-    X = triangulate_two_view_optimal(rp.R, rp.t, x1, x2, K1, K2, n_threads=threads,
-                                     method="iterative")
-    return rp.R, X, rp.ok, time.perf_counter() - t0
-
-
-def ours_per_frame_hs(x1, x2, K1, K2, threads):
-    t0 = time.perf_counter()
-    rp = relative_pose(x1, x2, K1, K2)
-    X = triangulate_two_view_optimal(rp.R, rp.t, x1, x2, K1, K2, n_threads=threads)
-    return rp.R, X, rp.ok, time.perf_counter() - t0
-
-
-def ours_per_frame_linear(x1, x2, K1, K2):
-    t0 = time.perf_counter()
-    rp = relative_pose(x1, x2, K1, K2)
-    X = triangulate_two_view_linear(rp.R, rp.t, x1, x2, K1, K2)
-    return rp.R, X, rp.ok, time.perf_counter() - t0
-
-
-def ours_pooled(x1, x2, K1, K2, seq, threads):
-    """x (T, 4, J, 2) grouped by frame; one pose per (sequence, camera pair)."""
-    T, Pn, J, _ = x1.shape
-    t0 = time.perf_counter()
-    R = np.zeros((T, Pn, 3, 3))
-    t = np.zeros((T, Pn, 3))
-    ok = np.zeros((T, Pn), bool)
-    for s in np.unique(seq):
-        rows = np.flatnonzero(seq == s)
-        p1 = np.swapaxes(x1[rows], 0, 1).reshape(Pn, -1, 2)
-        p2 = np.swapaxes(x2[rows], 0, 1).reshape(Pn, -1, 2)
-        rp = relative_pose(p1, p2, K1[rows[0]], K2[rows[0]], estimator="trimmed")
-        R[rows], t[rows], ok[rows] = rp.R, rp.t, rp.ok
-    n = T * Pn
-    X = triangulate_two_view_optimal(R.reshape(n, 3, 3), t.reshape(n, 3), x1.reshape(n, J, 2),
-                                     x2.reshape(n, J, 2), K1.reshape(n, 3, 3),
-                                     K2.reshape(n, 3, 3), n_threads=threads)
-    return R.reshape(n, 3, 3), X, ok.reshape(n), time.perf_counter() - t0
-
-
-def known(x1, x2, K1, K2, R, t, threads):
-    t0 = time.perf_counter()
-    X = triangulate_two_view_optimal(R, t, x1, x2, K1, K2, n_threads=threads)
-    return X, time.perf_counter() - t0
-
-
 def record(res, rows, sigma, name, R, X, secs, count, Rg, gt, ok=None):
     """Accuracy and speed of one pipeline at one noise level into `res` and a table row."""
     ok = np.ones(len(X), bool) if ok is None else ok
     rot = rotation_angle_deg(R, Rg[:len(R)]) if R is not None else None
     fin = ok & np.isfinite(X).all((-2, -1))
-    pm = p_mpjpe_local(X[fin], gt[:len(X)][fin])
+    pm = p_mpjpe(X[fin], gt[:len(X)][fin])
     r = res[name] = dict(pps=count / secs, pm=float(pm.mean()), pm_max=float(pm.max()),
                          rot_med=None if rot is None else float(np.median(rot[fin])),
                          rot_max=None if rot is None else float(rot[fin].max()),
                          failed=int((~ok).sum()), n=len(X))
     if (~ok).any():  # flagged pairs included: what a user ignoring the flags would get
-        pm_all = p_mpjpe_local(np.nan_to_num(X[~ok]), gt[:len(X)][~ok])
+        pm_all = p_mpjpe(np.nan_to_num(X[~ok]), gt[:len(X)][~ok])
         r["pm_all"] = float((pm.sum() + pm_all.sum()) / len(X))
         r["rot_med_all"] = None if rot is None else float(np.median(rot))
     rows.append([f"{sigma:g}", name, r["n"], f"{r['pps']:,.0f}",
@@ -179,16 +104,11 @@ def main() -> None:
     ap.add_argument("--json", default=None, help="write the rig section's figures here")
     args = ap.parse_args()
     if args.section in ("rig", "all"):
-        sys.path.insert(0, str(Path(__file__).resolve().parent))
-        from geometry_rig import main_rig
-
         out = main_rig(args)
         if args.json:
             Path(args.json).write_text(json.dumps(out, indent=1))
         if args.section == "rig":
             return
-    from tabulate import tabulate
-
     rig, Xc, uv, seq, rng = make_scene(args.pairs)
     T = len(Xc)
     K = intrinsic_matrix(rig["f"], rig["c"])

@@ -22,25 +22,27 @@ name says "incl."; accepted-only figures are printed next to them.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import numpy as np
+from geometry_pipelines import opencv_per_frame, ours_per_frame, ours_per_frame_fast
+from tabulate import tabulate
 
 from posebench.geometry.camera import intrinsic_matrix, project, undistort_points
-from posebench.geometry.report import p_mpjpe_local
 from posebench.geometry.rig_calibration import calibrate_rig
 from posebench.geometry.rotations import relative_extrinsics, rotation_angle_deg
 from posebench.geometry.synthetic import h36m_rig, random_sequences
 from posebench.geometry.triangulation import triangulate_dlt_checked
 from posebench.geometry.two_view import relative_pose
+from posebench.metrics import p_mpjpe
+from posebench.synth import rig as synth_rig
+from posebench.synth.build import place_in_capture_volume
 
 PAIRS = np.array([(0, 1), (0, 2), (0, 3), (1, 2), (1, 3), (2, 3)])
 
 
 def bandai_sequences(path, max_frames: int = 300, every: int = 1):
     """World joints (T, 17, 3) mm per clip, placed in the capture volume (default rule)."""
-    from posebench.synth import rig as synth_rig
-    from posebench.synth.build import place_in_capture_volume
-
     a = np.load(path)
     centre = synth_rig.capture_centre(synth_rig.h36m_cameras("S1"))
     out, names = [], []
@@ -68,7 +70,7 @@ def observe(Xw, rig, noise, rng, min_depth=100.0, size=1000):
 
 
 def opencv_pooled(und, K):
-    import cv2
+    import cv2  # lazy: OpenCV is an optional, slow-to-import comparison dependency
 
     out = np.full((len(PAIRS), 3, 3), np.nan)
     for k, (a, b) in enumerate(PAIRS):
@@ -108,8 +110,6 @@ def similarity_centre_error(C_est, C_gt):
 def _per_frame(und, Xc, K, Rg, pf, pf_pm, pf_secs, every):
     """Per-frame pipelines on every `every`-th frame: rotation error (inf where flagged or
     failed) and P-MPJPE (mm, accepted pairs) per frame pair."""
-    from geometry import opencv_per_frame, ours_per_frame, ours_per_frame_fast
-
     a, b = PAIRS[:, 0], PAIRS[:, 1]
     sel = np.arange(0, len(und), every)
     x1 = und[sel][:, a].reshape(-1, 17, 2)
@@ -156,7 +156,7 @@ def _pm_nan(X, gt):
     Xf = np.where(m[..., None], X, cx[:, None])
     gf = np.where(m[..., None], gt, cg[:, None])
     J = X.shape[1]
-    return p_mpjpe_local(Xf, gf) * J / np.maximum(m.sum(1), 1)
+    return p_mpjpe(Xf, gf) * J / np.maximum(m.sum(1), 1)
 
 
 def run_dataset(name, sequences, rig, noise, seed=0, frames_min=30, joints_min=8,
@@ -215,8 +215,8 @@ def run_dataset(name, sequences, rig, noise, seed=0, frames_min=30, joints_min=8
         Xk, _ = triangulate_dlt_checked(np.broadcast_to(P, (len(Xw), 4, 3, 4)), und)
         sel = np.isfinite(cal.points).all((-2, -1)) & np.isfinite(Xk).all((-2, -1))
         if sel.any() and ok.all():
-            pm_bundle.append(p_mpjpe_local(cal.points[sel], Xw[sel]))
-            pm_known.append(p_mpjpe_local(Xk[sel], Xw[sel]))
+            pm_bundle.append(p_mpjpe(cal.points[sel], Xw[sel]))
+            pm_known.append(p_mpjpe(Xk[sel], Xw[sel]))
     eligible = np.concatenate(eligible)
     rows, summary = [], {}
     for k in ("opencv pooled", "ours pooled pairwise", "ours pooled bundle"):
@@ -274,15 +274,11 @@ def synth_sequences(n, frames=100, seed=0):
 
 
 def main_rig(args) -> dict:
-    from tabulate import tabulate
-
     rig = h36m_rig("S1")
     rows, out = [], {}
     r, out["synth"] = run_dataset("synth", synth_sequences(args.rig_synth_sequences), rig,
                                   args.rig_noise)
     rows += r
-    from pathlib import Path
-
     path = Path(args.mocap)
     if path.is_file():
         seqs, _ = bandai_sequences(path, every=args.rig_every)

@@ -20,6 +20,7 @@ or with ray: ``from ray.util.joblib import register_ray; register_ray()`` then
 
 from __future__ import annotations
 
+import os
 import time
 
 import numpy as np
@@ -28,17 +29,33 @@ from posebench.errors import InputError
 from posebench.geometry.pseudo_labels import PseudoLabels, ViewCameras, pseudo_labels
 
 
-def group_views(ds) -> dict[str, np.ndarray]:
-    """Index arrays of the multi-view grouping of dataset `ds` (see module docstring).
+def _joined(*columns: np.ndarray) -> np.ndarray:
+    """Per-row strings 'a|b|...' of equally long key columns."""
+    out = columns[0].astype(str)
+    for c in columns[1:]:
+        out = np.char.add(np.char.add(out, "|"), c.astype(str))
+    return out
 
-    Returns group (N,), view (N,) per sample, row (G, V) sample index or -1, camera_ids (V,),
-    sequence (G,) int id, and the group keys subject/action/subaction/frame (G,).
+
+def group_views(ds, *, complete_only: bool = False) -> dict[str, np.ndarray]:
+    """Multi-view grouping of dataset `ds` (see the module docstring): the one grouper of
+    posebench, used by `dataset_pseudo_labels` and the EpipolarPose trainer's pseudo-labels.
+
+    Returns group (N,) (-1 for samples of a dropped group), view (N,) per sample, row (G, V)
+    sample index or -1 (missing view), camera_ids (V,), sequence (G,) int id (0..S-1, numbered
+    in (subject, action, subaction) order), the group keys subject/action/subaction/frame (G,),
+    and views_per_instant (V + 1,): how many instants (before `complete_only`) have 0..V views.
+
+    A view column is one physical camera (a camera id of the split), whatever the instant:
+    pooled mode calibrates one rig per camera pair and sequence, so a column must never hold
+    different cameras in different instants. ``complete_only``: keep only the instants seen by
+    every camera of the split (the EpipolarPose trainer labels those alone); otherwise a camera
+    absent from an instant is a missing view, which the geometry core flags. Several samples
+    for one (instant, camera) raise `InputError` (one person per camera and instant).
     """
     k = ds.keys
-    gkey = np.char.add(np.char.add(np.char.add(np.char.add(k.subject, "|"), k.action), "|"),
-                       np.char.add(np.char.add(k.subaction.astype(str), "|"),
-                                   k.frame.astype(str)))
-    _, first, group = np.unique(gkey, return_index=True, return_inverse=True)
+    _, first, group = np.unique(_joined(k.subject, k.action, k.subaction, k.frame),
+                                return_index=True, return_inverse=True)
     cam_ids, view = np.unique(k.camera, return_inverse=True)
     G, V = len(first), len(cam_ids)
     row = np.full((G, V), -1, dtype=np.int64)
@@ -47,13 +64,17 @@ def group_views(ds) -> dict[str, np.ndarray]:
         raise InputError("the dataset has several samples for the same (subject, action, "
                          "subaction, frame, camera); expected one person per camera and instant; "
                          "de-duplicate the keys.")
-    skey = np.char.add(np.char.add(np.char.add(np.char.add(k.subject[first], "|"),
-                                               k.action[first]), "|"),
-                       k.subaction[first].astype(str))
-    _, seq = np.unique(skey, return_inverse=True)
+    views_per_instant = np.bincount((row >= 0).sum(1), minlength=V + 1)
+    if complete_only:
+        keep = (row >= 0).all(1)
+        new_id = np.where(keep, np.cumsum(keep) - 1, -1)
+        group, row, first = new_id[group], row[keep], first[keep]
+    _, seq = np.unique(_joined(k.subject[first], k.action[first], k.subaction[first]),
+                       return_inverse=True)
     return {"group": group, "view": view, "row": row, "camera_ids": cam_ids, "sequence": seq,
             "subject": k.subject[first], "action": k.action[first],
-            "subaction": k.subaction[first], "frame": k.frame[first]}
+            "subaction": k.subaction[first], "frame": k.frame[first],
+            "views_per_instant": views_per_instant}
 
 
 def _camera_rows(ds, grouping) -> np.ndarray:
@@ -81,8 +102,6 @@ def dataset_pseudo_labels(ds, poses_2d: np.ndarray | None = None, *, mode: str =
     merged `PseudoLabels` ("result", arrays over (G, V)), the grouping, per-sample arrays
     poses_3d (N, J, 3), ok (N,), reason (N,), and "seconds" (wall time of the geometry).
     """
-    from joblib import Parallel, delayed
-
     x2d = ds.poses_2d if poses_2d is None else np.asarray(poses_2d, dtype=np.float64)
     grouping = group_views(ds)
     row = grouping["row"]
@@ -95,8 +114,6 @@ def dataset_pseudo_labels(ds, poses_2d: np.ndarray | None = None, *, mode: str =
     seq = grouping["sequence"]
     n_chunks = max(1, min(abs(n_jobs) if n_jobs else 1, seq.max() + 1 if G else 1))
     if n_jobs == -1:
-        import os
-
         n_chunks = max(1, min(os.cpu_count() or 1, seq.max() + 1 if G else 1))
     seq_chunk = np.arange(seq.max() + 1 if G else 0) % n_chunks
     chunks = [np.flatnonzero(seq_chunk[seq] == i) for i in range(n_chunks)]
@@ -108,6 +125,8 @@ def dataset_pseudo_labels(ds, poses_2d: np.ndarray | None = None, *, mode: str =
     if len(args) == 1:
         outs = [_run_chunk(*args[0])]
     else:
+        from joblib import Parallel, delayed  # lazy: slow import (~0.5 s), only needed here
+
         outs = Parallel(n_jobs=n_jobs)(delayed(_run_chunk)(*a) for a in args)
     seconds = time.perf_counter() - t0
     res = _merge(outs, chunks, G, V, J)

@@ -15,35 +15,33 @@ Where the time goes, and what replaces the generic code:
   written over the batch (`small_linalg`), H from an 8x8 least-squares solve (H_33 = 1);
 - no 3x3 SVD: the rank-2 projection of F uses the smallest right singular vector from the
   adjugate (``adj(F^T F)`` is dominated by it, sharpened by squaring); E is projected onto the
-  essential manifold by the closed form ``E_hat = ((s^2 - p) E - E E^T E) / (s p)``
-  (``p = sigma_1 sigma_2``, ``s = sigma_1 + sigma_2`` from traces) and its two rotations come
-  from Horn's formula ``R = cof(E_hat) -/+ [t]_x E_hat`` with t the left null vector;
+  essential manifold and decomposed in closed form (`two_view.essential_decomposition`, the
+  decomposition the accurate path uses too);
 - the depths computed for the cheirality test are reused for the midpoint triangulation;
-- large batches are split over threads (numpy releases the GIL in its loops).
+- large batches are split over threads (`posebench.parallel`; numpy releases the GIL in its
+  loops).
 """
 
 from __future__ import annotations
 
-import os
-from concurrent.futures import ThreadPoolExecutor
-
 import numpy as np
 
 from posebench.geometry.small_linalg import (
+    cofactor3,
     smallest_eigval_sym2,
     smallest_eigvec_inverse_iteration,
     spd_solve,
 )
 from posebench.geometry.two_view import (
-    CHEIRALITY,
-    COLLINEAR,
-    IDENTICAL,
-    NO_PARALLAX,
-    NON_FINITE,
     OK,
-    TOO_FEW,
+    PARALLEL_MIN_PAIRS,
     RelativePose,
+    epipolar_terms,
+    essential_decomposition,
+    failure_reason,
+    hartley_matrix,
 )
+from posebench.parallel import num_threads, parallel_map, split_batch
 
 # monomial index of (p_i p_j) for homogeneous p = (p0, p1, 1): order p0^2, p0 p1, p1^2, p0, p1, 1
 _MONO = np.array([[0, 1, 3], [1, 2, 4], [3, 4, 5]])
@@ -102,8 +100,7 @@ def _smallest_right_singular(F: np.ndarray, squarings: int = 3) -> np.ndarray:
     """Unit right singular vector (B, 3) of the smallest singular value of F (B, 3, 3), without
     an SVD: ``adj(F^T F) = adj(F) adj(F)^T`` has that vector as its dominant eigenvector
     (eigenvalue ratio (s3 / s2)^2), sharpened by repeated squaring."""
-    r0, r1, r2 = F[:, 0], F[:, 1], F[:, 2]
-    cof = np.stack([np.cross(r1, r2), np.cross(r2, r0), np.cross(r0, r1)], axis=1)
+    cof = cofactor3(F)
     A = np.swapaxes(cof, -1, -2)  # adj(F)
     Y = A @ cof  # adj(F) adj(F)^T
     for _ in range(squarings):
@@ -113,41 +110,6 @@ def _smallest_right_singular(F: np.ndarray, squarings: int = 3) -> np.ndarray:
     k = np.argmax(norms, axis=-1)
     v = np.take_along_axis(Y, k[:, None, None], axis=-1)[..., 0]
     return v / np.sqrt(np.maximum(np.take_along_axis(norms, k[:, None], -1), 1e-300))
-
-
-def _left_null_rank2(E: np.ndarray) -> np.ndarray:
-    """Unit left null vectors (B, 3) of rank-2 matrices E (B, 3, 3): the largest cross product
-    of two columns."""
-    c0, c1, c2 = E[..., 0], E[..., 1], E[..., 2]
-    c = np.stack([np.cross(c0, c1), np.cross(c0, c2), np.cross(c1, c2)], axis=1)
-    n2 = (c * c).sum(-1)
-    k = np.argmax(n2, axis=1)
-    rows = np.arange(len(E))
-    return c[rows, k] / np.sqrt(np.maximum(n2[rows, k], 1e-300))[:, None]
-
-
-def essential_rotations(E: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Closed-form essential projection and rotation pair of rank-2 matrices E (B, 3, 3).
-
-    Returns (E_hat (B, 3, 3) with singular values (1, 1, 0) and the singular vectors of E,
-    R (B, 2, 3, 3) the two proper rotations with ``E_hat = +-[t]_x R``, t (B, 3) unit left null
-    vector of E). With sigma_1, sigma_2 the non-zero singular values, ``p = sigma_1 sigma_2 =
-    sqrt((tr(S)^2 - tr(S^2)) / 2)`` and ``s = sigma_1 + sigma_2 = sqrt(tr(S) + 2 p)``
-    (``S = E^T E``), ``E_hat = ((s^2 - p) E - E S) / (s p)`` maps each singular value to 1.
-    Horn (1990): for ``E_hat = [t]_x R``, ``R = cof(E_hat) - [t]_x E_hat``; the other sign of
-    E_hat gives ``cof(E_hat) + [t]_x E_hat`` (the twisted pair).
-    """
-    S = np.swapaxes(E, -1, -2) @ E
-    trS = np.trace(S, axis1=-2, axis2=-1)
-    trS2 = (S * S).sum((-2, -1))
-    p = np.sqrt(np.maximum(0.5 * (trS * trS - trS2), 1e-300))
-    s = np.sqrt(trS + 2.0 * p)
-    Eh = (((s * s - p)[:, None, None] * E) - E @ S) / (s * p)[:, None, None]
-    t = _left_null_rank2(Eh)
-    r0, r1, r2 = Eh[:, 0], Eh[:, 1], Eh[:, 2]
-    cof = np.stack([np.cross(r1, r2), np.cross(r2, r0), np.cross(r0, r1)], axis=1)
-    tE = np.swapaxes(np.cross(t[:, None, :], np.swapaxes(Eh, -1, -2)), -1, -2)  # [t]_x E_hat
-    return Eh, np.stack([cof - tE, cof + tE], axis=1), t
 
 
 def fast_relative_pose(x1: np.ndarray, x2: np.ndarray, K1: np.ndarray, K2: np.ndarray,
@@ -163,8 +125,9 @@ def fast_relative_pose(x1: np.ndarray, x2: np.ndarray, K1: np.ndarray, K2: np.nd
     `two_view.relative_pose`), X (B, N, 3) points in camera 1's frame, ``||t|| = 1`` units,
     NaN where a point is missing). The degeneracy tests and their tolerances are those of
     `two_view.relative_pose` (8-point Sampson RMS, homography transfer RMS, line spread,
-    identical views, front fraction). Batches of >= 2000 pairs are split over `n_threads`
-    threads (default up to 2); the result does not depend on the split.
+    identical views, front fraction). Batches of >= `PARALLEL_MIN_PAIRS` pairs are split over
+    `n_threads` threads (default `posebench.parallel.num_threads()`); the result does not
+    depend on the split.
     """
     x1 = np.asarray(x1, dtype=np.float64)
     x2 = np.asarray(x2, dtype=np.float64)
@@ -174,22 +137,18 @@ def fast_relative_pose(x1: np.ndarray, x2: np.ndarray, K1: np.ndarray, K2: np.nd
     valid = None if valid is None else np.broadcast_to(np.asarray(valid, bool), x1.shape[:2])
     tol = (min_points, min_front_fraction, identical_tol_px, collinear_tol_px, planar_tol_px,
            planar_ratio)
-    n_threads = n_threads or min(2, os.cpu_count() or 1)
-    if n_threads <= 1 or B < 2000:
+    n_threads = n_threads or num_threads()
+    if n_threads <= 1 or B < PARALLEL_MIN_PAIRS:
         with np.errstate(all="ignore"):
             return _fast(x1, x2, K1, K2, valid, *tol)
-    parts = np.array_split(np.arange(B), n_threads)
 
     def run(ch):
         with np.errstate(all="ignore"):
             return _fast(x1[ch], x2[ch], K1[ch], K2[ch], None if valid is None else valid[ch],
                          *tol)
 
-    with ThreadPoolExecutor(n_threads) as ex:
-        outs = list(ex.map(run, parts))
-    rp = RelativePose(*(np.concatenate([getattr(o[0], f) for o in outs])
-                        for f in RelativePose.__dataclass_fields__))
-    return rp, np.concatenate([o[1] for o in outs])
+    outs = parallel_map(run, split_batch(B, n_threads), threads=n_threads)
+    return RelativePose.concatenate([o[0] for o in outs]), np.concatenate([o[1] for o in outs])
 
 
 def _normalised(x: np.ndarray, K: np.ndarray) -> np.ndarray:
@@ -200,21 +159,11 @@ def _normalised(x: np.ndarray, K: np.ndarray) -> np.ndarray:
     return np.stack([(x[..., 0] - cx - sk * y) / fx, y], axis=-1)
 
 
-def _fast(x1, x2, K1, K2, valid, min_points, min_front_fraction, identical_tol_px,
-          collinear_tol_px, planar_tol_px, planar_ratio):
-    B, N = x1.shape[:2]
-    m = np.isfinite(x1).all(-1) & np.isfinite(x2).all(-1)
-    if valid is not None:
-        m &= valid
-    w = m.astype(np.float64)
-    x1z = np.where(m[..., None], x1, 0.0)
-    x2z = np.where(m[..., None], x2, 0.0)
-    n_valid = m.sum(-1)
-    n = np.maximum(n_valid, 1).astype(np.float64)
-    a, mean1, s1, spread1 = _view_stats(x1z, w, n)
-    b, mean2, s2, spread2 = _view_stats(x2z, w, n)
-
-    # one (B, 6, 6) moment matrix -> the 8-point (F) and homography (H) normal matrices
+def _fit_moments(a: np.ndarray, b: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The 8-point F and the homography H (H_33 = 1), both (B, 3, 3) in the Hartley-normalised
+    frames, from one (B, 6, 6) moment matrix of normalised points a, b (B, N, 2) (0 where
+    w (B, N) is 0)."""
+    B = len(a)
     mom = np.matmul(np.swapaxes(_monomials(b, None), -1, -2), _monomials(a, w))
     # normal matrices built batch-last, (81, B): the layout of the batched LDL^T
     mom = np.concatenate([mom.reshape(B, 36).T, np.zeros((1, B))])  # (37, B)
@@ -226,23 +175,28 @@ def _fast(x1, x2, K1, K2, valid, min_points, min_front_fraction, identical_tol_p
     # views (the coplanarity test needs a good H, not the algebraic minimiser of ||h|| = 1)
     MH8 = MH[:8, :8] + 1e-12 * np.trace(MH) * np.eye(8)[..., None]
     h = spd_solve(MH8, -MH[:8, 8], batch_last=True)
-    Hn = np.concatenate([h, np.ones((B, 1))], axis=1).reshape(B, 3, 3)
+    return Fn, np.concatenate([h, np.ones((B, 1))], axis=1).reshape(B, 3, 3)
 
-    # rank 2 (Frobenius-nearest) in the normalised frame, then back to pixels
+
+def _rank2_pixels(Fn: np.ndarray, T1: np.ndarray, T2: np.ndarray) -> np.ndarray:
+    """Frobenius-nearest rank-2 matrix of Fn (B, 3, 3) in the normalised frames, taken back to
+    pixels by the Hartley matrices T1, T2 (B, 3, 3) and scaled to unit Frobenius norm."""
     v3 = _smallest_right_singular(Fn)
     Fn = Fn - (Fn @ v3[..., None]) * v3[:, None, :]
-    T1 = _hartley(mean1, s1)
-    T2 = _hartley(mean2, s2)
     F = np.swapaxes(T2, -1, -2) @ Fn @ T1
     F /= np.linalg.norm(F, axis=(-2, -1), keepdims=True)
-    E = np.swapaxes(K2, -1, -2) @ F @ K1
-    E /= np.linalg.norm(E, axis=(-2, -1), keepdims=True)
-    E, Rs, t = essential_rotations(E)
+    return F
 
-    # cheirality: depths for (R1, t), (R2, t); (R, -t) has the depths negated. Two-ray least
-    # squares ``min ||l2 x2h - l1 R x1h - t||``: |R x1h| = |x1h| and t is shared, so only
-    # (R x1h).x2h and (R x1h).t = x1h.(R^T t) depend on the hypothesis
-    x1n, x2n = _normalised(x1z, K1), _normalised(x2z, K2)
+
+def _cheirality(Rs: np.ndarray, t: np.ndarray, x1n: np.ndarray, x2n: np.ndarray,
+                m: np.ndarray, n: np.ndarray):
+    """The hypothesis (R_h, +-t) with most valid points in front of both cameras.
+
+    Rs (B, 2, 3, 3), t (B, 3); x1n, x2n (B, N, 2) normalised; m (B, N) valid; n (B,) valid
+    count (>= 1). Returns R (B, 3, 3), t (B, 3), front fraction (B,), and the two-ray depths
+    lam1, lam2 (B, N) of the chosen pose. Depths for (R_h, t) by two-ray least squares
+    ``min ||l2 x2h - l1 R x1h - t||``; (R, -t) has them negated. |R x1h| = |x1h| and t is
+    shared, so only (R x1h).x2h and (R x1h).t = x1h.(R^T t) depend on the hypothesis."""
     u1, v1, u2, v2 = x1n[..., 0], x1n[..., 1], x2n[..., 0], x2n[..., 1]
     aa = (u1 * u1 + v1 * v1 + 1.0)[:, None]
     bb = (u2 * u2 + v2 * v2 + 1.0)[:, None]
@@ -262,65 +216,65 @@ def _fast(x1, x2, K1, K2, valid, min_points, min_front_fraction, identical_tol_p
     neg = ((l1 < 0) & (l2 < 0) & m[:, None]).sum(-1)
     front = np.stack([pos[:, 0], neg[:, 0], pos[:, 1], neg[:, 1]], axis=-1)  # (B, 4)
     best = np.argmax(front, axis=1)
-    rows = np.arange(B)
+    rows = np.arange(len(Rs))
     hyp = best // 2
     sign = np.where(best % 2 == 1, -1.0, 1.0)
-    R = Rs[rows, hyp]
-    t = t * sign[:, None]
-    frac = front[rows, best] / n
-    lam1 = l1[rows, hyp] * sign[:, None]
-    lam2 = l2[rows, hyp] * sign[:, None]
+    return (Rs[rows, hyp], t * sign[:, None], front[rows, best] / n,
+            l1[rows, hyp] * sign[:, None], l2[rows, hyp] * sign[:, None])
 
-    # midpoint of the two closest ray points, in camera 1's frame: (l1 x1h + R^T (l2 x2h - t))/2
+
+def _midpoints(lam1, lam2, x1n, x2n, R, t, m):
+    """Midpoints (B, N, 3) of the two closest ray points in camera 1's frame,
+    ``(l1 x1h + R^T (l2 x2h - t)) / 2``; NaN where m (B, N) is False."""
+    u1, v1, u2, v2 = x1n[..., 0], x1n[..., 1], x2n[..., 0], x2n[..., 1]
     q = (lam2 * u2 - t[:, 0:1], lam2 * v2 - t[:, 1:2], lam2 - t[:, 2:3])
     X = np.stack([0.5 * ((lam1 * (u1, v1, 1.0)[k]) + R[:, 0, k, None] * q[0]
                          + R[:, 1, k, None] * q[1] + R[:, 2, k, None] * q[2])
                   for k in range(3)], axis=-1)
-    X = np.where(m[..., None], X, np.nan)
+    return np.where(m[..., None], X, np.nan)
 
-    # degeneracy checks (those of two_view.relative_pose)
-    a0, a1, b0, b1, num = _epipolar(F, x1z, x2z)
-    d2 = num * num / np.maximum(a0 * a0 + a1 * a1 + b0 * b0 + b1 * b1, 1e-300)
-    s_rms = np.sqrt((d2 * w).sum(-1) / n)
+
+def _homography_rms(Hn: np.ndarray, a: np.ndarray, b: np.ndarray, m: np.ndarray,
+                    n: np.ndarray, s2: np.ndarray) -> np.ndarray:
+    """RMS transfer error (B,) px of Hn (B, 3, 3) from normalised a to b (B, N, 2) over the
+    valid points m (B, N) (n (B,) of them), in view 2's pixels (Hartley scale s2 (B,))."""
     h = Hn[:, :, :, None]
     hz = h[:, 2, 0] * a[..., 0] + h[:, 2, 1] * a[..., 1] + h[:, 2, 2]
     e0 = b[..., 0] - (h[:, 0, 0] * a[..., 0] + h[:, 0, 1] * a[..., 1] + h[:, 0, 2]) / hz
     e1 = b[..., 1] - (h[:, 1, 0] * a[..., 0] + h[:, 1, 1] * a[..., 1] + h[:, 1, 2]) / hz
     e2 = np.where(m, np.nan_to_num(e0 * e0 + e1 * e1, nan=1e30, posinf=1e30), 0.0)
-    h_rms = np.sqrt(e2.sum(-1) / n) / s2
+    return np.sqrt(e2.sum(-1) / n) / s2
+
+
+def _fast(x1, x2, K1, K2, valid, min_points, min_front_fraction, identical_tol_px,
+          collinear_tol_px, planar_tol_px, planar_ratio):
+    """`fast_relative_pose` on one part of the batch (the same arguments, positional)."""
+    m = np.isfinite(x1).all(-1) & np.isfinite(x2).all(-1)
+    if valid is not None:
+        m &= valid
+    w = m.astype(np.float64)
+    x1z = np.where(m[..., None], x1, 0.0)
+    x2z = np.where(m[..., None], x2, 0.0)
+    n_valid = m.sum(-1)
+    n = np.maximum(n_valid, 1).astype(np.float64)
+    a, mean1, s1, spread1 = _view_stats(x1z, w, n)
+    b, mean2, s2, spread2 = _view_stats(x2z, w, n)
+    Fn, Hn = _fit_moments(a, b, w)
+    F = _rank2_pixels(Fn, hartley_matrix(mean1, s1), hartley_matrix(mean2, s2))
+    E, Rs, t = essential_decomposition(np.swapaxes(K2, -1, -2) @ F @ K1)
+    x1n, x2n = _normalised(x1z, K1), _normalised(x2z, K2)
+    R, t, frac, lam1, lam2 = _cheirality(Rs, t, x1n, x2n, m, n)
+    X = _midpoints(lam1, lam2, x1n, x2n, R, t, m)
+
+    # degeneracy checks (those of two_view.relative_pose)
+    a0, a1, _, b0, b1, num = epipolar_terms(F, x1z, x2z)
+    d2 = num * num / np.maximum(a0 * a0 + a1 * a1 + b0 * b0 + b1 * b1, 1e-300)
+    s_rms = np.sqrt((d2 * w).sum(-1) / n)
+    h_rms = _homography_rms(Hn, a, b, m, n, s2)
     same = np.abs(x1z - x2z).max(axis=(-2, -1)) < identical_tol_px
-    ratio = planar_ratio + 6.0 / np.sqrt(n)
-    finite = np.isfinite(R).all((-2, -1)) & np.isfinite(t).all(-1)
-    checks = [
-        (n_valid < min_points, TOO_FEW),
-        (same, IDENTICAL),
-        (np.minimum(spread1, spread2) < collinear_tol_px, COLLINEAR),
-        (h_rms < np.maximum(planar_tol_px, ratio * s_rms), NO_PARALLAX),
-        (~finite, NON_FINITE),
-        (frac < min_front_fraction, CHEIRALITY),
-    ]
-    reason = np.zeros(B, dtype=np.int64)
-    for cond, code in checks:
-        reason = np.where((reason == OK) & cond, code, reason)
+    reason = failure_reason(R, t, n_valid, same, np.minimum(spread1, spread2), h_rms, s_rms,
+                            frac, min_points=min_points, min_front_fraction=min_front_fraction,
+                            collinear_tol_px=collinear_tol_px, planar_tol_px=planar_tol_px,
+                            planar_ratio=planar_ratio)
     rp = RelativePose(R, t, F, E, m, reason == OK, reason, frac, s_rms, h_rms)
     return rp, X
-
-
-def _hartley(mean: np.ndarray, s: np.ndarray) -> np.ndarray:
-    T = np.zeros((len(s), 3, 3))
-    T[:, 0, 0] = T[:, 1, 1] = s
-    T[:, :2, 2] = -s[:, None] * mean
-    T[:, 2, 2] = 1.0
-    return T
-
-
-def _epipolar(F, x1, x2):
-    """(F x1h)_0, (F x1h)_1, (F^T x2h)_0, (F^T x2h)_1 and x2h^T F x1h, each (B, N)."""
-    u1, v1, u2, v2 = x1[..., 0], x1[..., 1], x2[..., 0], x2[..., 1]
-    f = F[:, None]
-    a0 = f[..., 0, 0] * u1 + f[..., 0, 1] * v1 + f[..., 0, 2]
-    a1 = f[..., 1, 0] * u1 + f[..., 1, 1] * v1 + f[..., 1, 2]
-    a2 = f[..., 2, 0] * u1 + f[..., 2, 1] * v1 + f[..., 2, 2]
-    b0 = f[..., 0, 0] * u2 + f[..., 1, 0] * v2 + f[..., 2, 0]
-    b1 = f[..., 0, 1] * u2 + f[..., 1, 1] * v2 + f[..., 2, 1]
-    return a0, a1, b0, b1, u2 * a0 + v2 * a1 + a2

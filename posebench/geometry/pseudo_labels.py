@@ -56,6 +56,7 @@ import numpy as np
 from posebench.errors import InputError
 from posebench.geometry.camera import intrinsic_matrix, undistort_points, world_to_camera
 from posebench.geometry.fast_two_view import fast_relative_pose
+from posebench.geometry.rig_calibration import calibrate_rig
 from posebench.geometry.rotations import relative_extrinsics
 from posebench.geometry.triangulation import (
     triangulate_dlt_checked,
@@ -177,6 +178,34 @@ def pseudo_labels(poses_2d: np.ndarray, cameras: ViewCameras, *, mode: str = "pe
         raise InputError(f"poses_2d has shape {x.shape}, expected (G, V, J, 2) pixels; stack "
                          "the views of each instant along axis 1.")
     G, V, J, _ = x.shape
+    cams, estimator = _checked_arguments(cameras, G, V, mode, sequence_ids, estimator,
+                                         calibration)
+    if V < 2:  # nothing to triangulate: every view flagged, no pair
+        names = np.asarray(REASONS)
+        return PseudoLabels(np.full((G, V, J, 3), np.nan), np.zeros((G, V), bool),
+                            np.full((G, V), names[NOT_ENOUGH_VIEWS]), np.zeros((0, 2), np.int64),
+                            np.zeros((G, 0), bool), np.zeros((G, 0), dtype="<U16"),
+                            np.zeros((G, 0, 3, 3)), np.zeros((G, 0, 3)), mode,
+                            "millimetres" if mode == "known" else SCALE_CONVENTION)
+    P = _pair_list(V, pairs)
+    with np.errstate(all="ignore"):  # far-off labels may overflow the distortion model
+        und = undistort_points(x, cams.f, cams.c, cams.k, cams.p, cams.distortion)
+        und = np.where(np.isfinite(und).all(-1, keepdims=True), und, np.nan)
+    K = intrinsic_matrix(cams.f, cams.c)  # (G, V, 3, 3)
+    if mode == "known":
+        return _known(und, K, cams, P, root, known_method, n_threads)
+    kw = dict(refine=refine, threshold_px=threshold_px, ransac_iters=ransac_iters, seed=seed,
+              min_points=min_points, n_threads=n_threads)
+    if mode == "pooled" and calibration == "bundle":
+        return _pooled_bundle(und, K, P, np.asarray(sequence_ids), root, calibration_kw or {},
+                              dict(kw, estimator=estimator or "trimmed"))
+    return _unknown_scale(und, K, P, mode, estimator, np.asarray(sequence_ids)
+                          if mode == "pooled" else None, root, triangulation, kw)
+
+
+def _checked_arguments(cameras, G, V, mode, sequence_ids, estimator, calibration):
+    """`pseudo_labels`' option checks (one `InputError` sentence each); returns the cameras
+    broadcast to (G, V, ...) and the estimator (None for "accurate")."""
     if calibration not in ("bundle", "pairwise"):
         raise InputError(f"calibration '{calibration}' is unknown; expected bundle or pairwise.")
     if mode not in ("known", "per-frame", "pooled"):
@@ -201,58 +230,41 @@ def pseudo_labels(poses_2d: np.ndarray, cameras: ViewCameras, *, mode: str = "pe
     if estimator == "fast" and mode != "per-frame":
         raise InputError(f"estimator 'fast' is the per-frame throughput path, but mode is "
                          f"'{mode}'; use mode 'per-frame' or estimator 'accurate'.")
-    if V < 2:  # nothing to triangulate: every view flagged, no pair
-        names = np.asarray(REASONS)
-        return PseudoLabels(np.full((G, V, J, 3), np.nan), np.zeros((G, V), bool),
-                            np.full((G, V), names[NOT_ENOUGH_VIEWS]), np.zeros((0, 2), np.int64),
-                            np.zeros((G, 0), bool), np.zeros((G, 0), dtype="<U16"),
-                            np.zeros((G, 0, 3, 3)), np.zeros((G, 0, 3)), mode,
-                            "millimetres" if mode == "known" else SCALE_CONVENTION)
-    P = _pair_list(V, pairs)
-    with np.errstate(all="ignore"):  # far-off labels may overflow the distortion model
-        und = undistort_points(x, cams.f, cams.c, cams.k, cams.p, cams.distortion)
-        und = np.where(np.isfinite(und).all(-1, keepdims=True), und, np.nan)
-    K = intrinsic_matrix(cams.f, cams.c)  # (G, V, 3, 3)
+    return cams, estimator
 
-    if mode == "known":
-        return _known(und, K, cams, P, root, known_method, n_threads)
 
+def _unknown_scale(und, K, P, mode, estimator, seq, root, triangulation, kw):
+    """Modes "per-frame" and pooled "pairwise": relative pose of every pair (per frame, or per
+    sequence `seq` (G,) when pooled), two-view triangulation, vector median per view."""
+    G, V, J, _ = und.shape
     a, b = P[:, 0], P[:, 1]
     x1, x2 = und[:, a], und[:, b]  # (G, P, J, 2)
     K1, K2 = K[:, a], K[:, b]
     n_pairs = G * len(P)
-    kw = dict(refine=refine, threshold_px=threshold_px, ransac_iters=ransac_iters, seed=seed,
-              min_points=min_points, n_threads=n_threads)
+    flat = (x1.reshape(n_pairs, J, 2), x2.reshape(n_pairs, J, 2), K1.reshape(n_pairs, 3, 3),
+            K2.reshape(n_pairs, 3, 3))
     if estimator == "fast":
-        rp, Xa = fast_relative_pose(x1.reshape(n_pairs, J, 2), x2.reshape(n_pairs, J, 2),
-                                    K1.reshape(n_pairs, 3, 3), K2.reshape(n_pairs, 3, 3),
-                                    min_points=min_points, n_threads=n_threads)
+        rp, Xa = fast_relative_pose(*flat, min_points=kw["min_points"],
+                                    n_threads=kw["n_threads"])
         R, t = rp.R.reshape(G, len(P), 3, 3), rp.t.reshape(G, len(P), 3)
         Xa = Xa.reshape(G, len(P), J, 3)
         return _combine(Xa, world_to_camera(Xa, R, t), rp.ok.reshape(G, len(P)),
                         rp.reason.reshape(G, len(P)), R, t, P, V, root, mode, SCALE_CONVENTION)
     if mode == "per-frame":
-        rp = relative_pose(x1.reshape(n_pairs, J, 2), x2.reshape(n_pairs, J, 2),
-                           K1.reshape(n_pairs, 3, 3), K2.reshape(n_pairs, 3, 3),
-                           estimator=estimator or "8point", **kw)
+        rp = relative_pose(*flat, estimator=estimator or "8point", **kw)
         R, t = rp.R.reshape(G, len(P), 3, 3), rp.t.reshape(G, len(P), 3)
         pair_reason = rp.reason.reshape(G, len(P))
-    elif calibration == "bundle":
-        return _pooled_bundle(und, K, P, np.asarray(sequence_ids), root, calibration_kw or {},
-                              dict(kw, estimator=estimator or "trimmed"))
     else:
-        R, t, pair_reason = _pooled_poses(x1, x2, K1, K2, np.asarray(sequence_ids),
-                                          estimator or "trimmed", kw)
+        R, t, pair_reason = _pooled_poses(x1, x2, K1, K2, seq, estimator or "trimmed", kw)
         n_valid = (np.isfinite(x1).all(-1) & np.isfinite(x2).all(-1)).sum(-1)
         pair_reason = np.where((pair_reason == OK) & (n_valid < 2), TOO_FEW, pair_reason)
 
     tri = triangulation or ("iterative" if mode == "per-frame" else "certified")
     if tri not in ("certified", "iterative"):
         raise InputError(f"triangulation '{tri}' is unknown; expected certified or iterative.")
-    Xa = triangulate_two_view_optimal(
-        R.reshape(n_pairs, 3, 3), t.reshape(n_pairs, 3), x1.reshape(n_pairs, J, 2),
-        x2.reshape(n_pairs, J, 2), K1.reshape(n_pairs, 3, 3), K2.reshape(n_pairs, 3, 3),
-        n_threads=n_threads, method=tri).reshape(G, len(P), J, 3)
+    Xa = triangulate_two_view_optimal(R.reshape(n_pairs, 3, 3), t.reshape(n_pairs, 3), *flat,
+                                      n_threads=kw["n_threads"], method=tri
+                                      ).reshape(G, len(P), J, 3)
     Xb = world_to_camera(Xa, R, t)
     pair_ok = pair_reason == OK
     return _combine(Xa, Xb, pair_ok, pair_reason, R, t, P, V, root, mode, SCALE_CONVENTION)
@@ -280,8 +292,6 @@ def _pooled_poses(x1, x2, K1, K2, seq, estimator, kw):
 def _pooled_bundle(und, K, P, seq, root, cal_kw, pair_kw):
     """Pooled mode with joint rig calibration per sequence (`rig_calibration`); a Python loop
     over sequences only. Per-view outputs are the bundle-adjusted joints in each camera."""
-    from posebench.geometry.rig_calibration import calibrate_rig
-
     G, V, J, _ = und.shape
     Pn = len(P)
     poses = np.full((G, V, J, 3), np.nan)
@@ -299,29 +309,8 @@ def _pooled_bundle(und, K, P, seq, root, cal_kw, pair_kw):
         Rv, tv = np.nan_to_num(cal.R), np.nan_to_num(cal.t)
         Xv = np.matmul(cal.points[:, None], np.swapaxes(Rv, -1, -2)[None]) + tv[None, :, None]
         Xv, _ = normalise_scale(Xv, root)
-        a, b = P[:, 0], P[:, 1]
-        lo, hi = np.minimum(a, b), np.maximum(a, b)
-        k = np.array([np.flatnonzero((cal.pairs[:, 0] == i) & (cal.pairs[:, 1] == j))[0]
-                      for i, j in zip(lo, hi)], dtype=np.int64)
-        pr = cal.pair_reason[k]
-        Rab = Rv[b] @ np.swapaxes(Rv[a], -1, -2)
-        tab = tv[b] - np.einsum("pij,pj->pi", Rab, tv[a])
-        tab = tab / np.maximum(np.linalg.norm(tab, axis=-1, keepdims=True), 1e-300)
-        pair_R[rows], pair_t[rows], pair_reason[rows] = Rab, tab, pr
-        # a view is usable where it is calibrated, at least one of its pairs is confident,
-        # and its root was reconstructed in front of it
-        conf = np.zeros(V, bool)
-        first_bad = np.full(V, NOT_ENOUGH_VIEWS)
-        for v in range(V):
-            has = (cal.pairs == v).any(1)
-            conf[v] = cal.view_ok[v] and (cal.pair_reason[has] == OK).any()
-            bad = cal.pair_reason[has][cal.pair_reason[has] != OK]
-            first_bad[v] = bad[0] if len(bad) else NOT_ENOUGH_VIEWS
-        root_ok = np.isfinite(Xv[..., root, :]).all(-1)
-        front = Xv[..., root, 2] > 0
-        seen = np.isfinite(und[rows][..., root, :]).all(-1)  # (T, V)
-        r = np.where(conf[None], np.where(root_ok, np.where(front, np.where(
-            seen, OK, NOT_VISIBLE), BEHIND_CAMERA), ROOT_MISSING), first_bad[None])
+        pair_R[rows], pair_t[rows], pair_reason[rows] = _rig_pairs(cal, Rv, tv, P)
+        r = _bundle_view_reasons(cal, Xv, und[rows], root)
         reason[rows] = r
         poses[rows] = np.where((r == OK)[..., None, None], Xv, np.nan)
         seq_info.append({"sequence": str(seq[rows[0]]), "frames": int(len(rows)),
@@ -339,6 +328,38 @@ def _pooled_bundle(und, K, P, seq, root, cal_kw, pair_kw):
     res.info["calibration"] = "bundle"
     res.info["sequences"] = seq_info
     return res
+
+
+def _rig_pairs(cal, Rv, tv, P):
+    """Relative poses R (P, 3, 3), unit t (P, 3) and reasons (P,) of the requested pairs P
+    (P, 2) from a calibrated rig (cameras Rv (V, 3, 3), tv (V, 3), NaN-free)."""
+    a, b = P[:, 0], P[:, 1]
+    lo, hi = np.minimum(a, b), np.maximum(a, b)
+    k = np.array([np.flatnonzero((cal.pairs[:, 0] == i) & (cal.pairs[:, 1] == j))[0]
+                  for i, j in zip(lo, hi)], dtype=np.int64)
+    Rab = Rv[b] @ np.swapaxes(Rv[a], -1, -2)
+    tab = tv[b] - np.einsum("pij,pj->pi", Rab, tv[a])
+    tab = tab / np.maximum(np.linalg.norm(tab, axis=-1, keepdims=True), 1e-300)
+    return Rab, tab, cal.pair_reason[k]
+
+
+def _bundle_view_reasons(cal, Xv, und, root):
+    """Reason codes (T, V) of a sequence's views: usable where the view is calibrated, at
+    least one of its pairs is confident, and its root was reconstructed (Xv (T, V, J, 3)) in
+    front of it and is seen (und (T, V, J, 2)); else the view's first failed pair's reason."""
+    V = Xv.shape[1]
+    conf = np.zeros(V, bool)
+    first_bad = np.full(V, NOT_ENOUGH_VIEWS)
+    for v in range(V):
+        has = (cal.pairs == v).any(1)
+        conf[v] = cal.view_ok[v] and (cal.pair_reason[has] == OK).any()
+        bad = cal.pair_reason[has][cal.pair_reason[has] != OK]
+        first_bad[v] = bad[0] if len(bad) else NOT_ENOUGH_VIEWS
+    root_ok = np.isfinite(Xv[..., root, :]).all(-1)
+    front = Xv[..., root, 2] > 0
+    seen = np.isfinite(und[..., root, :]).all(-1)  # (T, V)
+    return np.where(conf[None], np.where(root_ok, np.where(front, np.where(
+        seen, OK, NOT_VISIBLE), BEHIND_CAMERA), ROOT_MISSING), first_bad[None])
 
 
 def _combine(Xa, Xb, pair_ok, pair_reason, R, t, P, V, root, mode, convention,

@@ -1,9 +1,6 @@
 """Quality report of pseudo-labels against ground truth: failures, rotation error, P-MPJPE,
-N-MPJPE (and MPJPE in known mode).
-
-P-MPJPE / N-MPJPE come from `posebench.metrics` when it provides them (``p_mpjpe(pred, gt)``
-and ``n_mpjpe(pred, gt, scale="least_squares")``, each -> (N,) mm); otherwise from the local
-reference implementations below (same definitions).
+N-MPJPE (and MPJPE in known mode); the pose errors are `posebench.metrics`' ``p_mpjpe`` and
+``n_mpjpe(scale="least_squares")`` (mm per pose).
 """
 
 from __future__ import annotations
@@ -11,41 +8,10 @@ from __future__ import annotations
 import numpy as np
 
 from posebench.geometry.rotations import relative_extrinsics, rotation_angle_deg
+from posebench.metrics import n_mpjpe, p_mpjpe
 
-
-def p_mpjpe_local(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
-    """MPJPE (N,) mm after the similarity (rotation, translation, scale) alignment of pred
-    (N, J, 3) to gt (N, J, 3); the reflection sign comes from det(V U^T)."""
-    mp, mg = pred.mean(-2, keepdims=True), gt.mean(-2, keepdims=True)
-    a, b = pred - mp, gt - mg
-    H = np.swapaxes(a, -1, -2) @ b
-    U, s, Vt = np.linalg.svd(H)
-    V = np.swapaxes(Vt, -1, -2)
-    d = np.sign(np.linalg.det(V @ np.swapaxes(U, -1, -2)))
-    D = np.ones(s.shape)
-    D[..., 2] = d
-    R = (V * D[..., None, :]) @ np.swapaxes(U, -1, -2)
-    scale = (s * D).sum(-1) / np.maximum((a * a).sum((-2, -1)), 1e-300)
-    aligned = scale[..., None, None] * np.einsum("...ij,...nj->...ni", R, a) + mg
-    return np.linalg.norm(aligned - gt, axis=-1).mean(-1)
-
-
-def n_mpjpe_local(pred: np.ndarray, gt: np.ndarray, root: int = 0) -> np.ndarray:
-    """MPJPE (N,) mm after root-centring both poses and scaling pred by the least-squares
-    scale ``<pred, gt> / <pred, pred>`` (Rhodin et al. 2018)."""
-    a = pred - pred[..., root:root + 1, :]
-    b = gt - gt[..., root:root + 1, :]
-    s = (a * b).sum((-2, -1)) / np.maximum((a * a).sum((-2, -1)), 1e-300)
-    return np.linalg.norm(s[..., None, None] * a - b, axis=-1).mean(-1)
-
-
-def _metric_functions():
-    try:
-        from posebench.metrics import n_mpjpe, p_mpjpe  # type: ignore[attr-defined]
-
-        return p_mpjpe, (lambda p, g: n_mpjpe(p, g, scale="least_squares")), "posebench.metrics"
-    except (ImportError, AttributeError):
-        return p_mpjpe_local, n_mpjpe_local, "posebench.geometry.report (local)"
+#: where the report's P-MPJPE / N-MPJPE come from (the report's ``metrics_source`` field)
+METRICS_SOURCE = "posebench.metrics"
 
 
 def quality_report(result, gt_poses_3d: np.ndarray | None = None,
@@ -81,29 +47,39 @@ def quality_report(result, gt_poses_3d: np.ndarray | None = None,
         "mpjpe_mm": None,
     }
     if gt_R is not None and gt_t is not None and result.mode != "known":
-        P = result.pairs
-        Rg, _ = relative_extrinsics(gt_R[:, P[:, 0]], gt_t[:, P[:, 0]], gt_R[:, P[:, 1]],
-                                    gt_t[:, P[:, 1]])
-        err = rotation_angle_deg(result.pair_R, Rg)[pair_ok]
-        if err.size:
-            rep["rotation_error_deg_median"] = float(np.median(err))
-            rep["rotation_error_deg_mean"] = float(np.mean(err))
+        _add_rotation_errors(rep, result, gt_R, gt_t)
     if "sequences" in getattr(result, "info", {}):
         rep["calibration"] = calibration_summary(result.info["sequences"])
     if gt_poses_3d is not None:
-        p_fn, n_fn, source = _metric_functions()
-        gt = np.asarray(gt_poses_3d, dtype=np.float64)
-        sel = result.ok & np.isfinite(gt).all((-2, -1)) & np.isfinite(result.poses_3d).all(
-            (-2, -1))
-        if sel.any():
-            pred, ref = result.poses_3d[sel], gt[sel]
-            rep["p_mpjpe_mm"] = float(np.mean(p_fn(pred, ref)))
-            rep["n_mpjpe_mm"] = float(np.mean(n_fn(pred, ref)))
-            if result.mode == "known":
-                rep["mpjpe_mm"] = float(np.linalg.norm(pred - ref, axis=-1).mean())
-            rep["metrics_source"] = source
-            rep["evaluated_views"] = int(sel.sum())
+        _add_pose_errors(rep, result, np.asarray(gt_poses_3d, dtype=np.float64))
     return rep
+
+
+def _add_rotation_errors(rep: dict, result, gt_R: np.ndarray, gt_t: np.ndarray) -> None:
+    """Median and mean angle (deg) between the successful pairs' relative rotations and the
+    true ones (from world->camera extrinsics gt_R (G, V, 3, 3), gt_t (G, V, 3))."""
+    P = result.pairs
+    Rg, _ = relative_extrinsics(gt_R[:, P[:, 0]], gt_t[:, P[:, 0]], gt_R[:, P[:, 1]],
+                                gt_t[:, P[:, 1]])
+    err = rotation_angle_deg(result.pair_R, Rg)[np.asarray(result.pair_ok)]
+    if err.size:
+        rep["rotation_error_deg_median"] = float(np.median(err))
+        rep["rotation_error_deg_mean"] = float(np.mean(err))
+
+
+def _add_pose_errors(rep: dict, result, gt: np.ndarray) -> None:
+    """P-MPJPE, N-MPJPE (and MPJPE in known mode) mm over the ok views with a finite pose and
+    ground truth gt (G, V, J, 3) mm."""
+    sel = result.ok & np.isfinite(gt).all((-2, -1)) & np.isfinite(result.poses_3d).all((-2, -1))
+    if not sel.any():
+        return
+    pred, ref = result.poses_3d[sel], gt[sel]
+    rep["p_mpjpe_mm"] = float(np.mean(p_mpjpe(pred, ref)))
+    rep["n_mpjpe_mm"] = float(np.mean(n_mpjpe(pred, ref, scale="least_squares")))
+    if result.mode == "known":
+        rep["mpjpe_mm"] = float(np.linalg.norm(pred - ref, axis=-1).mean())
+    rep["metrics_source"] = METRICS_SOURCE
+    rep["evaluated_views"] = int(sel.sum())
 
 
 def calibration_summary(sequences: list[dict]) -> dict:

@@ -43,7 +43,7 @@ from itertools import combinations
 
 import numpy as np
 
-from posebench.geometry.rotations import rodrigues, rotation_angle_deg
+from posebench.geometry.rotations import rodrigues, rotation_angle_deg, skew
 from posebench.geometry.triangulation import triangulate_dlt_checked
 from posebench.geometry.two_view import (
     FEW_VISIBLE,
@@ -212,54 +212,96 @@ def calibrate_rig(x: np.ndarray, K: np.ndarray, *, min_joints: int = 8, min_fram
     x (T, V, J, 2) undistorted px (NaN = not visible); K (V, 3, 3). Never raises on data:
     views that cannot be connected come back with view_ok False and NaN poses.
     """
-    from scipy.optimize import least_squares
-
     t0 = time.perf_counter()
     x = np.asarray(x, dtype=np.float64)
     T, V, J, _ = x.shape
     K = np.broadcast_to(np.asarray(K, dtype=np.float64), (V, 3, 3))
     pairs = np.array(list(combinations(range(V), 2)), dtype=np.int64).reshape(-1, 2)
-    Pn = len(pairs)
     vis = np.isfinite(x).all(-1)  # (T, V, J)
     both = vis[:, pairs[:, 0]] & vis[:, pairs[:, 1]]  # (T, P, J)
     frames_both = (both.sum(-1) >= min_joints).sum(0)  # (P,)
-
-    # 1. pairwise pooled estimates (batched over pairs)
-    kw = dict(estimator="trimmed")
-    kw.update(pair_kw or {})
-    p1 = np.swapaxes(x[:, pairs[:, 0]], 0, 1).reshape(Pn, -1, 2)
-    p2 = np.swapaxes(x[:, pairs[:, 1]], 0, 1).reshape(Pn, -1, 2)
-    rp = relative_pose(p1, p2, K[pairs[:, 0]], K[pairs[:, 1]], **kw)
-    n_in = rp.inliers.sum(-1)
-    weight = np.where(rp.ok & (frames_both >= 1), n_in / (rp.sampson_rms_px**2 + 0.25), 0.0)
-    weight = np.nan_to_num(weight)
-
-    R_out = np.full((V, 3, 3), np.nan)
-    t_out = np.full((V, 3), np.nan)
-    pts_out = np.full((T, J, 3), np.nan)
-    reason = np.full(Pn, NOT_ENOUGH_VIEWS, dtype=np.int64)
-    rot_std = np.full(Pn, np.nan)
+    few = frames_both < min_frames
     info = {"motion": float("nan"), "reprojection_rms_px": float("nan"), "reference_view": -1,
             "nfev": 0}
 
-    def done(view_ok):
+    # 1. pairwise pooled estimates (batched over pairs)
+    rp, weight = _pairwise_poses(x, K, pairs, frames_both, pair_kw)
+
+    def done(R, t, view_ok, points, reason, rot_std=None):
         info["seconds"] = time.perf_counter() - t0
-        return RigCalibration(R_out, t_out, view_ok, pts_out, pairs, reason, rot_std,
-                              frames_both, rp.R, rp.ok, info)
+        rot_std = np.full(len(pairs), np.nan) if rot_std is None else rot_std
+        return RigCalibration(R, t, view_ok, points, pairs, reason, rot_std, frames_both, rp.R,
+                              rp.ok, info)
 
+    no_rig = (np.full((V, 3, 3), np.nan), np.full((V, 3), np.nan), np.zeros(V, bool),
+              np.full((T, J, 3), np.nan))
     if not (weight > 0).any():
-        reason[:] = np.where(frames_both < min_frames, FEW_VISIBLE, rp.reason)
+        reason = np.where(few, FEW_VISIBLE, rp.reason)
         reason[reason == OK] = NOT_ENOUGH_VIEWS
-        return done(np.zeros(V, bool))
+        return done(*no_rig, reason)
 
-    # 2. rotation averaging over the view graph
+    # 2. rotation averaging over the view graph, the best edge as reference
     best = int(np.argmax(weight))
     ref, other = (int(v) for v in pairs[best])
     Rabs, reached, _ = average_rotations(V, pairs, rp.R, weight, ref,
                                          edge_tol_deg=edge_tol_deg)
     info["reference_view"] = ref
 
-    # 3. translations: the best edge's baseline is 1
+    # 3. translations (the best edge's baseline is 1) and the points they give
+    tabs, cam_ok, Xinit = _initial_translations(x, K, rp, best, ref, other, Rabs, reached)
+
+    # 4. bundle adjustment in pixels (cameras outer, every joint inner: see `_BundleProblem`)
+    free = [v for v in range(V) if cam_ok[v] and v != ref]
+    obs = vis & cam_ok[None, :, None]  # (T, V, J)
+    pt_ok = np.isfinite(Xinit).all(-1) & (obs.sum(1) >= 2)  # (T, J)
+    if not pt_ok.any():
+        return done(*no_rig, np.where(few, FEW_VISIBLE, NOT_ENOUGH_VIEWS).astype(np.int64))
+    prob = _BundleProblem(x, K, Rabs, np.nan_to_num(tabs), free, other,
+                          obs & pt_ok[:, None, :], Xinit, pt_ok, loss)
+    Rc, tc, Xp, jac = _bundle_adjust(prob, tabs, cam_ok, loss, max_nfev, info)
+
+    # 5. conditioning flags
+    var_v = _rotation_variance(jac, info["residual_sigma_px"], free, V)
+    info["motion"] = _motion_figure(Xp, root)
+    a, b = pairs[:, 0], pairs[:, 1]
+    rot_std = np.degrees(np.sqrt(var_v[a] + var_v[b]))
+    reason = _pair_flags(cam_ok[a] & cam_ok[b], few, rot_std <= max_rot_std_deg,
+                         info["motion"] < min_motion)
+    return done(Rc, tc, cam_ok, Xp, reason, rot_std)
+
+
+def _pair_flags(calibrated: np.ndarray, few: np.ndarray, confident: np.ndarray,
+                little_motion: bool) -> np.ndarray:
+    """Reason codes (P,) of the rig's pairs: both cameras calibrated (else few_visible where
+    `few` frames, not_enough_views otherwise), then rotation std within the limit (else
+    little_motion or ill_conditioned)."""
+    reason = np.full(len(calibrated), OK, dtype=np.int64)
+    reason = np.where(~calibrated, np.where(few, FEW_VISIBLE, NOT_ENOUGH_VIEWS), reason)
+    return np.where((reason == OK) & ~confident,
+                    LITTLE_MOTION if little_motion else ILL_CONDITIONED, reason)
+
+
+def _pairwise_poses(x, K, pairs, frames_both, pair_kw):
+    """Step 1 of `calibrate_rig`: pooled `relative_pose` (trimmed by default) of every pair
+    (P, 2) from all frames, and the pair weights (P,) of the view graph (inliers / (Sampson
+    RMS^2 + 0.25 px^2); 0 for failed pairs and pairs never seen together)."""
+    kw = dict(estimator="trimmed")
+    kw.update(pair_kw or {})
+    Pn = len(pairs)
+    p1 = np.swapaxes(x[:, pairs[:, 0]], 0, 1).reshape(Pn, -1, 2)
+    p2 = np.swapaxes(x[:, pairs[:, 1]], 0, 1).reshape(Pn, -1, 2)
+    rp = relative_pose(p1, p2, K[pairs[:, 0]], K[pairs[:, 1]], **kw)
+    n_in = rp.inliers.sum(-1)
+    weight = np.where(rp.ok & (frames_both >= 1), n_in / (rp.sampson_rms_px**2 + 0.25), 0.0)
+    return rp, np.nan_to_num(weight)
+
+
+def _initial_translations(x, K, rp, best, ref, other, Rabs, reached):
+    """Step 3 of `calibrate_rig`: the reference view at the origin, the best edge's other view
+    at unit baseline (its pairwise pose, also written into Rabs), every other reached view's
+    translation solved linearly from the best edge's triangulated points. Returns t (V, 3)
+    (NaN where unknown), cam_ok (V,) and the DLT points (T, J, 3) of all usable cameras."""
+    T, V = x.shape[:2]
     Kinv = np.linalg.inv(K)
     xn = np.einsum("vij,tvnj->tvni", Kinv[:, :2, :2], x) + Kinv[None, :, None, :2, 2]
     tabs = np.full((V, 3), np.nan)
@@ -276,40 +318,45 @@ def calibrate_rig(x: np.ndarray, K: np.ndarray, *, min_joints: int = 8, min_fram
     Pm = np.concatenate([Rabs, np.nan_to_num(tabs)[..., None]], -1)
     xn_use = np.where(cam_ok[None, :, None, None], xn, np.nan)
     Xinit, _ = triangulate_dlt_checked(np.broadcast_to(Pm, (T, V, 3, 4)), xn_use)
+    return tabs, cam_ok, Xinit
 
-    # 4. bundle adjustment in pixels (cameras outer, every joint inner: see `_BundleProblem`)
-    free = [v for v in range(V) if cam_ok[v] and v != ref]
-    obs = vis & cam_ok[None, :, None]  # (T, V, J)
-    pt_ok = np.isfinite(Xinit).all(-1) & (obs.sum(1) >= 2)  # (T, J)
-    if not pt_ok.any():
-        reason[:] = np.where(frames_both < min_frames, FEW_VISIBLE, NOT_ENOUGH_VIEWS)
-        return done(np.zeros(V, bool))
-    prob = _BundleProblem(x, K, Rabs,
-                          np.nan_to_num(tabs), free, other, obs & pt_ok[:, None, :],
-                          Xinit, pt_ok, loss)
-    p0 = np.concatenate([np.zeros(3 * len(free)), np.nan_to_num(tabs[free]).ravel()])
+
+def _bundle_adjust(prob, tabs, cam_ok, loss, max_nfev, info):
+    """Step 4 of `calibrate_rig`: `scipy.optimize.least_squares` (trust-region reflective,
+    robust `loss` with the scale from the initial residuals) on `prob` from the initial
+    translations tabs (V, 3); records nfev, reprojection RMS, robust residual sigma and
+    f_scale (px) in `info`. Returns cameras R (V, 3, 3), t (V, 3) (NaN where not cam_ok),
+    points (T, J, 3) and the final Jacobian."""
+    from scipy.optimize import least_squares  # lazy: scipy.optimize is slow to import
+
+    p0 = np.concatenate([np.zeros(3 * len(prob.free)), np.nan_to_num(tabs[prob.free]).ravel()])
     r0 = prob.residuals(p0)
     f_scale = float(np.clip(3.0 * 1.4826 * np.median(np.abs(r0[:-1])), 1.0, 50.0))
     prob.f_scale = f_scale
     with np.errstate(all="ignore"):
         sol = least_squares(prob.residuals, p0, jac=prob.jacobian, method="trf", loss=loss,
-                            f_scale=f_scale,
-                            x_scale="jac", max_nfev=max_nfev, xtol=1e-12, ftol=1e-12,
-                            gtol=1e-12)
-    Rc, tc = prob.cameras(sol.x)
-    Xp = prob.points(Rc, tc)
+                            f_scale=f_scale, x_scale="jac", max_nfev=max_nfev, xtol=1e-12,
+                            ftol=1e-12, gtol=1e-12)
     info["nfev"] = int(sol.nfev)
     res = sol.fun[:-1]
     info["reprojection_rms_px"] = float(np.sqrt(np.mean(res**2)))
-    sigma = float(1.4826 * np.median(np.abs(res))) if len(res) else float("nan")
-    info["residual_sigma_px"] = sigma
+    info["residual_sigma_px"] = float(1.4826 * np.median(np.abs(res))) if len(res) \
+        else float("nan")
     info["f_scale_px"] = f_scale
+    Rc, tc = prob.cameras(sol.x)
+    Xp = prob.points(Rc, tc)
+    Rc[~cam_ok] = np.nan
+    tc[~cam_ok] = np.nan
+    return Rc, tc, Xp, sol.jac
 
-    # conditioning: Gauss-Newton covariance of the camera parameters; the Jacobian of the
-    # reduced problem (points eliminated) is the Schur complement of the full one
-    n_cam = len(free)
+
+def _rotation_variance(jac: np.ndarray, sigma: float, free: list[int], V: int) -> np.ndarray:
+    """Variance (V,) rad^2 (summed over the 3 axes) of each free camera's rotation from the
+    Gauss-Newton covariance ``sigma^2 (J^T J)^-1`` of the bundle adjustment (the Jacobian of
+    the reduced problem, points eliminated, is the Schur complement of the full one); 0 for the
+    reference, inf where the covariance is not usable."""
     with np.errstate(all="ignore"):
-        JtJ = sol.jac.T @ sol.jac
+        JtJ = jac.T @ jac
         try:
             cov = np.linalg.inv(JtJ) * sigma**2
         except np.linalg.LinAlgError:
@@ -318,23 +365,7 @@ def calibrate_rig(x: np.ndarray, K: np.ndarray, *, min_joints: int = 8, min_fram
     for i, v in enumerate(free):
         d = np.diag(cov)[3 * i:3 * i + 3]
         var_v[v] = d.sum() if np.isfinite(d).all() and (d >= 0).all() else np.inf
-    del n_cam
-    Xw = Xp
-    R_out, t_out = Rc, tc
-    R_out[~cam_ok] = np.nan
-    t_out[~cam_ok] = np.nan
-    pts_out = Xw
-    motion = _motion_figure(Xw, root)
-    info["motion"] = motion
-    a, b = pairs[:, 0], pairs[:, 1]
-    rot_std[:] = np.degrees(np.sqrt(var_v[a] + var_v[b]))
-    reason = np.full(Pn, OK, dtype=np.int64)
-    reason = np.where(~(cam_ok[a] & cam_ok[b]),
-                      np.where(frames_both < min_frames, FEW_VISIBLE, NOT_ENOUGH_VIEWS), reason)
-    bad_std = ~(rot_std <= max_rot_std_deg)
-    reason = np.where((reason == OK) & bad_std,
-                      np.where(motion < min_motion, LITTLE_MOTION, ILL_CONDITIONED), reason)
-    return done(cam_ok)
+    return var_v
 
 
 class _BundleProblem:
@@ -470,8 +501,6 @@ class _BundleProblem:
             Rg, tg = R[self.gauge], t[self.gauge]
             C = -Rg.T @ tg
             u = C / max(np.linalg.norm(C), 1e-300)
-            from posebench.geometry.rotations import skew
-
             g[0, 3 * i:3 * i + 3] = 100.0 * u @ (-Rg.T @ skew(tg))
             g[0, 3 * n + 3 * i:3 * n + 3 * i + 3] = 100.0 * u @ (-Rg.T)
         return np.nan_to_num(np.concatenate([out, g]))

@@ -5,12 +5,12 @@ numpy's batched LAPACK loops are slow (e.g. ``eigh`` of (B, 9, 9) costs ~9 us pe
   (B, n, n) by inverse iteration with repeated squaring: one batched `solve` (LU, ~0.6 us per
   9x9) and a few batched matmuls. Same vector as ``eigh(M)[1][..., 0]`` (up to sign) whenever
   the two smallest eigenvalues are distinct; ~8x faster than `eigh` for 9x9.
-- `smallest_eigvec_inverse_iteration`: vector inverse iteration on that factorisation.
+- `smallest_eigvec_inverse_iteration`: vector inverse iteration on an LDL^T factorisation
+  written as array operations over the batch (batch last, no per-matrix LAPACK call).
 - `spd_solve`: the same factorisation and two triangular sweeps for one right-hand side.
-- `spd_inverse_sqrt_factor`: W with ``W^T W = M^-1`` for symmetric positive definite M
-  (B, n, n) by an LDL^T factorisation written as array operations over the batch (batch last,
-  no per-matrix LAPACK call: ~5x faster than ``np.linalg.solve(M, I)`` for 9x9).
-- `smallest_eigval_sym2`: closed-form smallest eigenvalue of symmetric 2x2 matrices.
+- `smallest_eigval_sym2`: closed-form smallest eigenvalue of symmetric 2x2 matrices;
+- `cofactor3`, `null_vector_rank2`: cofactor matrices and null vectors of 3x3 matrices from
+  cross products of their rows (no SVD).
 """
 
 from __future__ import annotations
@@ -33,25 +33,6 @@ def _ldl(M: np.ndarray, batch_last: bool = False) -> tuple[np.ndarray, np.ndarra
         if j + 1 < n:
             L[j + 1:, j] = (A[j + 1:, j] - (L[j + 1:, :j] * LD).sum(1)) / D[j]
     return L, D
-
-
-def spd_inverse_sqrt_factor(M: np.ndarray) -> np.ndarray:
-    """W (B, n, n) with ``W^T W = M^-1`` for symmetric positive definite M (B, n, n).
-
-    ``M = L D L^T`` (L unit lower triangular) gives ``M^-1 = L^-T D^-1 L^-1``, so
-    ``W = D^-1/2 L^-1``. Non-positive pivots (M not PD to rounding) give non-finite W, which
-    callers must check.
-    """
-    L, D = _ldl(M)
-    n, _, B = L.shape
-    Li = np.zeros((n, n, B))  # L^-1, unit lower triangular, row by row
-    for i in range(n):
-        if i:
-            Li[i, :i] = -(L[i, :i, None] * Li[:i, :i]).sum(0)
-        Li[i, i] = 1.0
-    with np.errstate(invalid="ignore", divide="ignore"):
-        W = Li / np.sqrt(np.where(D > 0, D, np.nan))[:, None, :]
-    return np.moveaxis(W, -1, 0)
 
 
 def smallest_eigvec_inverse_iteration(M: np.ndarray, iters: int = 16, tol: float = 1e-13,
@@ -107,8 +88,7 @@ def spd_solve(M: np.ndarray, b: np.ndarray, batch_last: bool = False) -> np.ndar
     return y.T
 
 
-def smallest_eigvec_psd(M: np.ndarray, squarings: int = 6, inverse: str = "lapack"
-                        ) -> np.ndarray:
+def smallest_eigvec_psd(M: np.ndarray, squarings: int = 6) -> np.ndarray:
     """Unit eigenvector (B, n) of the smallest eigenvalue of symmetric PSD matrices M (B, n, n).
 
     Inverse iteration in matrix form: ``Y = (M + delta I)^-1`` (delta = 1e-14 trace(M) keeps
@@ -117,8 +97,6 @@ def smallest_eigvec_psd(M: np.ndarray, squarings: int = 6, inverse: str = "lapac
     is dominated by the wanted direction with error ratio ``((l1 + delta) / (l2 + delta))^(2^s)``
     (l1 <= l2 the two smallest eigenvalues). The column of Y with the largest norm is returned,
     normalised. Falls back to `np.linalg.eigh` for matrices where this fails (non-finite).
-    inverse: ``"lapack"`` (``np.linalg.solve``) or ``"ldl"`` (`spd_inverse_sqrt_factor`,
-    faster for many small matrices).
     """
     M = np.asarray(M, dtype=np.float64)
     n = M.shape[-1]
@@ -126,14 +104,10 @@ def smallest_eigvec_psd(M: np.ndarray, squarings: int = 6, inverse: str = "lapac
     tr = np.trace(M, axis1=-2, axis2=-1)
     delta = np.maximum(np.abs(tr), 1e-300) * 1e-14
     Ms = M + delta[..., None, None] * eye
-    if inverse == "ldl" and M.ndim == 3:
-        W = spd_inverse_sqrt_factor(Ms)
-        Y = np.swapaxes(W, -1, -2) @ W
-    else:
-        try:
-            Y = np.linalg.solve(Ms, np.broadcast_to(eye, M.shape))
-        except np.linalg.LinAlgError:
-            return np.linalg.eigh(M)[1][..., 0]
+    try:
+        Y = np.linalg.solve(Ms, np.broadcast_to(eye, M.shape))
+    except np.linalg.LinAlgError:
+        return np.linalg.eigh(M)[1][..., 0]
     for _ in range(squarings):
         # Y is symmetric PSD: its trace bounds every entry
         Y = Y / np.maximum(np.trace(Y, axis1=-2, axis2=-1), 1e-300)[..., None, None]
@@ -155,3 +129,19 @@ def smallest_eigval_sym2(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndar
     rad = np.sqrt(0.25 * (a - c) ** 2 + b * b)
     big = half + rad
     return np.where(big > 0, (a * c - b * b) / np.where(big > 0, big, 1.0), half - rad)
+
+
+def cofactor3(M: np.ndarray) -> np.ndarray:
+    """Cofactor matrices (B, 3, 3) of M (B, 3, 3) (``adj(M)^T``): rows are cross products of
+    M's rows."""
+    r0, r1, r2 = M[:, 0], M[:, 1], M[:, 2]
+    return np.stack([np.cross(r1, r2), np.cross(r2, r0), np.cross(r0, r1)], axis=1)
+
+
+def null_vector_rank2(M: np.ndarray) -> np.ndarray:
+    """Right null vectors (B, 3) (not normalised) of rank-2 matrices M (B, 3, 3): the largest
+    of the three cross products of row pairs (exact for rank 2, no SVD)."""
+    r0, r1, r2 = M[:, 0], M[:, 1], M[:, 2]
+    c = np.stack([np.cross(r0, r1), np.cross(r0, r2), np.cross(r1, r2)], axis=1)
+    k = np.argmax((c * c).sum(-1), axis=1)
+    return c[np.arange(len(M)), k]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from posebench.data.h36m_calibration import h36m_camera_table
 from posebench.geometry.rotations import rodrigues
 
 #: h36m17 parents and rest-pose bone vectors (mm; world z up, the person faces +y, left is +x).
@@ -26,8 +27,6 @@ JOINT_SIGMA = np.array([0.0, 0.15, 0.5, 0.4, 0.15, 0.5, 0.4, 0.25, 0.2, 0.3, 0.2
 def h36m_rig(subject: str = "S1") -> dict[str, np.ndarray]:
     """The 4 Human3.6M cameras of `subject`: f, c (4, 2) px, k (4, 3), p (4, 2) (h36m model),
     R (4, 3, 3), t (4, 3) mm with ``X_c = R X_w + t`` (world z up, mm), ids (4,)."""
-    from posebench.data.h36m_calibration import h36m_camera_table
-
     cams = h36m_camera_table([subject], row_ids="camera")
     return {"f": cams.f, "c": cams.c, "k": cams.k, "p": cams.p, "R": cams.R, "t": cams.t,
             "ids": cams.ids}

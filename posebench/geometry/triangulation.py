@@ -15,12 +15,14 @@ candidates.
 
 from __future__ import annotations
 
-import os
-from concurrent.futures import ThreadPoolExecutor
-
 import numpy as np
 
-from posebench.geometry.two_view import two_ray_depths
+from posebench.geometry.small_linalg import null_vector_rank2
+from posebench.geometry.two_view import PARALLEL_MIN_PAIRS, fundamental_from_pose, two_ray_depths
+from posebench.parallel import num_threads, parallel_map, split_batch
+
+#: Polynomials per batch from which the companion eigenvalues are split over threads.
+PARALLEL_MIN_POLYNOMIALS = 20000
 
 
 def _safe_solve3(A: np.ndarray, b: np.ndarray, usable: np.ndarray
@@ -96,57 +98,29 @@ def triangulate_dlt_checked(P: np.ndarray, x: np.ndarray, weights: np.ndarray | 
         ok = np.isfinite(x).all(-1) & (np.nan_to_num(w) > 0)
         ok &= np.isfinite(P).all((-2, -1))[..., None] if P.ndim == x.ndim + 1 else True
     w = np.where(ok, w, 0.0)
-    xz = np.where(ok[..., None], x, 0.0)
     P = np.nan_to_num(np.broadcast_to(P, x.shape[:-3] + (V, 3, 4)))[..., None, :, :]
-    with np.errstate(all="ignore"):
-        r1 = xz[..., 0:1] * P[..., 2, :] - P[..., 0, :]  # (..., V, J, 4)
-        r2 = xz[..., 1:2] * P[..., 2, :] - P[..., 1, :]
-        rows = np.stack([r1, r2], axis=-2)  # (..., V, J, 2, 4)
-        # both rows of a view scaled by the norm of the first row's 3D part: huge pixels
-        # (projections of points near the camera plane) cannot overflow the normal equations
-        nrm = np.maximum(np.linalg.norm(rows[..., 0, :3], axis=-1), 1e-300)  # (..., V, J)
-        rows = rows / nrm[..., None, None]
-        bad = ~np.isfinite(rows).all((-2, -1)) | ~np.isfinite(nrm)
-        ok = ok & ~bad
-        rows = np.where(bad[..., None, None], 0.0, rows)
-        nrm = np.where(bad, 1.0, nrm)
-    depth_row = P[..., 2, :]  # (..., V, 1, 4): broadcast over J below
-
-    def solve(scale, use):  # scale (..., V, J): per-view row weights; use (..., V, J)
-        sw = np.nan_to_num(np.where(use, scale * w, 0.0), posinf=1e300)
-        sw = sw / np.maximum(sw.max(-2, keepdims=True), 1e-300)  # relative weights only
-        rw = rows * sw[..., None, None]
-        M = np.einsum("...vjri,...vjrk->...jik", rw, rw)
-        enough = use.sum(-2) >= 2
-        X, solved = _safe_solve3(M[..., :3, :3], -M[..., :3, 3], enough)
-        return X, solved, enough
-
-    def depths(X):
-        Xh = np.concatenate([np.nan_to_num(X), np.ones(X.shape[:-1] + (1,))], -1)
-        return np.einsum("...vji,...ji->...vj", np.broadcast_to(
-            depth_row, rows.shape[:-2] + (4,)), Xh)
+    rows, nrm, ok = _dlt_rows(P, np.where(ok[..., None], x, 0.0), ok)
+    depth_row = np.broadcast_to(P[..., 2, :], rows.shape[:-2] + (4,))  # (..., V, J, 4)
 
     # pass 1: rows of unit 3D part; pass 2: by 1 / projective depth, so the residual is the
     # image distance (the iterative linear method of Hartley & Sturm)
     use = ok
     with np.errstate(all="ignore"):
         for _ in range(2 if cheirality else 1):
-            X, solved, enough = solve(1.0, use)
-            d = depths(X)
-            ad = np.abs(d)
-            X, solved, enough = solve(nrm / np.maximum(ad, 1e-12 * ad.max(-2, keepdims=True)
-                                                       + 1e-300), use)
+            X, solved, enough = _dlt_solve(rows, w, 1.0, use)
+            ad = np.abs(_depths(depth_row, X))
+            X, solved, enough = _dlt_solve(
+                rows, w, nrm / np.maximum(ad, 1e-12 * ad.max(-2, keepdims=True) + 1e-300), use)
             if not cheirality:
                 break
-            front = depths(X) > min_depth
+            front = _depths(depth_row, X) > min_depth
             dropped = use & ~front & solved[..., None, :]
             if not dropped.any():
                 break
             use = use & ~dropped
     reason = np.zeros(X.shape[:-1], dtype=np.int64)
     if cheirality:
-        d = depths(X)
-        behind = (use & ~(d > min_depth)).any(-2) & solved
+        behind = (use & ~(_depths(depth_row, X) > min_depth)).any(-2) & solved
         reason = np.where(behind, 3, reason)
         X = np.where(behind[..., None], np.nan, X)
         few = (ok.sum(-2) >= 2) & ~enough
@@ -154,6 +128,41 @@ def triangulate_dlt_checked(P: np.ndarray, x: np.ndarray, weights: np.ndarray | 
     reason = np.where(~solved & enough, 2, reason)
     reason = np.where(ok.sum(-2) < 2, 1, reason)
     return np.where((reason == 0)[..., None], X, np.nan), reason
+
+
+def _dlt_rows(P: np.ndarray, xz: np.ndarray, ok: np.ndarray):
+    """The two DLT rows (..., V, J, 2, 4) of every view and point (P (..., V, 1, 3, 4), xz
+    (..., V, J, 2) with missing points 0), scaled by the norm n (..., V, J) of the first row's
+    3D part (huge pixels of points near the camera plane cannot overflow the normal
+    equations); returns (rows, n, ok) with non-finite rows zeroed and dropped from ok."""
+    with np.errstate(all="ignore"):
+        r1 = xz[..., 0:1] * P[..., 2, :] - P[..., 0, :]  # (..., V, J, 4)
+        r2 = xz[..., 1:2] * P[..., 2, :] - P[..., 1, :]
+        rows = np.stack([r1, r2], axis=-2)  # (..., V, J, 2, 4)
+        nrm = np.maximum(np.linalg.norm(rows[..., 0, :3], axis=-1), 1e-300)  # (..., V, J)
+        rows = rows / nrm[..., None, None]
+        bad = ~np.isfinite(rows).all((-2, -1)) | ~np.isfinite(nrm)
+    return (np.where(bad[..., None, None], 0.0, rows), np.where(bad, 1.0, nrm), ok & ~bad)
+
+
+def _dlt_solve(rows: np.ndarray, w: np.ndarray, scale, use: np.ndarray):
+    """Weighted inhomogeneous DLT: rows (..., V, J, 2, 4), weights w (..., V, J), per-view row
+    scale (scalar or (..., V, J)), views used (..., V, J). Returns (X (..., J, 3) NaN where
+    unsolved, solved (..., J), enough (..., J): at least two views used)."""
+    sw = np.nan_to_num(np.where(use, scale * w, 0.0), posinf=1e300)
+    sw = sw / np.maximum(sw.max(-2, keepdims=True), 1e-300)  # relative weights only
+    rw = rows * sw[..., None, None]
+    M = np.einsum("...vjri,...vjrk->...jik", rw, rw)
+    enough = use.sum(-2) >= 2
+    X, solved = _safe_solve3(M[..., :3, :3], -M[..., :3, 3], enough)
+    return X, solved, enough
+
+
+def _depths(depth_row: np.ndarray, X: np.ndarray) -> np.ndarray:
+    """Projective depths (..., V, J) of points X (..., J, 3) (NaN read as 0) for the third
+    rows of the projection matrices, depth_row (..., V, J, 4)."""
+    Xh = np.concatenate([np.nan_to_num(X), np.ones(X.shape[:-1] + (1,))], -1)
+    return np.einsum("...vji,...ji->...vj", depth_row, Xh)
 
 
 def _poly_real_candidates(coef: np.ndarray, n_threads: int | None = None) -> np.ndarray:
@@ -172,11 +181,10 @@ def _poly_real_candidates(coef: np.ndarray, n_threads: int | None = None) -> np.
     comp[:, 0, :] = -c[:, 1:] / c[:, :1]
     comp[:, np.arange(1, 6), np.arange(5)] = 1.0
     comp = np.nan_to_num(comp)
-    n_threads = n_threads or min(2, os.cpu_count() or 1)
-    if n_threads > 1 and M >= 20000:
-        with ThreadPoolExecutor(n_threads) as ex:
-            roots = np.concatenate(list(ex.map(np.linalg.eigvals,
-                                               np.array_split(comp, n_threads))))
+    n_threads = n_threads or num_threads()
+    if n_threads > 1 and M >= PARALLEL_MIN_POLYNOMIALS:
+        roots = np.concatenate(parallel_map(lambda idx: np.linalg.eigvals(comp[idx]),
+                                            split_batch(M, n_threads), threads=n_threads))
     else:
         roots = np.linalg.eigvals(comp)
     return roots.real
@@ -213,51 +221,29 @@ def correct_matches(F: np.ndarray, x1: np.ndarray, x2: np.ndarray,
     Fm = np.where(bad[:, None, None], np.eye(3)[[1, 2, 0]] - np.eye(3)[[2, 0, 1]], Fm)
     M = len(a1)
 
-    def translation_inv(p):
-        T = np.zeros((M, 3, 3))
-        T[:, 0, 0] = T[:, 1, 1] = T[:, 2, 2] = 1.0
-        T[:, :2, 2] = p
-        return T  # T^-1 for the translation moving p to the origin
+    T1i, T2i, R1, R2, f1, f2, (a, b, c, d) = _canonical_frames(Fm, a1, a2)
+    g = _sextic(f1, f2, a, b, c, d)
 
-    T1i, T2i = translation_inv(a1), translation_inv(a2)
-    Fp = np.swapaxes(T2i, -1, -2) @ Fm @ T1i
-    # epipoles: right null vector e1 (F e1 = 0), left null vector e2 (e2^T F = 0)
-    e1 = _null_vector_rank2(Fp)
-    e2 = _null_vector_rank2(np.swapaxes(Fp, -1, -2))
-    e1 = e1 / np.maximum(np.hypot(e1[:, 0], e1[:, 1]), 1e-300)[:, None]
-    e2 = e2 / np.maximum(np.hypot(e2[:, 0], e2[:, 1]), 1e-300)[:, None]
+    def cost(tv):  # the cost of HZ 12.5 at t (M,) or (M, k)
+        return _epipolar_line_cost(tv, f1, f2, a, b, c, d)
 
-    def rot(e):
-        R = np.zeros((M, 3, 3))
-        R[:, 0, 0], R[:, 0, 1] = e[:, 0], e[:, 1]
-        R[:, 1, 0], R[:, 1, 1] = -e[:, 1], e[:, 0]
-        R[:, 2, 2] = 1.0
-        return R
+    tbest, use_inf = _global_minimum(g, cost, (f1, f2, a, b, c, d), method, n_threads)
+    l1 = np.stack([tbest * f1, np.ones(M), -tbest], -1)
+    l2 = np.stack([-f2 * (c * tbest + d), a * tbest + b, c * tbest + d], -1)
+    l1 = np.where(use_inf[:, None], np.stack([f1, np.zeros(M), -np.ones(M)], -1), l1)
+    l2 = np.where(use_inf[:, None], np.stack([-f2 * c, a, c], -1), l2)
+    y1 = _closest_point_in_image(T1i, R1, l1)
+    y2 = _closest_point_in_image(T2i, R2, l2)
+    y1[bad], y2[bad] = np.nan, np.nan
+    return y1.reshape(shape[:-2] + (J, 2)), y2.reshape(shape[:-2] + (J, 2))
 
-    R1, R2 = rot(e1), rot(e2)
-    Fq = R2 @ Fp @ np.swapaxes(R1, -1, -2)
-    f1, f2 = e1[:, 2], e2[:, 2]
-    a, b, c, d = Fq[:, 1, 1], Fq[:, 1, 2], Fq[:, 2, 1], Fq[:, 2, 2]
 
-    # g(t) = t ((a t + b)^2 + f2^2 (c t + d)^2)^2 - (a d - b c)(1 + f1^2 t^2)^2 (a t + b)(c t + d)
-    lin_ab = np.stack([b, a], -1)  # low -> high
-    lin_cd = np.stack([d, c], -1)
-    q = _pmul(lin_ab, lin_ab) + (f2**2)[:, None] * _pmul(lin_cd, lin_cd)  # degree 2
-    term1 = _pmul(np.stack([np.zeros(M), np.ones(M)], -1), _pmul(q, q))  # degree 5
-    s1 = np.stack([np.ones(M), np.zeros(M), f1**2], -1)
-    term2 = (a * d - b * c)[:, None] * _pmul(_pmul(s1, s1), _pmul(lin_ab, lin_cd))  # degree 6
-    g = np.zeros((M, 7))
-    g[:, :6] += term1
-    g -= term2
-
-    def cost(tv):
-        f1e, f2e = (f1, f2) if tv.ndim == 1 else (f1[:, None], f2[:, None])
-        ae, be, ce, de = (a, b, c, d) if tv.ndim == 1 else (a[:, None], b[:, None], c[:, None],
-                                                            d[:, None])
-        return (tv**2 / (1 + f1e**2 * tv**2)
-                + (ce * tv + de) ** 2
-                / np.maximum((ae * tv + be) ** 2 + f2e**2 * (ce * tv + de) ** 2, 1e-300))
-
+def _global_minimum(g, cost, params, method, n_threads):
+    """The epipolar-line parameter t (M,) minimising the cost among the real roots of the
+    sextic g (M, 7) and t = infinity (use_inf (M,) bool), by `correct_matches`' `method`;
+    params: (f1, f2, a, b, c, d), each (M,)."""
+    f1, f2, a, b, c, d = params
+    M = len(g)
     s_inf = 1.0 / np.maximum(f1**2, 1e-300) + c**2 / np.maximum(a**2 + f2**2 * c**2, 1e-300)
     tbest = np.zeros(M)
     use_inf = np.zeros(M, dtype=bool)
@@ -269,29 +255,85 @@ def correct_matches(F: np.ndarray, x1: np.ndarray, x2: np.ndarray,
     if todo.any():
         idx = np.flatnonzero(todo)
         roots = _polish(g[idx], _poly_real_candidates(g[idx, ::-1], n_threads))  # (m, 6)
-        s_roots = cost(roots) if len(idx) == M else _subset_cost(roots, idx, f1, f2, a, b, c, d)
+        s_roots = cost(roots) if len(idx) == M else _epipolar_line_cost(
+            roots, *(v[idx] for v in params))
         k = np.argmin(s_roots, axis=-1)
         rows = np.arange(len(idx))
         tbest[idx] = roots[rows, k]
         use_inf[idx] = s_inf[idx] < s_roots[rows, k]
+    return tbest, use_inf
 
-    l1 = np.stack([tbest * f1, np.ones(M), -tbest], -1)
-    l2 = np.stack([-f2 * (c * tbest + d), a * tbest + b, c * tbest + d], -1)
-    l1 = np.where(use_inf[:, None], np.stack([f1, np.zeros(M), -np.ones(M)], -1), l1)
-    l2 = np.where(use_inf[:, None], np.stack([-f2 * c, a, c], -1), l2)
 
-    def closest_to_origin(line):
-        lam, mu, nu = line[:, 0], line[:, 1], line[:, 2]
-        return np.stack([-lam * nu, -mu * nu, lam**2 + mu**2], -1)
+def _canonical_frames(F: np.ndarray, x1: np.ndarray, x2: np.ndarray):
+    """HZ algorithm 12.1's change of frames: each image translated so that its point x1, x2
+    (M, 2) is the origin, then rotated so that its epipole is (1, 0, f). Returns the inverse
+    translations T1i, T2i (M, 3, 3), the rotations R1, R2 (M, 3, 3), f1, f2 (M,) and the
+    entries (a, b, c, d) = (F11, F12, F21, F22) (each (M,)) of F in the new frames."""
+    T1i, T2i = _translation(x1), _translation(x2)
+    Fp = np.swapaxes(T2i, -1, -2) @ F @ T1i
+    # epipoles: right null vector e1 (F e1 = 0), left null vector e2 (e2^T F = 0)
+    e1 = null_vector_rank2(Fp)
+    e2 = null_vector_rank2(np.swapaxes(Fp, -1, -2))
+    e1 = e1 / np.maximum(np.hypot(e1[:, 0], e1[:, 1]), 1e-300)[:, None]
+    e2 = e2 / np.maximum(np.hypot(e2[:, 0], e2[:, 1]), 1e-300)[:, None]
+    R1, R2 = _epipole_rotation(e1), _epipole_rotation(e2)
+    Fq = R2 @ Fp @ np.swapaxes(R1, -1, -2)
+    return (T1i, T2i, R1, R2, e1[:, 2], e2[:, 2],
+            (Fq[:, 1, 1], Fq[:, 1, 2], Fq[:, 2, 1], Fq[:, 2, 2]))
 
-    def back(Ti, R, p):
-        h = np.einsum("bij,bj->bi", Ti @ np.swapaxes(R, -1, -2), p)
-        return h[:, :2] / h[:, 2:3]
 
-    y1 = back(T1i, R1, closest_to_origin(l1))
-    y2 = back(T2i, R2, closest_to_origin(l2))
-    y1[bad], y2[bad] = np.nan, np.nan
-    return y1.reshape(shape[:-2] + (J, 2)), y2.reshape(shape[:-2] + (J, 2))
+def _translation(p: np.ndarray) -> np.ndarray:
+    """(M, 3, 3) translations by +p (M, 2): the inverse of the one moving p to the origin."""
+    T = np.zeros((len(p), 3, 3))
+    T[:, 0, 0] = T[:, 1, 1] = T[:, 2, 2] = 1.0
+    T[:, :2, 2] = p
+    return T
+
+
+def _epipole_rotation(e: np.ndarray) -> np.ndarray:
+    """(M, 3, 3) rotations about the origin taking epipoles e (M, 3) (unit (e0, e1)) to
+    (1, 0, e2)."""
+    R = np.zeros((len(e), 3, 3))
+    R[:, 0, 0], R[:, 0, 1] = e[:, 0], e[:, 1]
+    R[:, 1, 0], R[:, 1, 1] = -e[:, 1], e[:, 0]
+    R[:, 2, 2] = 1.0
+    return R
+
+
+def _sextic(f1, f2, a, b, c, d) -> np.ndarray:
+    """Coefficients (M, 7), low degree first, of HZ's degree-6 polynomial in the epipolar-line
+    parameter t: ``g(t) = t ((a t + b)^2 + f2^2 (c t + d)^2)^2
+    - (a d - b c) (1 + f1^2 t^2)^2 (a t + b) (c t + d)``."""
+    M = len(a)
+    lin_ab = np.stack([b, a], -1)  # low -> high
+    lin_cd = np.stack([d, c], -1)
+    q = _pmul(lin_ab, lin_ab) + (f2**2)[:, None] * _pmul(lin_cd, lin_cd)  # degree 2
+    term1 = _pmul(np.stack([np.zeros(M), np.ones(M)], -1), _pmul(q, q))  # degree 5
+    s1 = np.stack([np.ones(M), np.zeros(M), f1**2], -1)
+    term2 = (a * d - b * c)[:, None] * _pmul(_pmul(s1, s1), _pmul(lin_ab, lin_cd))  # degree 6
+    g = np.zeros((M, 7))
+    g[:, :6] += term1
+    g -= term2
+    return g
+
+
+def _epipolar_line_cost(tv, f1, f2, a, b, c, d) -> np.ndarray:
+    """Sum of squared distances of the two (origin) points to the epipolar lines of parameter
+    tv (M,) or (M, k) (HZ 12.5); the other arguments (M,)."""
+    if tv.ndim == 2:
+        f1, f2, a, b, c, d = (v[:, None] for v in (f1, f2, a, b, c, d))
+    return (tv**2 / (1 + f1**2 * tv**2)
+            + (c * tv + d) ** 2 / np.maximum((a * tv + b) ** 2 + f2**2 * (c * tv + d) ** 2,
+                                             1e-300))
+
+
+def _closest_point_in_image(Ti: np.ndarray, R: np.ndarray, line: np.ndarray) -> np.ndarray:
+    """The point (M, 2) of `line` (M, 3) (canonical frame) closest to the origin, taken back
+    to the image by the inverse rotation R^T and the translation Ti (M, 3, 3)."""
+    lam, mu, nu = line[:, 0], line[:, 1], line[:, 2]
+    p = np.stack([-lam * nu, -mu * nu, lam**2 + mu**2], -1)
+    h = np.einsum("bij,bj->bi", Ti @ np.swapaxes(R, -1, -2), p)
+    return h[:, :2] / h[:, 2:3]
 
 
 def correct_matches_iterative(F: np.ndarray, x1: np.ndarray, x2: np.ndarray, *,
@@ -353,32 +395,27 @@ def correct_matches_iterative(F: np.ndarray, x1: np.ndarray, x2: np.ndarray, *,
     return y1, y2
 
 
+def _horner(coef: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Values of the polynomials coef (M, n) (low degree first) at t (M,) or (M, k)."""
+    c = coef.reshape(coef.shape + (1,) * (t.ndim - 1))  # (M, n) or (M, n, 1)
+    out = np.broadcast_to(c[:, -1], t.shape).copy()
+    for k in range(coef.shape[1] - 2, -1, -1):
+        out = out * t + c[:, k]
+    return out
+
+
 def _polish(g: np.ndarray, roots: np.ndarray, iters: int = 3) -> np.ndarray:
     """A few Newton steps on g (m, 7) (low degree first) from each candidate (m, 6): companion
     eigenvalues of badly scaled polynomials can be off by far more than rounding. A step is
     kept only where it lowers |g|."""
     gd = g[:, 1:] * np.arange(1, 7)
-
-    def horner(coef, t):
-        out = np.broadcast_to(coef[:, -1:], t.shape).copy()
-        for k in range(coef.shape[1] - 2, -1, -1):
-            out = out * t + coef[:, k:k + 1]
-        return out
-
     with np.errstate(all="ignore"):
         for _ in range(iters):
-            gv = horner(g, roots)
-            new = roots - gv / horner(gd, roots)
-            better = np.isfinite(new) & (np.abs(horner(g, new)) < np.abs(gv))
+            gv = _horner(g, roots)
+            new = roots - gv / _horner(gd, roots)
+            better = np.isfinite(new) & (np.abs(_horner(g, new)) < np.abs(gv))
             roots = np.where(better, new, roots)
     return roots
-
-
-def _subset_cost(tv, idx, f1, f2, a, b, c, d):
-    f1e, f2e = f1[idx, None], f2[idx, None]
-    ae, be, ce, de = a[idx, None], b[idx, None], c[idx, None], d[idx, None]
-    return (tv**2 / (1 + f1e**2 * tv**2) + (ce * tv + de) ** 2
-            / np.maximum((ae * tv + be) ** 2 + f2e**2 * (ce * tv + de) ** 2, 1e-300))
 
 
 def _certified_root(g: np.ndarray, cost, f1: np.ndarray, iters: int = 12):
@@ -386,17 +423,10 @@ def _certified_root(g: np.ndarray, cost, f1: np.ndarray, iters: int = 12):
     the cost globally (see `correct_matches`). Returns (t (M,), not_proven (M,) bool)."""
     M = len(g)
     gd = g[:, 1:] * np.arange(1, 7)  # derivative, low degree first
-
-    def horner(coef, t):
-        out = coef[:, -1].copy()
-        for k in range(coef.shape[1] - 2, -1, -1):
-            out = out * t + coef[:, k]
-        return out
-
     t = np.zeros(M)
     with np.errstate(all="ignore"):
         for _ in range(iters):
-            step = horner(g, t) / horner(gd, t)
+            step = _horner(g, t) / _horner(gd, t)
             t = np.where(np.isfinite(step), t - step, t)
         sc = cost(t)
         denom = 1.0 - f1**2 * sc
@@ -411,15 +441,6 @@ def _certified_root(g: np.ndarray, cost, f1: np.ndarray, iters: int = 12):
         proven = (np.isfinite(sc) & (denom > 0) & np.isfinite(bound)
                   & (np.abs(h[:, 0]) > bound * (1 + 1e-9) + 1e-300))
     return t, ~proven
-
-
-def _null_vector_rank2(F: np.ndarray) -> np.ndarray:
-    """Right null vectors (M, 3) of rank-2 matrices F (M, 3, 3): the largest of the three
-    cross products of row pairs (exact for rank 2, no SVD)."""
-    r0, r1, r2 = F[:, 0], F[:, 1], F[:, 2]
-    c = np.stack([np.cross(r0, r1), np.cross(r0, r2), np.cross(r1, r2)], axis=1)
-    k = np.argmax((c * c).sum(-1), axis=1)
-    return c[np.arange(len(F)), k]
 
 
 def _pmul(p: np.ndarray, q: np.ndarray) -> np.ndarray:
@@ -443,16 +464,12 @@ def triangulate_two_view_optimal(R: np.ndarray, t: np.ndarray, x1: np.ndarray, x
     paper-literal path); "iterative": `correct_matches_iterative` (same optimum, ~10x faster;
     non-converged points fall back to Hartley-Sturm).
     """
-    from posebench.geometry.two_view import fundamental_from_pose
-
-    n_threads = n_threads or min(2, os.cpu_count() or 1)
-    if method == "iterative" and n_threads > 1 and len(x1) >= 2000:
-        # chunks of pairs in parallel threads (numpy releases the GIL in its array loops)
-        parts = np.array_split(np.arange(len(x1)), n_threads)
-        with ThreadPoolExecutor(n_threads) as ex:
-            outs = list(ex.map(lambda ch: triangulate_two_view_optimal(
-                R[ch], t[ch], x1[ch], x2[ch], K1[ch], K2[ch], 1, method), parts))
-        return np.concatenate(outs)
+    n_threads = n_threads or num_threads()
+    if method == "iterative" and n_threads > 1 and len(x1) >= PARALLEL_MIN_PAIRS:
+        # parts of the batch on threads (numpy releases the GIL in its array loops)
+        return np.concatenate(parallel_map(lambda ch: triangulate_two_view_optimal(
+            R[ch], t[ch], x1[ch], x2[ch], K1[ch], K2[ch], 1, method),
+            split_batch(len(x1), n_threads), threads=n_threads))
     F = fundamental_from_pose(R, t, K1, K2)
     F = F / np.linalg.norm(F, axis=(-2, -1), keepdims=True)
     if method == "iterative":

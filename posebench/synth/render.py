@@ -9,7 +9,8 @@ Depth along the axis is interpolated linearly and bulges toward the camera by th
 the z-buffer orders limbs correctly and the shading sees a round surface.
 
 Crops. `crop_boxes` takes the square box around the projected person (margin 1.3 about the 2D
-box); `crop_affines` gives (N, 2, 3) full-image px -> crop px. Pixel convention (OpenCV's
+box); `crop_affines` gives (N, 2, 3) full-image px -> crop px (applied by
+`posebench.geometry.image_affine.apply_affine`). Pixel convention (OpenCV's
 warpAffine): crop pixel (row i, col j) shows the image point ``A^-1 (j, i)``, so a label at crop
 coordinate (u, v) lies in pixel (round(v), round(u)).
 
@@ -22,6 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from posebench.geometry.camera import project
+from posebench.geometry.image_affine import apply_affine
 from posebench.synth.body import body_frame
 
 #: light direction (toward the light) in camera coordinates: up-left, near the camera
@@ -68,11 +70,6 @@ def crop_affines(top_left: np.ndarray, side: np.ndarray, size: int) -> np.ndarra
     A[:, 0, 0] = A[:, 1, 1] = s
     A[:, :, 2] = -s[:, None] * top_left - 0.5
     return A
-
-
-def apply_affine(A: np.ndarray, uv: np.ndarray) -> np.ndarray:
-    """A (N, 2, 3), uv (N, J, 2) -> (N, J, 2)."""
-    return np.einsum("nij,nkj->nki", A[:, :, :2], uv) + A[:, None, :, 2]
 
 
 def body_primitives(X_c: np.ndarray, radii: np.ndarray, colour_keys: dict) -> tuple:
@@ -181,6 +178,8 @@ def render(uv: np.ndarray, r_px: np.ndarray, depth: np.ndarray, rad_mm: np.ndarr
 
 
 def _render_chunk(uv, r_px, depth, rad_mm, colours, affine, S, background):
+    """`render` for one chunk of crops: every primitive z-buffered into flat (n S^2) buffers,
+    then shaded."""
     n, P = uv.shape[:2]
     scale = affine[:, 0, 0]
     ab = apply_affine(affine, uv.reshape(n, P * 2, 2)).reshape(n, P, 2, 2).astype(np.float32)
@@ -193,57 +192,66 @@ def _render_chunk(uv, r_px, depth, rad_mm, colours, affine, S, background):
     r_buf = np.ones(n * npix, np.float32)
     grid = np.arange(S, dtype=np.float32)
     for q in range(P):
-        a, b = ab[:, q, 0], ab[:, q, 1]
-        ra, rb = r[:, q, 0], r[:, q, 1]
-        d = b - a
-        L = np.hypot(d[:, 0], d[:, 1]).astype(np.float32)
-        ok = L > 1e-6
-        u = np.where(ok[:, None], d / np.where(ok, L, 1)[:, None], np.array([1, 0], np.float32))
-        inv_l = np.where(ok, 1 / np.where(ok, L, 1), 0).astype(np.float32)
-        rmax = np.maximum(ra, rb)
-        x0 = np.floor(np.minimum(a[:, 0], b[:, 0]) - rmax)
-        x1 = np.ceil(np.maximum(a[:, 0], b[:, 0]) + rmax)
-        y0 = np.floor(np.minimum(a[:, 1], b[:, 1]) - rmax)
-        y1 = np.ceil(np.maximum(a[:, 1], b[:, 1]) + rmax)
-        rows = (grid[None, :] >= y0[:, None]) & (grid[None, :] <= y1[:, None])
-        cols = (grid[None, :] >= x0[:, None]) & (grid[None, :] <= x1[:, None])
-        flat = np.flatnonzero(rows[:, :, None] & cols[:, None, :])
-        if flat.size == 0:
+        hit = _covered_pixels(ab[:, q, 0], ab[:, q, 1], r[:, q, 0], r[:, q, 1], grid, S)
+        if hit is None:
             continue
-        crop = flat // npix
-        pix = flat - crop * npix
-        ii = (pix // S).astype(np.float32)
-        jj = (pix - (pix // S) * S).astype(np.float32)
-        ux, uy = u[crop, 0], u[crop, 1]
-        px = jj - a[crop, 0]
-        py = ii - a[crop, 1]
-        sv = px * ux + py * uy
-        ev = py * ux - px * uy
-        sc = np.minimum(np.maximum(sv, 0), L[crop])
-        ds = sv - sc
-        d2 = ev * ev + ds * ds
-        tt = sc * inv_l[crop]
-        rr = ra[crop] + tt * (rb - ra)[crop]
-        inside = d2 < rr * rr
-        if not inside.any():
-            continue
-        sel = np.flatnonzero(inside)
-        c_sel = crop[sel]
-        t_sel = tt[sel]
-        r_sel = rr[sel]
-        bulge = np.sqrt(np.maximum(1 - d2[sel] / (r_sel * r_sel), 0))
+        target, c_sel, t_sel, r_sel, ev, ds, bulge = hit
         za, zb = depth[c_sel, q, 0], depth[c_sel, q, 1]
         ma, mb = rad_mm[c_sel, q, 0], rad_mm[c_sel, q, 1]
         z = (za + t_sel * (zb - za) - (ma + t_sel * (mb - ma)) * bulge).astype(np.float32)
-        target = flat[sel]
         closer = z < zbuf[target]
         target = target[closer]
         zbuf[target] = z[closer]
         ids[target] = q
-        ev_buf[target] = ev[sel][closer]
-        ds_buf[target] = ds[sel][closer]
+        ev_buf[target] = ev[closer]
+        ds_buf[target] = ds[closer]
         r_buf[target] = r_sel[closer]
     return _shade(ids, ev_buf, ds_buf, r_buf, ab, colours, n, S, background), ids.reshape(n, S, S)
+
+
+def _covered_pixels(a, b, ra, rb, grid, S):
+    """Crop pixels inside one capsule per crop: axis ends a, b (n, 2) crop px, end radii ra,
+    rb (n,) px; only the pixels of each capsule's bounding box are tested. Returns None (no
+    pixel) or, per covered pixel, its flat index into the (n S^2) buffers, crop, position t
+    along the axis (0..1), radius there, signed distance ev across and ds beyond the axis
+    ends (px), and the bulge sqrt(1 - d^2 / r^2) (0 at the rim, 1 on the axis)."""
+    npix = S * S
+    d = b - a
+    L = np.hypot(d[:, 0], d[:, 1]).astype(np.float32)
+    ok = L > 1e-6
+    u = np.where(ok[:, None], d / np.where(ok, L, 1)[:, None], np.array([1, 0], np.float32))
+    inv_l = np.where(ok, 1 / np.where(ok, L, 1), 0).astype(np.float32)
+    rmax = np.maximum(ra, rb)
+    x0 = np.floor(np.minimum(a[:, 0], b[:, 0]) - rmax)
+    x1 = np.ceil(np.maximum(a[:, 0], b[:, 0]) + rmax)
+    y0 = np.floor(np.minimum(a[:, 1], b[:, 1]) - rmax)
+    y1 = np.ceil(np.maximum(a[:, 1], b[:, 1]) + rmax)
+    rows = (grid[None, :] >= y0[:, None]) & (grid[None, :] <= y1[:, None])
+    cols = (grid[None, :] >= x0[:, None]) & (grid[None, :] <= x1[:, None])
+    flat = np.flatnonzero(rows[:, :, None] & cols[:, None, :])
+    if flat.size == 0:
+        return None
+    crop = flat // npix
+    pix = flat - crop * npix
+    ii = (pix // S).astype(np.float32)
+    jj = (pix - (pix // S) * S).astype(np.float32)
+    ux, uy = u[crop, 0], u[crop, 1]
+    px = jj - a[crop, 0]
+    py = ii - a[crop, 1]
+    sv = px * ux + py * uy
+    ev = py * ux - px * uy
+    sc = np.minimum(np.maximum(sv, 0), L[crop])
+    ds = sv - sc
+    d2 = ev * ev + ds * ds
+    tt = sc * inv_l[crop]
+    rr = ra[crop] + tt * (rb - ra)[crop]
+    inside = d2 < rr * rr
+    if not inside.any():
+        return None
+    sel = np.flatnonzero(inside)
+    r_sel = rr[sel]
+    bulge = np.sqrt(np.maximum(1 - d2[sel] / (r_sel * r_sel), 0))
+    return flat[sel], crop[sel], tt[sel], r_sel, ev[sel], ds[sel], bulge
 
 
 def _shade(ids, ev, ds, r, ab, colours, n, S, background):

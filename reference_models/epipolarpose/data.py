@@ -18,13 +18,18 @@ depth range of one crop width around the root (the official 2000 mm box for a 25
 
 Back-projection (evaluation, as PAPER.md): Z_j = Z_root (1 + z_n S / f_crop) with the ground-
 truth root depth Z_root; (x_crop, y_crop) -> full-image px through the inverse crop affine;
-X_j = (u - c_x) / f_x * Z_j, Y_j = (v - c_y) / f_y * Z_j (lens distortion is not undone, as in
-the official code).
+X_j = (u - c_x) / f_x * Z_j, Y_j = (v - c_y) / f_y * Z_j, where (u, v) are first undistorted
+(iteratively) when the camera's distortion is given (`back_project`; the official code skips
+this, which leaves an error floor of a few mm on Human3.6M's lenses).
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from posebench.errors import InputError
+from posebench.geometry.camera import pixels_to_normalised, undistort_points
+from posebench.geometry.image_affine import apply_affine, invert_affine
 
 IMAGE_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
 IMAGE_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
@@ -33,18 +38,6 @@ IMAGE_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
 def crop_scale(crop_affine: np.ndarray) -> np.ndarray:
     """(N, 2, 3) affine -> (N,) isotropic scale s = sqrt(|det A[:, :2]|) (crop px per full px)."""
     return np.sqrt(np.abs(np.linalg.det(crop_affine[:, :, :2])))
-
-
-def apply_affine(crop_affine: np.ndarray, uv: np.ndarray) -> np.ndarray:
-    """Full-image px (N, J, 2) -> crop px (N, J, 2) through (N, 2, 3) affines."""
-    return np.einsum("nij,nkj->nki", crop_affine[:, :, :2], uv) + crop_affine[:, None, :, 2]
-
-
-def invert_affine(crop_affine: np.ndarray) -> np.ndarray:
-    """(N, 2, 3) full->crop affines -> (N, 2, 3) crop->full affines."""
-    lin = np.linalg.inv(crop_affine[:, :, :2])
-    return np.concatenate([lin, -np.einsum("nij,nj->ni", lin, crop_affine[:, :, 2])[..., None]],
-                          axis=-1)
 
 
 def focal_crop(focal: np.ndarray, crop_affine: np.ndarray) -> np.ndarray:
@@ -81,8 +74,6 @@ def back_project(pred_n: np.ndarray, crop_affine: np.ndarray, focal: np.ndarray,
     EpipolarPose code skips this (`distortion="none"`), which on Human3.6M's lenses leaves an
     error floor of a few mm. -> (N, J, 3) mm, camera frame.
     """
-    from posebench.geometry.camera import pixels_to_normalised, undistort_points
-
     pred_n = np.asarray(pred_n, dtype=np.float64)
     uv = apply_affine(invert_affine(crop_affine), (pred_n[..., :2] + 0.5) * image_size)
     if distortion != "none" and k is not None:
@@ -101,8 +92,6 @@ def sample_intrinsics(dataset) -> tuple[np.ndarray, np.ndarray]:
 
 
 def require_crops(dataset) -> None:
-    from posebench.errors import InputError
-
     if dataset.images is None or dataset.crop_affine is None:
         raise InputError(
             f"dataset '{dataset.name}' split '{dataset.split}' has no image crops or crop "
@@ -128,7 +117,7 @@ class TensorSamples:
     """
 
     def __init__(self, images: np.ndarray, targets: np.ndarray):
-        import torch
+        import torch  # lazy: keeps torch out of importing the targets (pseudo-labels, eval)
 
         self.images = images
         t = np.asarray(targets, dtype=np.float32)
@@ -146,13 +135,13 @@ class TensorSamples:
         augment: per-sample parameters of `augment.sample_params` (for these B samples) ->
         crops, targets and weights transformed together on `device` (`augment.augment_batch`;
         flip_perm (J,) is the skeleton's left/right permutation)."""
-        import torch
+        import torch  # lazy: keeps torch out of importing the targets (pseudo-labels, eval)
 
         crops = torch.from_numpy(np.asarray(self.images[np.asarray(idx)]))
         tgt, w = self.targets[idx].to(device), self.weights[idx].to(device)
         if augment is None:
             return to_network_input(crops, self.mean, self.std).to(device), tgt, w
-        from reference_models.epipolarpose.augment import augment_batch
+        from reference_models.epipolarpose.augment import augment_batch  # lazy: imports torch
 
         x, tgt, w = augment_batch(crops.to(device), tgt, w, augment, torch.as_tensor(flip_perm))
         mean, std = self.mean.to(device), self.std.to(device)
@@ -161,7 +150,7 @@ class TensorSamples:
 
 def to_network_input(images_u8, mean=None, std=None):
     """(B, S, S, 3) uint8 tensor -> (B, 3, S, S) float32 normalised with ImageNet statistics."""
-    import torch
+    import torch  # lazy: keeps torch out of importing the targets (pseudo-labels, eval)
 
     mean = torch.from_numpy(IMAGE_MEAN).view(1, 3, 1, 1) if mean is None else mean
     std = torch.from_numpy(IMAGE_STD).view(1, 3, 1, 1) if std is None else std

@@ -1,8 +1,9 @@
 """Pseudo-labels for self-supervised training: multi-view 2D -> geometry core -> per-view targets.
 
 1. `multiview_groups` gathers the views of each instant (same subject, action, subaction,
-   frame) into rows of a (G, V) index table, cameras in a fixed order, and numbers the
-   sequences (subject, action, subaction) for the geometry core's pooled mode.
+   frame) seen by every camera of the split into rows of a (G, V) index table, one column per
+   camera (posebench's one grouper, `posebench.geometry.dataset_labels.group_views`), and
+   numbers the sequences (subject, action, subaction) for the geometry core's pooled mode.
 2. The geometry core (`posebench.geometry`) turns (G, V, J, 2) full-image px + intrinsics
    (+ extrinsics in mode "known") into per-view camera-frame 3D: mm for "known", an unknown
    common scale for "per-frame" / "pooled", with per-group success flags.
@@ -14,9 +15,19 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+from pathlib import Path
+
 import numpy as np
 
 from posebench.errors import InputError
+from posebench.geometry.camera import project_with_table
+from posebench.geometry.dataset_labels import group_views
+from posebench.geometry.pseudo_labels import ViewCameras, pseudo_labels
+from posebench.io import sha256_file
+from posebench.provenance import closure_code_version, library_versions
+from posebench.skeletons import get_skeleton
 from reference_models.epipolarpose.data import normalised_targets, sample_intrinsics
 
 GEOMETRY_MODES = ("per-frame", "pooled", "known")
@@ -24,17 +35,11 @@ GEOMETRY_MODES = ("per-frame", "pooled", "known")
 
 def file_sha256(path) -> str | None:
     """sha256 of a file's bytes (None when there is no such file)."""
-    from pathlib import Path
-
-    from posebench.io import sha256_file
-
     p = Path(str(path)) if path else None
     return sha256_file(p) if p is not None and p.is_file() else None
 
 
 def _array_sha256(*arrays) -> str:
-    import hashlib
-
     h = hashlib.sha256()
     for a in arrays:
         if a is None:
@@ -52,11 +57,6 @@ def pseudo_label_cache_key(cfg: dict, dataset) -> str:
     ...), the image size, the training split's fingerprint, the start checkpoint's bytes (the
     2D branch that makes the 2D), the code that computes them (this module, the geometry core
     and everything first-party they import) and the numpy / scipy / torch versions."""
-    import hashlib
-    import json
-
-    from posebench.provenance import closure_code_version, library_versions
-
     mode = cfg["mode"]
     key = {"mode": mode,
            "pseudo": {k: v for k, v in cfg.get("pseudo", {}).items() if k != "batch_size"},
@@ -75,30 +75,26 @@ def pseudo_label_cache_key(cfg: dict, dataset) -> str:
 
 
 def multiview_groups(dataset) -> tuple[np.ndarray, np.ndarray]:
-    """(G, V) sample indices of complete multi-view groups and (G,) sequence ids.
+    """(G, V) sample indices of the instants seen by every camera of the split, views in camera
+    id order, and (G,) sequence ids: `group_views` with ``complete_only=True``.
 
-    V is the most common number of views per instant; instants with another count are left
-    out. Within a group, views are ordered by camera id.
+    Instants missing a camera are left out (their samples get no pseudo-label). One column is
+    one camera: the earlier rule (V = the most common number of views per instant, column k =
+    the k-th camera of each instant) gives the same groups whenever every camera of the split
+    sees the instants most cameras see, but could put different cameras in one column, which
+    breaks pooled mode's per-sequence rig. Raises `InputError` when most instants have fewer
+    than 2 views, or several samples share an (instant, camera).
     """
-    k = dataset.keys
-    instant = np.char.add(np.char.add(np.char.add(k.subject, "|"), np.char.add(k.action, "|")),
-                          np.char.add(k.subaction.astype(str), np.char.add("|",
-                                                                         k.frame.astype(str))))
-    order = np.lexsort((k.camera, instant))
-    uniq, first, counts = np.unique(instant[order], return_index=True, return_counts=True)
-    if len(uniq) == 0:
+    g = group_views(dataset, complete_only=True)
+    per_instant = g["views_per_instant"]
+    if per_instant.sum() == 0:
         return np.zeros((0, 0), np.int64), np.zeros(0, np.int64)
-    v = int(np.bincount(counts).argmax())
+    v = int(per_instant.argmax())
     if v < 2:
         raise InputError(f"dataset '{dataset.name}' split '{dataset.split}' has {v} view(s) per "
                          "instant; expected at least 2 synchronised cameras for epipolar "
                          "pseudo-labels; use a multi-view training split.")
-    starts = first[counts == v]
-    idx = order[starts[:, None] + np.arange(v)[None, :]]
-    seq_key = np.char.add(np.char.add(k.subject[idx[:, 0]], "|"),
-                          np.char.add(k.action[idx[:, 0]], k.subaction[idx[:, 0]].astype(str)))
-    _, sequence = np.unique(seq_key, return_inverse=True)
-    return idx, sequence.astype(np.int64)
+    return g["row"], g["sequence"].astype(np.int64)
 
 
 def triangulate_groups(uv: np.ndarray, dataset, idx: np.ndarray, sequence: np.ndarray,
@@ -111,9 +107,6 @@ def triangulate_groups(uv: np.ndarray, dataset, idx: np.ndarray, sequence: np.nd
     scale modes return poses in the geometry core's normalised scale, which the depth
     representation ignores.
     """
-    from posebench.geometry.pseudo_labels import ViewCameras, pseudo_labels
-    from posebench.skeletons import get_skeleton
-
     cams = dataset.cameras
     ci = dataset.camera_index[idx]
     view_cams = ViewCameras(f=cams.f[ci], c=cams.c[ci], k=cams.k[ci], p=cams.p[ci],
@@ -137,9 +130,6 @@ def pseudo_label_targets(dataset, uv_full: np.ndarray, mode: str,
     if mode not in GEOMETRY_MODES:
         raise InputError(f"pseudo-label mode '{mode}' is unknown; expected one of "
                          f"{', '.join(GEOMETRY_MODES)}; pick one of those.")
-    from posebench.geometry.camera import project_with_table
-    from posebench.skeletons import get_skeleton
-
     n, J = uv_full.shape[:2]
     targets = np.full((n, J, 3), np.nan, dtype=np.float32)
     ok = np.zeros(n, dtype=bool)

@@ -26,3 +26,18 @@ def two_view_scene(B: int, seed: int, noise: float):
     K = np.broadcast_to(KM, (B, 3, 3))
     return (R, t, X, x1[..., :2] + rng.normal(size=(B, 17, 2)) * noise,
             x2[..., :2] + rng.normal(size=(B, 17, 2)) * noise, K)
+
+
+def svd_essential_hypotheses(E: np.ndarray):
+    """Reference (textbook SVD) decomposition of E (B, 3, 3), independent of the library's
+    closed form: E_hat (B, 3, 3) with singular values (1, 1, 0), R (B, 4, 3, 3), t (B, 4, 3)
+    ordered (R1, t), (R1, -t), (R2, t), (R2, -t) with ``R1 = U W V^T``, ``R2 = U W^T V^T``,
+    ``t = U[:, 2]`` (Hartley & Zisserman, result 9.19)."""
+    U, _, Vt = np.linalg.svd(E)
+    U = U * np.where(np.linalg.det(U) < 0, -1.0, 1.0)[..., None, None]
+    Vt = Vt * np.where(np.linalg.det(Vt) < 0, -1.0, 1.0)[..., None, None]
+    W = np.array([[0.0, -1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
+    R1, R2 = U @ W @ Vt, U @ W.T @ Vt
+    t = U[..., :, 2]
+    return ((U * np.array([1.0, 1.0, 0.0])) @ Vt, np.stack([R1, R1, R2, R2], axis=-3),
+            np.stack([t, -t, t, -t], axis=-2))

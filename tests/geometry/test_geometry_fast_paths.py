@@ -1,25 +1,29 @@
 """Fast per-frame paths equal their reference implementations: batched inverse-iteration eigen
-solver vs eigh, one-SVD essential hypotheses vs decompose_essential, the 2-hypothesis
+solver vs eigh, the closed-form essential decomposition vs the SVD one, the 2-hypothesis
 cheirality vs brute force, the moment-matrix LM vs a finite-difference Gauss-Newton check,
 and the iterated-linearisation correction vs Hartley-Sturm."""
 
 import numpy as np
 import pytest
-from geometry_scenes import KM, two_view_scene
+from geometry_scenes import KM, svd_essential_hypotheses, two_view_scene
 
 from posebench.geometry.rotations import rodrigues, rotation_angle_deg
-from posebench.geometry.small_linalg import smallest_eigval_sym2, smallest_eigvec_psd
+from posebench.geometry.small_linalg import (
+    smallest_eigval_sym2,
+    smallest_eigvec_inverse_iteration,
+    smallest_eigvec_psd,
+    spd_solve,
+)
 from posebench.geometry.triangulation import (
     correct_matches,
     correct_matches_iterative,
     triangulate_two_view_optimal,
 )
 from posebench.geometry.two_view import (
-    decompose_essential,
-    essential_from_fundamental,
-    essential_hypotheses,
+    essential_decomposition,
     fundamental_8point,
     fundamental_from_pose,
+    pose_hypotheses,
     refine_relative_pose,
     sampson_residual,
     select_pose_by_cheirality,
@@ -60,6 +64,20 @@ def test_smallest_eigvec_singular_and_rank_deficient():
     np.testing.assert_allclose(np.linalg.norm(z, axis=-1), 1.0)
 
 
+def test_ldl_solve_and_inverse_iteration_equal_lapack():
+    rng = np.random.default_rng(5)
+    A = rng.normal(size=(300, 17, 9))
+    M = np.swapaxes(A, -1, -2) @ A
+    b = rng.normal(size=(300, 9))
+    np.testing.assert_allclose(spd_solve(M, b), np.linalg.solve(M, b[..., None])[..., 0],
+                               rtol=1e-8, atol=1e-10)
+    w, V = np.linalg.eigh(M)
+    v = smallest_eigvec_inverse_iteration(M, iters=64)
+    sep = w[:, 0] / w[:, 1] < 0.5
+    err = np.minimum(np.abs(v - V[..., 0]).max(-1), np.abs(v + V[..., 0]).max(-1))
+    assert err[sep].max() < 1e-8
+
+
 def test_smallest_eigval_sym2_closed_form():
     rng = np.random.default_rng(2)
     a, b, c = rng.normal(size=(3, 200))
@@ -76,12 +94,12 @@ def test_eight_point_inverse_equals_eigh():
     assert np.abs(Fa - sign * Fb).max() < 1e-8
 
 
-def test_essential_hypotheses_equal_two_svd_path():
+def test_essential_decomposition_equals_the_svd_one():
     R, t, x1, x2, K = scene(100, 4, 0.5)
     F = fundamental_8point(x1, x2)
-    E, Rs, ts = essential_hypotheses(F, K, K)
-    E_ref = essential_from_fundamental(F, K, K)
-    Rr, tr = decompose_essential(E_ref)
+    E, R2, t2 = essential_decomposition(np.swapaxes(K, -1, -2) @ F @ K)
+    Rs, ts = pose_hypotheses(R2, t2)
+    E_ref, Rr, tr = svd_essential_hypotheses(np.swapaxes(K, -1, -2) @ F @ K)
     sign = np.sign((E * E_ref).sum((-2, -1)))[:, None, None]
     np.testing.assert_allclose(E, sign * E_ref, atol=1e-9)
     # same set of four hypotheses (order may differ by the sign of t)
@@ -95,10 +113,10 @@ def test_two_hypothesis_cheirality_equals_brute_force():
     R, t, x1, x2, K = scene(200, 5, 1.0)
     Ki = np.linalg.inv(KM)
     x1n, x2n = x1 @ Ki[:2, :2].T + Ki[:2, 2], x2 @ Ki[:2, :2].T + Ki[:2, 2]
-    E = essential_from_fundamental(fundamental_8point(x1, x2), K, K)
+    E = essential_decomposition(np.swapaxes(K, -1, -2) @ fundamental_8point(x1, x2) @ K)[0]
     valid = np.ones(x1.shape[:2], bool)
     Rb, tb, frac = select_pose_by_cheirality(E, x1n, x2n, valid)
-    Rs, ts = decompose_essential(E)
+    Rs, ts = pose_hypotheses(*essential_decomposition(E)[1:])
     l1, l2 = two_ray_depths(x1n[:, None], x2n[:, None], Rs, ts)
     front = ((l1 > 0) & (l2 > 0)).sum(-1)
     best = np.argmax(front, 1)
