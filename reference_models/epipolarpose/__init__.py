@@ -26,15 +26,15 @@ __all__ = ["train", "predict", "reproduce"]
 
 def __getattr__(name: str):
     if name == "train":
-        from reference_models.epipolarpose.trainer import train
+        from reference_models.epipolarpose.trainer import train  # lazy: torch
 
         return train
     if name == "predict":
-        from reference_models.epipolarpose.evaluate import predict
+        from reference_models.epipolarpose.evaluate import predict  # lazy: on demand
 
         return predict
     if name == "reproduce":
-        from reference_models.epipolarpose.pipeline import reproduce
+        from reference_models.epipolarpose.pipeline import reproduce  # lazy: on demand
 
         return reproduce
     raise AttributeError(name)
