@@ -391,8 +391,8 @@ def reproduce_provenance(prof: dict, profile: str, variant: str, command: list[s
             "environment": environment(device=device)}
 
 
-def _base_record(prof: dict, profile, dataset: str, notes: list) -> dict:
-    name = profile_name(prof, profile)
+def _base_record(prof: dict, name: str, dataset: str, notes: list) -> dict:
+    """The fields every variant's record shares (`name`: the profile's name)."""
     return {"method": method_label(name), "profile": name,
             "training_dataset": dataset, "model_config": prof["model"],
             "augment": dict(prof.get("augment", {"enabled": False})),
