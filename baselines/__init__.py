@@ -2,22 +2,24 @@
 
 mean_pose            the training mean, root-relative camera frame (the trivial answer)
 nearest_neighbour    scale-normalised 2D query -> 3D of the closest training sample
-simple_baseline      2D -> 3D lifting MLP (Martinez et al. 2017) from GT 2D or EpipolarPose's 2D
+simple_baseline      2D -> 3D lifting MLP (Martinez et al. 2017) from GT 2D (or a 2D detector)
 triangulation_oracle known cameras + ground-truth 2D (optional noise) -> DLT (the upper bound)
-epipolarpose_fs      the EpipolarPose reference model (fully supervised; SS + refinement unit)
 lifting              the residual MLP block shared by SimpleBaseline and the refinement unit
 toydata              a tiny multi-camera dataset for tests
+
+The EpipolarPose methods (and SimpleBaseline's EpipolarPose detector) live with the reference
+model, `reference_models.epipolarpose.methods`; nothing here imports reference_models.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from posebench.skeletons import get_skeleton
+
 
 def root_index(dataset) -> int:
     """Index of the root joint of `dataset`'s skeleton."""
-    from posebench.skeletons import get_skeleton
-
     return get_skeleton(dataset.skeleton).root
 
 

@@ -9,11 +9,14 @@ the same weights on the same machine. This module imports torch; import it lazil
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 
 import numpy as np
 import torch
 from torch import nn
+
+from posebench.errors import InputError
 
 
 def set_threads(n: int) -> None:
@@ -28,8 +31,6 @@ def activation(name: str) -> nn.Module:
         return nn.ReLU()
     if name in ("leaky_relu", "leaky"):
         return nn.LeakyReLU(0.2)
-    from posebench.errors import InputError
-
     raise InputError(f"activation '{name}' is not supported; expected relu or leaky_relu; pass "
                      "--option activation=relu.")
 
@@ -81,9 +82,7 @@ def train_regressor(model: nn.Module, inputs: np.ndarray, targets: np.ndarray, *
                     seed: int = 0, progress: bool | None = None) -> list[float]:
     """Fit `model` on float32 copies of (N, Din) `inputs` / (N, Dout) `targets` (already
     z-scored). Returns the mean loss of every epoch. Deterministic for a given seed."""
-    import sys
-
-    from tqdm import tqdm
+    from tqdm import tqdm  # lazy: optional progress bar
 
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)

@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 
 from baselines import root_index, root_relative
-from posebench.methods import Method
+from posebench.errors import InputError
+from posebench.methods import Method, fill_invisible_2d
 
 
 def normalise_2d(poses_2d: np.ndarray, root: int) -> np.ndarray:
@@ -29,11 +30,9 @@ class NearestNeighbour(Method):
     cache_fit = False   # its state is the training set itself; refitting is instant
 
     def fit(self, train, seed: int = 0) -> None:
-        from sklearn.neighbors import NearestNeighbors
+        from sklearn.neighbors import NearestNeighbors  # lazy: keeps sklearn out of start-up
 
         if self.config["k"] < 1:
-            from posebench.errors import InputError
-
             raise InputError(f"option k={self.config['k']} of nearest-neighbour is not a "
                              "positive integer; expected k >= 1; pass e.g. --option k=1.")
         root = root_index(train)
@@ -45,8 +44,6 @@ class NearestNeighbour(Method):
         self.index.fit(normalise_2d(train.poses_2d[ok], root))
 
     def predict(self, test) -> np.ndarray:
-        from posebench.methods import fill_invisible_2d
-
         uv = fill_invisible_2d(test.poses_2d, test.skeleton)
         _, nn = self.index.kneighbors(normalise_2d(uv, self.root))
         return self.train_3d[nn].mean(axis=1)

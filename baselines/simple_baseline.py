@@ -12,18 +12,26 @@ Defaults are Martinez's network (width 1024, 2 blocks, dropout 0.5, Adam 1e-3 x0
 steps, clip 1) with a CPU schedule (batch 256, 10 epochs); the paper's schedule is
 ``--option batch_size=64 --option epochs=200``. With ``inputs=epipolarpose`` and no
 ``detector``, the 2D branch is pre-trained first with the reference pipeline's `profile`
-(``max_steps`` caps it) on ``pretrain_split``.
+(``max_steps`` caps it) on ``pretrain_split``. The detector is the reference model's, so that
+input lives with it: the registered ``simple-baseline`` is
+`reference_models.epipolarpose.methods.SimpleBaselineEP`, which fills in `fit_detector` and
+`detections_2d`; this class alone lifts ground-truth 2D.
 """
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
 
 from baselines import root_index, root_relative
 from posebench.errors import MethodError
-from posebench.methods import Method
+from posebench.methods import Method, fill_invisible_2d
+
+NO_DETECTOR = ("simple-baseline with inputs=epipolarpose needs the EpipolarPose detector but this "
+               "class has none; expected the registered method; run it as `posebench run "
+               "simple-baseline --option inputs=epipolarpose`.")
 
 
 def normalised_2d(dataset, poses_2d: np.ndarray) -> np.ndarray:
@@ -31,29 +39,6 @@ def normalised_2d(dataset, poses_2d: np.ndarray) -> np.ndarray:
     ci = dataset.camera_index
     xy = (poses_2d - dataset.cameras.c[ci][:, None]) / dataset.cameras.f[ci][:, None]
     return xy.reshape(len(xy), -1)
-
-
-def epipolarpose_2d(checkpoint: str, dataset, batch_size: int = 256) -> np.ndarray:
-    """2D detections (N, J, 2) full-image px from the 2D (x, y) soft-argmax of a trained
-    EpipolarPose network (a trainer checkpoint file or run folder) on `dataset`'s crops."""
-    from reference_models.epipolarpose.evaluate import (
-        load_model,
-        normalised_to_full_px,
-        predict_normalised,
-    )
-
-    if not checkpoint or not Path(checkpoint).exists():
-        raise MethodError(f"simple-baseline with inputs=epipolarpose needs a trained "
-                          f"EpipolarPose checkpoint but detector={checkpoint!r} does not exist; "
-                          "expected a run folder or checkpoint.pt from `posebench reproduce "
-                          "epipolarpose`; pass --option detector=PATH.")
-    if dataset.crop_affine is None:
-        raise MethodError(f"split '{dataset.split}' of '{dataset.name}' has no crop_affine, so "
-                          "crop detections cannot be mapped to image pixels; expected a dataset "
-                          "with crops; regenerate it with images.")
-    model = load_model(checkpoint)
-    pred_n = predict_normalised(model, dataset.images, batch_size)
-    return normalised_to_full_px(pred_n, dataset.crop_affine, model.cfg.image_size)
 
 
 class SimpleBaseline(Method):
@@ -77,40 +62,36 @@ class SimpleBaseline(Method):
         if self.config["inputs"] == "epipolarpose":
             self.needs = frozenset({"images", "cameras", "train_3d"})
 
+    # -- the 2D detector of inputs=epipolarpose (reference_models.epipolarpose.methods)
+    def fit_detector(self, train, seed: int) -> Path:
+        """The detector's checkpoint file (given as `detector`, or trained on `train`)."""
+        raise MethodError(NO_DETECTOR)
+
+    def detections_2d(self, dataset) -> np.ndarray:
+        """(N, J, 2) full-image px detections of `dataset`'s crops by `self.detector`."""
+        raise MethodError(NO_DETECTOR)
+
     def _inputs(self, dataset) -> np.ndarray:
         if self.config["inputs"] == "gt":
-            from posebench.methods import fill_invisible_2d
-
             uv = fill_invisible_2d(dataset.poses_2d, dataset.skeleton)
         else:
-            uv = epipolarpose_2d(str(self.detector), dataset)
+            uv = self.detections_2d(dataset)
         return normalised_2d(dataset, uv)
 
-    def _fit_detector(self, train, seed: int) -> None:
-        """inputs=epipolarpose: use `detector`, or pre-train the 2D branch with `profile`."""
-        import atexit
-        import shutil
-        import tempfile
-
-        from baselines.epipolarpose_fs import train_2d_detector
-
-        self.detector = self.config["detector"]
-        if not self.detector:
-            tmp = Path(tempfile.mkdtemp(prefix="posebench-sb-"))
-            atexit.register(shutil.rmtree, tmp, True)
-            opts = {**self.config, "epochs": 0.0}
-            self.detector = train_2d_detector(opts, seed, train, tmp / "detector")
-            self.detector = self.detector / "checkpoint.pt"
-
     def fit(self, train, seed: int = 0) -> None:
-        import torch
+        import torch  # lazy: keeps torch out of `posebench methods`
 
-        from baselines.lifting import LiftingNet, set_threads, train_regressor, zscore_stats
+        from baselines.lifting import (  # lazy: torch; keeps it out of `posebench methods`
+            LiftingNet,
+            set_threads,
+            train_regressor,
+            zscore_stats,
+        )
 
         cfg = self.config
         set_threads(cfg["threads"])
         if cfg["inputs"] == "epipolarpose":
-            self._fit_detector(train, seed)
+            self.detector = self.fit_detector(train, seed)
         root = root_index(train)
         ok = np.isfinite(train.poses_3d).all(axis=(1, 2))
         if cfg["inputs"] == "gt":
@@ -135,7 +116,7 @@ class SimpleBaseline(Method):
             seed=seed)
 
     def predict(self, test) -> np.ndarray:
-        from baselines.lifting import predict_batched, set_threads
+        from baselines.lifting import predict_batched, set_threads  # lazy: torch
 
         set_threads(self.config["threads"])
         x = (self._inputs(test) - self.x_mean) / self.x_std
@@ -147,8 +128,6 @@ class SimpleBaseline(Method):
     # -- storage: z-score statistics + the network's state_dict as arrays (no pickle), and the
     #    2D detector's checkpoint when inputs=epipolarpose
     def save(self, directory: Path) -> None:
-        import shutil
-
         super().save(directory)
         if self.config["inputs"] == "epipolarpose":
             shutil.copyfile(self.detector, Path(directory) / "detector.pt")
@@ -159,7 +138,7 @@ class SimpleBaseline(Method):
             self.detector = Path(directory) / "detector.pt"
 
     def state(self) -> dict[str, np.ndarray]:
-        from baselines.lifting import module_state_arrays
+        from baselines.lifting import module_state_arrays  # lazy: torch
 
         return {"x_mean": self.x_mean, "x_std": self.x_std, "y_mean": self.y_mean,
                 "y_std": self.y_std, "root": np.array(self.root),
@@ -167,7 +146,7 @@ class SimpleBaseline(Method):
                 **module_state_arrays(self.net)}
 
     def load_state(self, state: dict[str, np.ndarray]) -> None:
-        from baselines.lifting import LiftingNet, load_module_state_arrays
+        from baselines.lifting import LiftingNet, load_module_state_arrays  # lazy: torch
 
         cfg = self.config
         for k in ("x_mean", "x_std", "y_mean", "y_std"):

@@ -51,10 +51,10 @@ NEEDS: dict[str, str] = {
 BUILTIN_METHODS: dict[str, str] = {
     "mean-pose": "baselines.mean_pose:MeanPose",
     "nearest-neighbour": "baselines.nearest_neighbour:NearestNeighbour",
-    "simple-baseline": "baselines.simple_baseline:SimpleBaseline",
+    "simple-baseline": "reference_models.epipolarpose.methods:SimpleBaselineEP",
     "triangulation-oracle": "baselines.triangulation_oracle:TriangulationOracle",
-    "epipolarpose-fs": "baselines.epipolarpose_fs:EpipolarPoseFS",
-    "epipolarpose-ss-ru": "baselines.epipolarpose_fs:EpipolarPoseSSRU",
+    "epipolarpose-fs": "reference_models.epipolarpose.methods:EpipolarPoseFS",
+    "epipolarpose-ss-ru": "reference_models.epipolarpose.methods:EpipolarPoseSSRU",
 }
 
 

@@ -9,10 +9,13 @@ Public API (torch is imported only when these are used)::
 
 Modules: `resnet` (ResNet 18/34/50 with a width multiplier), `model` (3 deconvolutions ->
 volumetric heatmaps -> integral soft-argmax), `data` (depth representation and targets),
-`pseudo` (frozen 2D branch -> geometry core -> per-view targets), `losses`, `trainer`
+`pseudo` (frozen 2D branch -> geometry core -> per-view targets), `losses`, `augment`, `trainer`
 (modes pretrain-2d / fully-supervised / self-supervised / self-supervised-2dgt; resumable;
-DDP), `evaluate` (back-projection with GT intrinsics + root depth, scoring), `pipeline`
-(`posebench reproduce epipolarpose`), `toy` (tiny in-memory datasets for tests).
+DDP), `evaluate` (inference: back-projection with GT intrinsics + root depth), `refinement`
+(the refinement unit), `profiles` (profiles, variants, stage configs), `preflight` (fail-fast
+data checks), `pipeline` (`posebench reproduce epipolarpose`), `methods` (the
+``epipolarpose-fs``, ``epipolarpose-ss-ru`` and ``simple-baseline`` methods), `toy` (tiny
+in-memory datasets for tests).
 Profiles: configs/smoke.toml, configs/cpu.toml, configs/paper.toml.
 """
 
@@ -23,15 +26,15 @@ __all__ = ["train", "predict", "reproduce"]
 
 def __getattr__(name: str):
     if name == "train":
-        from reference_models.epipolarpose.trainer import train
+        from reference_models.epipolarpose.trainer import train  # lazy: torch
 
         return train
     if name == "predict":
-        from reference_models.epipolarpose.evaluate import predict
+        from reference_models.epipolarpose.evaluate import predict  # lazy: on demand
 
         return predict
     if name == "reproduce":
-        from reference_models.epipolarpose.pipeline import reproduce
+        from reference_models.epipolarpose.pipeline import reproduce  # lazy: on demand
 
         return reproduce
     raise AttributeError(name)

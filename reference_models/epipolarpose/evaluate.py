@@ -1,8 +1,9 @@
-"""Inference and scoring as PAPER.md evaluates EpipolarPose.
+"""Inference as PAPER.md evaluates EpipolarPose.
 
 A crop goes through the network (upper branch) -> normalised (x_n, y_n, z_n) -> back-projected
 with the ground-truth intrinsics and the ground-truth root depth (`data.back_project`) -> camera-
-frame mm; both prediction and ground truth are root-centred before the metrics core scores them.
+frame mm; both prediction and ground truth are root-centred before the metrics core scores them
+(`pipeline.evaluate_variant`).
 """
 
 from __future__ import annotations
@@ -11,8 +12,11 @@ from pathlib import Path
 
 import numpy as np
 
+from baselines import root_index
 from reference_models.epipolarpose.data import (
+    apply_affine,
     back_project,
+    invert_affine,
     require_crops,
     sample_intrinsics,
     to_network_input,
@@ -21,9 +25,9 @@ from reference_models.epipolarpose.data import (
 
 def load_model(checkpoint: str | Path, device: str = "cpu"):
     """A trained PoseNet (eval mode) from a trainer checkpoint file or run folder."""
-    import torch
+    import torch  # lazy: keeps torch out of `posebench methods` and reproduce's checks
 
-    from reference_models.epipolarpose.model import build_model
+    from reference_models.epipolarpose.model import build_model  # lazy: torch
 
     path = Path(checkpoint)
     if path.is_dir():
@@ -37,7 +41,7 @@ def load_model(checkpoint: str | Path, device: str = "cpu"):
 def predict_normalised(model, images: np.ndarray, batch_size: int = 256,
                        device: str = "cpu") -> np.ndarray:
     """(N, S, S, 3) uint8 crops -> (N, J, 3) float64 normalised crop coordinates (eval mode)."""
-    import torch
+    import torch  # lazy: keeps torch out of `posebench methods` and reproduce's checks
 
     was_training = model.training
     model.eval()
@@ -49,12 +53,6 @@ def predict_normalised(model, images: np.ndarray, batch_size: int = 256,
     model.train(was_training)
     J = model.cfg.num_joints
     return np.concatenate(out) if out else np.zeros((0, J, 3))
-
-
-def root_index(dataset) -> int:
-    from posebench.skeletons import get_skeleton
-
-    return get_skeleton(dataset.skeleton).root
 
 
 def to_camera_mm(pred_n: np.ndarray, dataset, image_size: int) -> np.ndarray:
@@ -72,9 +70,16 @@ def to_camera_mm(pred_n: np.ndarray, dataset, image_size: int) -> np.ndarray:
 def normalised_to_full_px(pred_n: np.ndarray, crop_affine: np.ndarray,
                           image_size: int) -> np.ndarray:
     """(N, J, >=2) normalised -> (N, J, 2) full-image px through the inverse crop affine."""
-    from reference_models.epipolarpose.data import apply_affine, invert_affine
-
     return apply_affine(invert_affine(crop_affine), (pred_n[..., :2] + 0.5) * image_size)
+
+
+def predict_2d_full_px(checkpoint: str | Path, dataset, batch_size: int = 256,
+                       device: str = "cpu") -> np.ndarray:
+    """The 2D branch of a trained network (checkpoint file or run folder) on every crop of
+    `dataset` -> (N, J, 2) full-image px (x, y of the soft-argmax; depth ignored)."""
+    model = load_model(checkpoint, device)
+    pred = predict_normalised(model, dataset.images, batch_size, device)
+    return normalised_to_full_px(pred, dataset.crop_affine, model.cfg.image_size)
 
 
 def predict(checkpoint: str | Path, dataset, *, root_relative: bool = False,
@@ -97,24 +102,3 @@ def root_centred_mpjpe(pred: np.ndarray, gt: np.ndarray, root: int) -> float:
     """Mean per-joint error (mm) after subtracting each pose's root (validation monitor)."""
     d = (pred - pred[:, root:root + 1]) - (gt - gt[:, root:root + 1])
     return float(np.linalg.norm(d, axis=-1).mean())
-
-
-def score(pred_mm: np.ndarray, gt_mm: np.ndarray, root: int, pss=None) -> dict:
-    """MPJPE, N-MPJPE (both scale definitions), P-MPJPE (mm) and PSS@k of root-centred poses.
-
-    pred_mm, gt_mm (N, J, 3) camera mm; pss: {k: fitted PoseStructureScore} or None.
-    """
-    from posebench import metrics
-
-    p = pred_mm - pred_mm[:, root:root + 1]
-    g = gt_mm - gt_mm[:, root:root + 1]
-    out = {"mpjpe": float(np.mean(metrics.mpjpe(p, g))),
-           "p_mpjpe": float(np.mean(metrics.p_mpjpe(p, g)))}
-    for scale in ("least_squares", "procrustes"):
-        try:
-            out[f"n_mpjpe_{scale}"] = float(np.mean(metrics.n_mpjpe(p, g, scale=scale)))
-        except (TypeError, ValueError):
-            continue
-    for k, model in (pss or {}).items():
-        out[f"pss@{k}"] = float(model.score(p, g))
-    return out

@@ -18,28 +18,28 @@ the name the leaderboard shows (``OUT/results/epipolarpose-<profile>-<variant>.j
 from __future__ import annotations
 
 import time
-from importlib import resources
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+from tabulate import tabulate
 
+from baselines.mean_pose import MeanPose
+from posebench import metrics as M
+from posebench.data.dataset import read_meta, read_split
+from posebench.data.protocols import default_protocol, get_protocol
+from posebench.data.registry import ensure_dataset
 from posebench.errors import InputError
-
-try:  # Python 3.11+
-    import tomllib
-except ModuleNotFoundError:  # Python 3.10: the same parser, packaged
-    import tomli as tomllib
-
-PROFILES = ("smoke", "cpu", "paper")
-
-#: variant name -> (trainer mode, pseudo-label mode or None; "2dgt" reads the profile's choice)
-VARIANTS = {
-    "fully-supervised": ("fully-supervised", None),
-    "ss-2dgt": ("self-supervised-2dgt", "2dgt"),
-    "ss-known": ("self-supervised", "known"),
-    "ss-pooled": ("self-supervised", "pooled"),
-    "ss-per-frame": ("self-supervised", "per-frame"),
-}
+from posebench.evaluation import evaluate, write_record
+from posebench.io import write_json_atomic
+from posebench.provenance import environment, portable_path
+from posebench.skeletons import get_skeleton
+from posebench.synth.build import SynthOptions, build
+from reference_models.epipolarpose import evaluate as ep_evaluate
+from reference_models.epipolarpose import preflight
+from reference_models.epipolarpose.profiles import VARIANTS, load_profile, run_config
 
 DEPTH_REPRESENTATION = (
     "z = (Z_j - Z_root) / Z_root * f_crop / S: depth offset from the root in crop pixels at the "
@@ -50,52 +50,12 @@ EVALUATION_RULE = ("x, y mapped to full-image pixels, undistorted with the groun
                    "both poses root-centred (PAPER.md; the official code skips undistortion)")
 
 
-def load_profile(profile: str | Path) -> dict:
-    """A profile by name (smoke | cpu | paper) or a path to a TOML file."""
-    p = Path(str(profile))
-    if p.suffix == ".toml":
-        if not p.is_file():
-            raise InputError(f"profile file {p} does not exist; expected a TOML profile; check "
-                             "the path or use smoke, cpu or paper.")
-        text = p.read_bytes()
-    elif str(profile) in PROFILES:
-        text = resources.files("reference_models.epipolarpose").joinpath(
-            f"configs/{profile}.toml").read_bytes()
-    else:
-        raise InputError(f"unknown profile '{profile}'; expected one of {', '.join(PROFILES)} "
-                         "or a .toml file; pick one of those.")
-    return tomllib.loads(text.decode())
-
-
-def run_config(prof: dict, mode: str, optim: dict, pseudo_mode: str | None, init: str,
-               dataset: str, device: str) -> dict:
-    """A trainer config (see trainer.DEFAULTS) for one stage of a profile."""
-    cfg = {"mode": mode, "seed": prof.get("seed", 0), "device": device,
-           "threads": prof.get("threads", 2), "init_checkpoint": init,
-           "data": {**prof.get("data", {}), "dataset": dataset},
-           "model": dict(prof["model"]), "optim": dict(optim),
-           "pseudo": {"batch_size": prof.get("pseudo", {}).get("batch_size", 256)},
-           "run": dict(prof.get("run", {}))}
-    if pseudo_mode:
-        cfg["pseudo"]["mode"] = pseudo_mode
-    stage = prof.get("pretrain" if mode == "pretrain-2d" else "train3d", {})
-    augment = {**prof.get("augment", {}), **stage.get("augment", {})}
-    if augment:  # [augment], overridden per stage by [pretrain.augment] / [train3d.augment]
-        cfg["augment"] = augment
-    return cfg
-
-
 # ------------------------------------------------------------------------------ data
 def prepare_data(prof: dict, dataset: str, out: Path, log) -> tuple[str, dict]:
     """(dataset reference for the trainer, {split: PoseDataset})."""
-    from posebench.data.dataset import read_meta, read_split
-    from posebench.data.registry import ensure_dataset
-
     if dataset == "synth" and prof.get("synth"):
         root = out / "data" / "synth"
         if not (root / "meta.json").is_file():
-            from posebench.synth.build import SynthOptions, build
-
             log(f"generating a {prof.get('profile', '')} synthetic benchmark in {root}")
             build(root, SynthOptions(**prof["synth"]))
     else:
@@ -114,9 +74,6 @@ def pretrain_split_name(splits: dict, prof: dict, notes: list,
     name = data.get("pretrain_split", "train2d")
     other = data.get("pretrain_dataset", "")
     if other and other != dataset:
-        from posebench.data.dataset import read_meta
-        from posebench.data.registry import ensure_dataset
-
         have = read_meta(ensure_dataset(other)).get("splits", {})
         if name not in have:
             raise InputError(f"pre-training dataset '{other}' has no split '{name}'; expected "
@@ -135,36 +92,28 @@ def evaluate_variant(pred_test: np.ndarray, test, train, protocol):
     """posebench.evaluate on the protocol's samples -> Report. Predictions are root-relative
     (the anchor protocols that score the prediction as given expect that; the others centre
     both poses anyway)."""
-    from posebench.evaluation import evaluate
-    from posebench.skeletons import get_skeleton
-
     r = get_skeleton(test.skeleton).root
     rel = pred_test - pred_test[:, r:r + 1]
     return evaluate(rel, dataset=test, protocol=protocol, train=train)
 
 
 def mean_pose_predictions(train, n: int) -> np.ndarray:
-    """The training split's mean root-relative camera-frame pose, repeated n times (mm)."""
-    from posebench.skeletons import get_skeleton
-
-    root = get_skeleton(train.skeleton).root
-    p = train.poses_3d[np.isfinite(train.poses_3d).all(axis=(1, 2))]
-    mean = (p - p[:, root:root + 1]).mean(axis=0)
-    return np.repeat(mean[None], n, axis=0)
+    """The training split's mean root-relative camera-frame pose (`baselines.mean_pose`),
+    repeated n times (mm)."""
+    baseline = MeanPose()
+    baseline.fit(train)
+    return np.repeat(baseline.mean_pose[None], n, axis=0)
 
 
 def pseudo_label_quality(run_dir: Path, train, image_size: int) -> dict:
     """Error of the cached pseudo-labels (back-projected like predictions) vs training GT."""
-    from posebench import metrics as M
-    from reference_models.epipolarpose.evaluate import root_index, to_camera_mm
-
     with np.load(run_dir / "pseudo_labels.npz", allow_pickle=False) as z:
         targets, ok = z["targets"], z["ok"]
     if not ok.any() or not train.has_3d:
         return {"labelled_fraction": float(ok.mean()) if len(ok) else 0.0}
     sub = train.take(np.flatnonzero(ok))
-    mm = to_camera_mm(targets[ok], sub, image_size)
-    r = root_index(train)
+    mm = ep_evaluate.to_camera_mm(targets[ok], sub, image_size)
+    r = ep_evaluate.root_index(train)
     p, g = mm - mm[:, r:r + 1], sub.poses_3d - sub.poses_3d[:, r:r + 1]
     return {"labelled_fraction": float(ok.mean()),
             "mpjpe": float(np.mean(M.mpjpe(p, g))),
@@ -173,19 +122,72 @@ def pseudo_label_quality(run_dir: Path, train, image_size: int) -> dict:
 
 
 # ------------------------------------------------------------------------------ reproduce
+@dataclass
+class Study:
+    """What the stages of one reproduction share: the profile, the data, the protocol and the
+    records written so far (variant -> record / Report)."""
+
+    prof: dict
+    profile: str                    # the profile's name, as the records and the command show it
+    dataset: str
+    device: str
+    out: Path
+    resume: bool
+    variants: list[str] | None
+    log: Callable
+    t_start: float
+    command: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    data_ref: str = ""
+    pretrain_split: str = ""
+    splits: dict = field(default_factory=dict)
+    protocol: Any = None
+    test: Any = None
+    trainset: Any = None
+    base: dict = field(default_factory=dict)
+    cpu_s: dict[str, float] = field(default_factory=dict)
+    records: dict[str, dict] = field(default_factory=dict)
+    reports: dict = field(default_factory=dict)
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.t_start
+
+    def train_variants(self) -> list[str]:
+        return self.variants or self.prof.get("variants", {}).get("train", list(VARIANTS))
+
+    def provenance(self, variant: str, fit_cpu: float | None, predict_cpu: float | None) -> dict:
+        return reproduce_provenance(self.prof, self.profile, variant, self.command, fit_cpu,
+                                    predict_cpu, self.device)
+
+    def add(self, variant: str, report, **entries) -> None:
+        """Record `variant`'s evaluation `report` with the record's own `entries`."""
+        self.reports[variant] = report
+        self.records[variant] = {**report.record(), **self.base, "variant": variant, **entries}
+
+
 def reproduce(profile: str | Path = "cpu", dataset: str | None = None, out: str | Path = "",
               device: str | None = None, resume: bool = False, datasets: dict | None = None,
               variants: list[str] | None = None, log=print) -> list[dict]:
     """Run the study; returns one row per variant (metrics + pseudo-label quality).
 
+    Stages: open the run folder -> data and fail-fast checks -> 2D pre-training -> each 3D
+    variant -> SS+RU -> the 2D model and the mean pose as references -> records and summary.
     datasets: {split: PoseDataset} to use instead of generating / loading (tests).
     """
-    from posebench.data.protocols import default_protocol, get_protocol
-    from posebench.evaluation import write_record
-    from posebench.io import write_json_atomic
-    from reference_models.epipolarpose.evaluate import predict
-    from reference_models.epipolarpose.trainer import train
+    study = open_study(profile, dataset, out, device, resume, variants, log)
+    t_data = load_study_data(study, datasets)
+    pre_dir, pre_time = train_stage(study, "pretrain-2d", pretrain_config(study))
+    for variant in study.train_variants():
+        run_variant(study, variant, init=str(pre_dir / "checkpoint.pt"))
+    ru = study.prof.get("refinement")
+    if ru and ru.get("base") in study.records:
+        run_refinement_variant(study, ru)
+    add_reference_rows(study, pre_dir)
+    return write_results(study, {"data": t_data, "pretrain_2d": pre_time})
 
+
+def open_study(profile, dataset, out, device, resume, variants, log) -> Study:
+    """The profile read and the (new, or resumed) output folder created."""
     prof = load_profile(profile)
     dataset = dataset or prof.get("data", {}).get("dataset", "synth")
     device = device or prof.get("device", "cpu")
@@ -194,133 +196,135 @@ def reproduce(profile: str | Path = "cpu", dataset: str | None = None, out: str 
         raise InputError(f"output folder {out} already holds a run; expected a new or empty "
                          "folder; pass --resume to continue it or choose another --out.")
     out.mkdir(parents=True, exist_ok=True)
-    t_start = time.perf_counter()
-    notes: list[str] = []
-    from reference_models.epipolarpose.preflight import (
-        check_dataset_prepared,
-        check_reproduce,
-        check_splits,
-    )
+    return Study(prof, profile_name(prof, profile), dataset, device, out, resume, variants, log,
+                 time.perf_counter())
 
+
+def load_study_data(study: Study, datasets: dict | None) -> float:
+    """Splits, protocol, test and training sets, every stage's data checked before training;
+    returns the seconds it took."""
+    prof, dataset = study.prof, study.dataset
     if datasets is None:
         if not (dataset == "synth" and prof.get("synth")):
-            check_dataset_prepared(dataset, int(prof["model"]["image_size"]))
-        data_ref, splits = prepare_data(prof, dataset, out, log)
+            preflight.check_dataset_prepared(dataset, int(prof["model"]["image_size"]))
+        study.data_ref, study.splits = prepare_data(prof, dataset, study.out, study.log)
     else:
-        data_ref, splits = dataset, dict(datasets)
-    t_data = time.perf_counter() - t_start
-    kind = next(iter(splits.values())).meta.get("kind", dataset)
+        study.data_ref, study.splits = dataset, dict(datasets)
+    t_data = study.elapsed()
+    kind = next(iter(study.splits.values())).meta.get("kind", dataset)
     pname = prof.get("eval", {}).get("protocol")
     protocol = get_protocol(pname) if pname else default_protocol(kind)
-    check_splits(splits, dataset, [protocol.split,
-                                   prof.get("data", {}).get("train_split", "train")])
-    test_all = splits[protocol.split]
-    test = test_all.take(protocol.select(test_all))
-    trainset = splits[prof.get("data", {}).get("train_split", "train")]
+    train_split = prof.get("data", {}).get("train_split", "train")
+    preflight.check_splits(study.splits, dataset, [protocol.split, train_split])
+    test_all = study.splits[protocol.split]
+    study.protocol, study.test = protocol, test_all.take(protocol.select(test_all))
+    study.trainset = study.splits[train_split]
     # fail fast: every stage's data (crops at the model's size, 2D set, cameras) before training
-    check_reproduce(prof, dataset, splits,
-                    variants or prof.get("variants", {}).get("train", list(VARIANTS)),
-                    protocol.split)
-    pre_split = pretrain_split_name(splits, prof, notes, dataset)
-    injected = {**splits}
+    preflight.check_reproduce(prof, dataset, study.splits, study.train_variants(),
+                              protocol.split)
+    study.pretrain_split = pretrain_split_name(study.splits, prof, study.notes, dataset)
+    study.command = reproduce_command(study.profile, dataset, study.out, study.device,
+                                      study.variants)
+    study.base = _base_record(prof, study.profile, dataset, study.notes)
+    return t_data
 
-    cpu_s: dict[str, float] = {}
 
-    def stage(name: str, cfg: dict) -> tuple[Path, float]:
-        t0, c0 = time.perf_counter(), time.process_time()
-        log(f"[{time.perf_counter() - t_start:7.1f}s] training {name} ({cfg['mode']})")
-        d = train(cfg, out / name, resume=resume, datasets=injected)
-        cpu_s[name] = time.process_time() - c0
-        return d, time.perf_counter() - t0
+def train_stage(study: Study, name: str, cfg: dict) -> tuple[Path, float]:
+    """Train (or resume) one stage into OUT/<name>; (run folder, wall seconds)."""
+    from reference_models.epipolarpose import trainer  # lazy: keeps torch out of the checks
 
-    def timed_predict(*args, **kw) -> tuple[np.ndarray, float]:
-        c0 = time.process_time()
-        pred = predict(*args, **kw)
-        return pred, time.process_time() - c0
+    t0, c0 = time.perf_counter(), time.process_time()
+    study.log(f"[{study.elapsed():7.1f}s] training {name} ({cfg['mode']})")
+    d = trainer.train(cfg, study.out / name, resume=study.resume, datasets=study.splits)
+    study.cpu_s[name] = time.process_time() - c0
+    return d, time.perf_counter() - t0
 
-    pname_profile = profile_name(prof, profile)
-    command = reproduce_command(pname_profile, dataset, out, device, variants)
 
-    pre_cfg = run_config(prof, "pretrain-2d", prof["pretrain"]["optim"], None, "", data_ref,
-                         device)
-    pre_cfg["data"]["pretrain_split"] = pre_split
-    if pre_cfg["data"].get("pretrain_dataset") == dataset:
-        pre_cfg["data"]["pretrain_dataset"] = ""  # the run's own (possibly injected) dataset
-    pre_dir, pre_time = stage("pretrain-2d", pre_cfg)
-    init = str(pre_dir / "checkpoint.pt")
-
-    rows, records, reports = [], {}, {}
-    base = _base_record(prof, profile, dataset, notes)
-    size = prof["model"]["image_size"]
-    for variant in variants or prof.get("variants", {}).get("train", list(VARIANTS)):
-        if variant not in VARIANTS:
-            raise InputError(f"unknown variant '{variant}'; expected one of "
-                             f"{', '.join(VARIANTS)}; fix the profile's [variants] list.")
-        mode, pmode = VARIANTS[variant]
-        if pmode == "2dgt":
-            pmode = prof.get("pseudo", {}).get("mode_2dgt", "known")
-        cfg = run_config(prof, mode, prof["train3d"]["optim"], pmode, init, data_ref, device)
-        run_dir, seconds = stage(variant, cfg)
-        pred, pred_cpu = timed_predict(run_dir, test, device=device)
-        report = evaluate_variant(pred, test, trainset, protocol)
-        reports[variant] = report
-        rec = {**report.record(), **base, "variant": variant, "mode": mode,
-               "pseudo_label_mode": pmode, "train_seconds": seconds,
-               "checkpoint": f"{variant}/checkpoint.pt",
-               "provenance": reproduce_provenance(prof, pname_profile, variant, command,
-                                                  cpu_s.get(variant), pred_cpu, device)}
-        if mode.startswith("self-supervised"):
-            rec["pseudo_label_quality"] = pseudo_label_quality(run_dir, trainset, size)
-        records[variant] = rec
-    ru = prof.get("refinement")
-    if ru and ru.get("base") in records:
-        log(f"[{time.perf_counter() - t_start:7.1f}s] training ss-ru (refinement unit on "
-            f"{ru['base']})")
-        t0 = time.perf_counter()
-        base_dir = out / ru["base"]
-        c0 = time.process_time()
-        pred = refine_with_unit(ru, base_dir, trainset, test, out / "ss-ru", prof, device)
-        ru_cpu = time.process_time() - c0
-        report = evaluate_variant(pred, test, trainset, protocol)
-        reports["ss-ru"] = report
-        records["ss-ru"] = {**report.record(), **base, "variant": "ss-ru",
-                            "mode": "self-supervised + refinement unit",
-                            "pseudo_label_mode": records[ru["base"]]["pseudo_label_mode"],
-                            "refinement": {**ru, "route": "predictions on the training split "
-                                           "vs its 3D poses"},
-                            "train_seconds": time.perf_counter() - t0,
-                            "provenance": reproduce_provenance(
-                                prof, pname_profile, "ss-ru", command,
-                                cpu_s.get(ru["base"], 0.0) + ru_cpu, None, device)}
-    # the starting point of every variant: the 2D model, whose depth head was never trained
-    pred, pred_cpu = timed_predict(pre_dir, test, device=device)
-    rep = evaluate_variant(pred, test, trainset, protocol)
-    reports["2d-model"] = rep
-    records["2d-model"] = {**rep.record(), **base, "variant": "2d-model", "mode": "pretrain-2d",
-                           "note": "the 2D pre-trained model before any 3D training",
-                           "provenance": reproduce_provenance(
-                               prof, pname_profile, "2d-model", command,
-                               cpu_s.get("pretrain-2d"), pred_cpu, device)}
+def timed_predict(*args, **kw) -> tuple[np.ndarray, float]:
+    """`ep_evaluate.predict` and the CPU seconds it took."""
     c0 = time.process_time()
-    mean_pred = mean_pose_predictions(trainset, len(test))
-    rep = evaluate_variant(mean_pred, test, trainset, protocol)
-    reports["mean-pose"] = rep
-    records["mean-pose"] = {**rep.record(), **base, "variant": "mean-pose", "mode": "baseline",
-                            "note": "mean root-relative training pose, computed in this run",
-                            "provenance": reproduce_provenance(
-                                prof, pname_profile, "mean-pose", command, None,
-                                time.process_time() - c0, device)}
-    for variant, rec in records.items():
-        # the record plus its per-sample file (<stem>.samples.npz), which `compare` needs
-        rec = write_record(reports[variant], out / "results" /
-                           record_file_name(pname_profile, variant), rec)
+    pred = ep_evaluate.predict(*args, **kw)
+    return pred, time.process_time() - c0
+
+
+def pretrain_config(study: Study) -> dict:
+    """The 2D pre-training stage's trainer config (its split: `pretrain_split_name`)."""
+    cfg = run_config(study.prof, "pretrain-2d", study.prof["pretrain"]["optim"], None, "",
+                     study.data_ref, study.device)
+    cfg["data"]["pretrain_split"] = study.pretrain_split
+    if cfg["data"].get("pretrain_dataset") == study.dataset:
+        cfg["data"]["pretrain_dataset"] = ""  # the run's own (possibly injected) dataset
+    return cfg
+
+
+def run_variant(study: Study, variant: str, init: str) -> None:
+    """Train one 3D variant from the 2D model `init`, evaluate it and record it."""
+    if variant not in VARIANTS:
+        raise InputError(f"unknown variant '{variant}'; expected one of "
+                         f"{', '.join(VARIANTS)}; fix the profile's [variants] list.")
+    prof = study.prof
+    mode, pmode = VARIANTS[variant]
+    if pmode == "2dgt":
+        pmode = prof.get("pseudo", {}).get("mode_2dgt", "known")
+    cfg = run_config(prof, mode, prof["train3d"]["optim"], pmode, init, study.data_ref,
+                     study.device)
+    run_dir, seconds = train_stage(study, variant, cfg)
+    pred, pred_cpu = timed_predict(run_dir, study.test, device=study.device)
+    study.add(variant, evaluate_variant(pred, study.test, study.trainset, study.protocol),
+              mode=mode, pseudo_label_mode=pmode, train_seconds=seconds,
+              checkpoint=f"{variant}/checkpoint.pt",
+              provenance=study.provenance(variant, study.cpu_s.get(variant), pred_cpu))
+    if mode.startswith("self-supervised"):
+        study.records[variant]["pseudo_label_quality"] = pseudo_label_quality(
+            run_dir, study.trainset, prof["model"]["image_size"])
+
+
+def run_refinement_variant(study: Study, ru: dict) -> None:
+    """SS+RU: the refinement unit on the ``ru["base"]`` variant's outputs, evaluated and
+    recorded as ``ss-ru``."""
+    study.log(f"[{study.elapsed():7.1f}s] training ss-ru (refinement unit on {ru['base']})")
+    t0 = time.perf_counter()
+    c0 = time.process_time()
+    pred = refine_with_unit(ru, study.out / ru["base"], study.trainset, study.test,
+                            study.out / "ss-ru", study.prof, study.device)
+    ru_cpu = time.process_time() - c0
+    study.add("ss-ru", evaluate_variant(pred, study.test, study.trainset, study.protocol),
+              mode="self-supervised + refinement unit",
+              pseudo_label_mode=study.records[ru["base"]]["pseudo_label_mode"],
+              refinement={**ru, "route": "predictions on the training split vs its 3D poses"},
+              train_seconds=time.perf_counter() - t0,
+              provenance=study.provenance("ss-ru", study.cpu_s.get(ru["base"], 0.0) + ru_cpu,
+                                          None))
+
+
+def add_reference_rows(study: Study, pre_dir: Path) -> None:
+    """The 2D model every variant starts from (its depth head never trained) and the
+    mean-pose baseline, evaluated like the variants."""
+    pred, pred_cpu = timed_predict(pre_dir, study.test, device=study.device)
+    study.add("2d-model", evaluate_variant(pred, study.test, study.trainset, study.protocol),
+              mode="pretrain-2d", note="the 2D pre-trained model before any 3D training",
+              provenance=study.provenance("2d-model", study.cpu_s.get("pretrain-2d"), pred_cpu))
+    c0 = time.process_time()
+    mean_pred = mean_pose_predictions(study.trainset, len(study.test))
+    rep = evaluate_variant(mean_pred, study.test, study.trainset, study.protocol)
+    study.add("mean-pose", rep, mode="baseline",
+              note="mean root-relative training pose, computed in this run",
+              provenance=study.provenance("mean-pose", None, time.process_time() - c0))
+
+
+def write_results(study: Study, seconds: dict) -> list[dict]:
+    """Each record (and its per-sample file, which `compare` needs) under the leaderboard's
+    name, then ``summary.json`` and the comparison table; returns the table rows."""
+    rows = []
+    for variant, rec in study.records.items():
+        rec = write_record(study.reports[variant], study.out / "results" /
+                           record_file_name(study.profile, variant), rec)
         rows.append(table_row(variant, rec))
-    summary = {"profile": prof.get("profile"), "dataset": dataset, "rows": rows,
-               "seconds": {"data": t_data, "pretrain_2d": pre_time,
-                           "total": time.perf_counter() - t_start}, "notes": notes}
-    write_json_atomic(out / "summary.json", summary)
-    log(format_table(rows))
-    log(f"total {summary['seconds']['total']:.0f} s; results in {out / 'results'}")
+    summary = {"profile": study.prof.get("profile"), "dataset": study.dataset, "rows": rows,
+               "seconds": {**seconds, "total": study.elapsed()}, "notes": study.notes}
+    write_json_atomic(study.out / "summary.json", summary)
+    study.log(format_table(rows))
+    study.log(f"total {summary['seconds']['total']:.0f} s; results in {study.out / 'results'}")
     return rows
 
 
@@ -328,16 +332,17 @@ def refine_with_unit(ru: dict, base_dir: Path, trainset, test, out: Path, prof: 
                      device: str) -> np.ndarray:
     """Train (or, on resume, load) the refinement unit on the base model's training-split
     predictions and return refined (M, J, 3) root-relative mm test predictions."""
-    from posebench.skeletons import get_skeleton
-    from reference_models.epipolarpose.evaluate import predict
-    from reference_models.epipolarpose.refinement import RefinementUnit, train_refinement_unit
+    from reference_models.epipolarpose.refinement import (  # lazy: keeps torch out of the checks
+        RefinementUnit,
+        train_refinement_unit,
+    )
 
     root = get_skeleton(trainset.skeleton).root
     path = out / "refinement_unit.npz"
     if path.is_file():
         unit = RefinementUnit.load(path)
     else:
-        pred_train = predict(base_dir, trainset, root_relative=True, device=device)
+        pred_train = ep_evaluate.predict(base_dir, trainset, root_relative=True, device=device)
         cfg = {k: ru[k] for k in ("width", "epochs", "batch_size", "dropout", "activation")
                if k in ru}
         unit = train_refinement_unit(pred_train, trainset.poses_3d, root=root, config=cfg,
@@ -345,7 +350,7 @@ def refine_with_unit(ru: dict, base_dir: Path, trainset, test, out: Path, prof: 
                                      threads=int(prof.get("threads", 2)))
         out.mkdir(parents=True, exist_ok=True)
         unit.save(path)
-    return unit.refine(predict(base_dir, test, root_relative=True, device=device))
+    return unit.refine(ep_evaluate.predict(base_dir, test, root_relative=True, device=device))
 
 
 def profile_name(prof: dict, profile) -> str:
@@ -366,8 +371,6 @@ def method_label(profile: str) -> str:
 def reproduce_command(profile: str, dataset: str, out: Path, device: str,
                       variants: list[str] | None) -> list[str]:
     """argv that regenerates the run (paths portable: relative or names)."""
-    from posebench.provenance import portable_path
-
     cmd = ["posebench", "reproduce", "epipolarpose", "--profile", profile,
            "--dataset", dataset, "--device", device]
     if variants:
@@ -379,8 +382,6 @@ def reproduce_provenance(prof: dict, profile: str, variant: str, command: list[s
                          fit_cpu: float | None, predict_cpu: float | None, device: str) -> dict:
     """``record["provenance"]`` of one variant (kind "reproduce"); CPU seconds of this process
     (all threads) for the variant's training and its test-set prediction."""
-    from posebench.provenance import environment
-
     return {"kind": "reproduce", "method": "epipolarpose", "options": {},
             "seed": int(prof.get("seed", 0)),
             "train_split": prof.get("data", {}).get("train_split", "train"),
@@ -390,8 +391,8 @@ def reproduce_provenance(prof: dict, profile: str, variant: str, command: list[s
             "environment": environment(device=device)}
 
 
-def _base_record(prof: dict, profile, dataset: str, notes: list) -> dict:
-    name = profile_name(prof, profile)
+def _base_record(prof: dict, name: str, dataset: str, notes: list) -> dict:
+    """The fields every variant's record shares (`name`: the profile's name)."""
     return {"method": method_label(name), "profile": name,
             "training_dataset": dataset, "model_config": prof["model"],
             "augment": dict(prof.get("augment", {"enabled": False})),
@@ -409,7 +410,5 @@ def table_row(variant: str, rec: dict) -> dict:
 
 
 def format_table(rows: list[dict]) -> str:
-    from tabulate import tabulate
-
     return tabulate([{k: ("-" if v is None else v) for k, v in r.items()} for r in rows],
                     headers="keys", floatfmt=".3g")

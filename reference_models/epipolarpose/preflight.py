@@ -16,7 +16,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from posebench.data.dataset import read_meta
+from posebench.data.registry import AUTO_BUILDERS, dataset_dir
 from posebench.errors import InputError
+from reference_models.epipolarpose.profiles import VARIANTS
 
 LAYOUT_HINT = {
     "h36m": "posebench data prepare h36m --from mmpose|cdf|videopose3d PATH --images FRAMES "
@@ -54,9 +57,6 @@ def check_crops(ds, size: int, stage: str) -> None:
 def check_prepared_split(name: str, split: str, size: int, stage: str) -> None:
     """Dataset `name` is prepared (or auto-buildable) with split `split` holding `size` px
     crops; reads meta.json only."""
-    from posebench.data.dataset import read_meta
-    from posebench.data.registry import AUTO_BUILDERS, dataset_dir
-
     d = dataset_dir(name)
     if not (d / "meta.json").is_file():
         if name in AUTO_BUILDERS:
@@ -119,8 +119,6 @@ def check_splits(splits: dict, dataset: str, needed: list[str]) -> None:
 
 def check_dataset_prepared(name: str, size: int) -> None:
     """Dataset `name` is prepared (or auto-buildable), else the command that prepares it."""
-    from posebench.data.registry import AUTO_BUILDERS, dataset_dir
-
     if name not in AUTO_BUILDERS and not (dataset_dir(name) / "meta.json").is_file():
         raise InputError(f"dataset '{name}' is not prepared; expected it with the model's "
                          f"{size} px crops; create it with {prepare_command(name, size, name)}.")
@@ -129,8 +127,6 @@ def check_dataset_prepared(name: str, size: int) -> None:
 def check_reproduce(prof: dict, dataset: str, splits: dict, variants: list[str],
                     protocol_split: str) -> None:
     """Every check `posebench reproduce epipolarpose` needs, before its first stage."""
-    from reference_models.epipolarpose.pipeline import VARIANTS
-
     size = int(prof["model"]["image_size"])
     data = prof.get("data", {})
     train_split = data.get("train_split", "train")

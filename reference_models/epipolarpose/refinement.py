@@ -45,6 +45,8 @@ from baselines.lifting import (
     train_regressor,
     zscore_stats,
 )
+from posebench.errors import InputError
+from posebench.io import load_npz, savez_atomic, write_json_atomic
 
 
 class RefinementNet(nn.Module):
@@ -115,8 +117,6 @@ class RefinementUnit:
 
     def save(self, path: str | Path) -> Path:
         """Write ``<path>`` (.npz: weights, statistics) and ``<path>.json`` (config) atomically."""
-        from posebench.io import savez_atomic, write_json_atomic
-
         path = Path(path)
         savez_atomic(path, **{f"stat.{k}": v for k, v in self.stats.items()},
                      **module_state_arrays(self.net))
@@ -127,8 +127,6 @@ class RefinementUnit:
 
     @classmethod
     def load(cls, path: str | Path) -> RefinementUnit:
-        from posebench.io import load_npz
-
         path = Path(path)
         meta = json.loads(path.with_name(path.name + ".json").read_text())
         arrays = load_npz(path, what="a refinement unit")
@@ -165,8 +163,6 @@ def train_refinement_unit(noisy: np.ndarray, target: np.ndarray, *, root: int = 
     noisy = np.asarray(noisy, dtype=np.float64)
     target = np.asarray(target, dtype=np.float64)
     if noisy.shape != target.shape or noisy.ndim != 3 or noisy.shape[2] != 3:
-        from posebench.errors import InputError
-
         raise InputError(f"refinement unit training pairs have shapes {noisy.shape} and "
                          f"{target.shape}; expected two (N, J, 3) arrays of the same shape; "
                          "pass predictions and ground truth of the same samples.")

@@ -35,6 +35,7 @@ Usage: ``python -m reference_models.epipolarpose.trainer CONFIG.toml OUT_DIR [--
 
 from __future__ import annotations
 
+import argparse
 import copy
 import csv
 import math
@@ -42,7 +43,9 @@ import os
 import random
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -52,6 +55,10 @@ try:  # Python 3.11+
 except ModuleNotFoundError:  # Python 3.10: the same parser, packaged
     import tomli as tomllib
 
+from posebench.data.registry import load_dataset
+from posebench.errors import InputError
+from posebench.io import atomic_path, savez_atomic
+from posebench.skeletons import get_skeleton
 from reference_models.epipolarpose.augment import (
     AugmentConfig,
     sample_params,
@@ -61,6 +68,7 @@ from reference_models.epipolarpose.augment import (
 from reference_models.epipolarpose.data import TensorSamples, gt_targets, require_crops
 from reference_models.epipolarpose.evaluate import (
     normalised_to_full_px,
+    predict_2d_full_px,
     predict_normalised,
     root_centred_mpjpe,
     root_index,
@@ -68,6 +76,7 @@ from reference_models.epipolarpose.evaluate import (
 )
 from reference_models.epipolarpose.losses import masked_pose_loss
 from reference_models.epipolarpose.model import ModelConfig, build_model
+from reference_models.epipolarpose.pseudo import pseudo_label_cache_key, pseudo_label_targets
 
 MODES = ("pretrain-2d", "fully-supervised", "self-supervised", "self-supervised-2dgt")
 
@@ -122,7 +131,7 @@ def _dist_setup(device: str) -> tuple[int, int]:
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world <= 1:
         return 0, 1
-    import torch.distributed as dist
+    import torch.distributed as dist  # lazy: only under torchrun
 
     if not dist.is_initialized():
         dist.init_process_group("nccl" if device.startswith("cuda") else "gloo")
@@ -131,7 +140,7 @@ def _dist_setup(device: str) -> tuple[int, int]:
 
 def _barrier(world: int) -> None:
     if world > 1:
-        import torch.distributed as dist
+        import torch.distributed as dist  # lazy: only under torchrun
 
         dist.barrier()
 
@@ -140,8 +149,6 @@ def _barrier(world: int) -> None:
 def _load_split(cfg: dict, split: str, datasets: dict | None):
     if datasets is not None and split in datasets:
         return datasets[split]
-    from posebench.data.registry import load_dataset
-
     return load_dataset(cfg["data"]["dataset"], split)
 
 
@@ -160,13 +167,9 @@ def _load_pretrain_split(cfg: dict, datasets: dict | None):
     if datasets is not None and f"{name}:{split}" in datasets:
         ds = datasets[f"{name}:{split}"]
     else:
-        from posebench.data.registry import load_dataset
-
         ds = load_dataset(name, split)
     size = int(cfg["model"]["image_size"])
     if ds.images is not None and ds.images.shape[1] != size:
-        from posebench.errors import InputError
-
         raise InputError(f"pre-training dataset '{name}' has {ds.images.shape[1]} px crops, "
                          f"expected the model's {size} px; prepare it again with "
                          f"--image-size {size}.")
@@ -185,14 +188,9 @@ def training_targets(cfg: dict, out_dir: Path, datasets: dict | None, rank: int,
     ds = _load_split(cfg, cfg["data"]["train_split"], datasets)
     if mode == "fully-supervised":
         return ds, gt_targets(ds, size, root_index(ds))
-    from reference_models.epipolarpose.pseudo import pseudo_label_cache_key
-
     cache = out_dir / "pseudo_labels.npz"
     key = pseudo_label_cache_key(cfg, ds)
     if rank == 0 and not _cache_matches(cache, key):
-        from posebench.io import savez_atomic
-        from reference_models.epipolarpose.pseudo import pseudo_label_targets
-
         if mode == "self-supervised":
             if not cfg["init_checkpoint"]:
                 raise ValueError("self-supervised training needs init_checkpoint (the 2D model)")
@@ -214,15 +212,6 @@ def _cache_matches(cache: Path, key: str) -> bool:
         return False
     with np.load(cache, allow_pickle=False) as z:
         return "cache_key" in z.files and str(z["cache_key"]) == key
-
-
-def predict_2d_full_px(checkpoint, dataset, batch_size: int = 256, device: str = "cpu"):
-    """The frozen 2D branch on every crop of `dataset` -> (N, J, 2) full-image px."""
-    from reference_models.epipolarpose.evaluate import load_model
-
-    model = load_model(checkpoint, device)
-    pred = predict_normalised(model, dataset.images, batch_size, device)
-    return normalised_to_full_px(pred, dataset.crop_affine, model.cfg.image_size)
 
 
 def validation_subset(ds, n: int, seed: int):
@@ -270,8 +259,6 @@ def _trim_log(path: Path, last_step: int) -> None:
         return
     with open(path, newline="") as fh:
         rows = [r for r in csv.DictReader(fh) if int(r["step"]) <= last_step]
-    from posebench.io import atomic_path
-
     with atomic_path(path) as tmp, open(tmp, "w", newline="") as fh:
         w = csv.DictWriter(fh, LOG_FIELDS)
         w.writeheader()
@@ -279,6 +266,39 @@ def _trim_log(path: Path, last_step: int) -> None:
 
 
 # ------------------------------------------------------------------------------ train
+@dataclass
+class Run:
+    """One training run's state: config, process group, data, network, schedule and position
+    (the global `step` and the open loss-averaging `window` [sum, count])."""
+
+    cfg: dict
+    device: str
+    rank: int
+    world: int
+    out: Path
+    samples: Any = None
+    aug: Any = None
+    flip_perm: Any = None
+    amp: str = ""
+    val_ds: Any = None
+    model: Any = None
+    net: Any = None
+    opt: Any = None
+    batch: int = 0
+    steps_per_epoch: int = 1
+    total: int = 0
+    step: int = 0
+    window: list = field(default_factory=lambda: [0.0, 0])
+
+    @property
+    def ckpt_path(self) -> Path:
+        return self.out / "checkpoint.pt"
+
+    @property
+    def log_path(self) -> Path:
+        return self.out / "log.csv"
+
+
 def train(config: dict | str | Path, out_dir: str | Path, resume: bool = False, *,
           datasets: dict | None = None, stop_after: int | None = None) -> Path:
     """Train one model; returns the run folder (``checkpoint.pt``, ``log.csv``, ``config.toml``).
@@ -288,6 +308,21 @@ def train(config: dict | str | Path, out_dir: str | Path, resume: bool = False, 
     registry (tests); stop_after: stop (with a checkpoint) once this global step is reached,
     as if the process had been killed there.
     """
+    run = start_run(config, out_dir)
+    load_training_data(run, datasets)
+    build_network(run)
+    plan_schedule(run)
+    restore_or_restart(run, resume)
+    run_steps(run, stop_after)
+    if run.total == 0:
+        save_run_checkpoint(run, 0)
+    _barrier(run.world)
+    return run.out
+
+
+def start_run(config: dict | str | Path, out_dir: str | Path) -> Run:
+    """Config merged and checked; threads, process group and device set; run folder created
+    (rank 0 writes ``config.toml``)."""
     cfg = load_config(config) if isinstance(config, str | Path) else merge(DEFAULTS, config)
     if cfg["mode"] not in MODES:
         raise ValueError(f"unknown mode {cfg['mode']!r}; expected one of {', '.join(MODES)}")
@@ -299,147 +334,199 @@ def train(config: dict | str | Path, out_dir: str | Path, resume: bool = False, 
         torch.cuda.set_device(device)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    ckpt_path, log_path = out / "checkpoint.pt", out / "log.csv"
     if rank == 0:
         _write_config(out / "config.toml", cfg)
+    return Run(cfg, device, rank, world, out)
 
-    ds, targets = training_targets(cfg, out, datasets, rank, world)
+
+def load_training_data(run: Run, datasets: dict | None) -> None:
+    """Training samples and targets for the mode, augmentation, and (rank 0, when
+    ``run.eval_every``) the validation subset."""
+    cfg = run.cfg
+    ds, targets = training_targets(cfg, run.out, datasets, run.rank, run.world)
     require_crops(ds)
-    samples = TensorSamples(ds.images, targets)
-    aug = AugmentConfig.from_dict(cfg["augment"])
-    from posebench.skeletons import get_skeleton
+    run.samples = TensorSamples(ds.images, targets)
+    run.aug = AugmentConfig.from_dict(cfg["augment"])
+    run.flip_perm = get_skeleton(ds.skeleton).flip_permutation()
+    run.amp = str(cfg["run"].get("amp", "") or "")
+    if run.amp not in ("", "bf16"):
+        raise ValueError(f"unknown run.amp {run.amp!r}; expected '' (fp32) or 'bf16'")
+    if run.rank == 0 and cfg["run"]["eval_every"] > 0:
+        run.val_ds = validation_subset(_load_split(cfg, cfg["data"]["val_split"], datasets),
+                                       cfg["data"]["val_samples"], cfg["seed"])
 
-    flip_perm = get_skeleton(ds.skeleton).flip_permutation()
-    amp = str(cfg["run"].get("amp", "") or "")
-    if amp not in ("", "bf16"):
-        raise ValueError(f"unknown run.amp {amp!r}; expected '' (fp32) or 'bf16'")
-    val_ds = None
-    if rank == 0 and cfg["run"]["eval_every"] > 0:
-        val_ds = validation_subset(_load_split(cfg, cfg["data"]["val_split"], datasets),
-                                   cfg["data"]["val_samples"], cfg["seed"])
 
+def build_network(run: Run) -> None:
+    """The model built under ``torch.manual_seed(seed)`` (then ``init_checkpoint``'s weights
+    for 3D modes), Adam, and the DDP wrapper under torchrun."""
+    cfg = run.cfg
     torch.manual_seed(cfg["seed"])
-    model = build_model(cfg["model"])
+    run.model = build_model(cfg["model"])
     if cfg["mode"] != "pretrain-2d" and cfg["init_checkpoint"]:
         init = torch.load(Path(cfg["init_checkpoint"]), map_location="cpu", weights_only=True)
-        model.load_state_dict(init["model"])
-    model.to(device)
-    opt = torch.optim.Adam(model.parameters(), lr=cfg["optim"]["lr"])
-    net = model
-    if world > 1:
-        from torch.nn.parallel import DistributedDataParallel
+        run.model.load_state_dict(init["model"])
+    run.model.to(run.device)
+    run.opt = torch.optim.Adam(run.model.parameters(), lr=cfg["optim"]["lr"])
+    run.net = run.model
+    if run.world > 1:
+        from torch.nn.parallel import DistributedDataParallel  # lazy: only under torchrun
 
-        net = DistributedDataParallel(model, device_ids=[device] if device != "cpu" else None)
+        run.net = DistributedDataParallel(run.model, device_ids=[run.device]
+                                          if run.device != "cpu" else None)
 
-    o = cfg["optim"]
-    batch = int(o["batch_size"])
-    if batch % world:
-        raise ValueError(f"batch_size {batch} must be divisible by the {world} processes")
-    steps_per_epoch = max(1, len(samples) // batch)
-    total = int(round(o["epochs"] * steps_per_epoch))
+
+def plan_schedule(run: Run) -> None:
+    """Global batch, steps per epoch and total steps (``epochs``, capped by ``max_steps``)."""
+    o = run.cfg["optim"]
+    run.batch = int(o["batch_size"])
+    if run.batch % run.world:
+        raise ValueError(f"batch_size {run.batch} must be divisible by the {run.world} processes")
+    run.steps_per_epoch = max(1, len(run.samples) // run.batch)
+    run.total = int(round(o["epochs"] * run.steps_per_epoch))
     if o["max_steps"]:
-        total = min(total, int(o["max_steps"]))
-    step, window = 0, [0.0, 0]
-    if resume and ckpt_path.is_file():
-        state = torch.load(ckpt_path, map_location="cpu", weights_only=True)
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        step, window = state["step"], state["loss_window"]
+        run.total = min(run.total, int(o["max_steps"]))
+
+
+def restore_or_restart(run: Run, resume: bool) -> None:
+    """With `resume` and a checkpoint: weights, optimiser, step, loss window and every RNG
+    state restored, and log rows past the step dropped; otherwise a fresh ``log.csv``."""
+    if resume and run.ckpt_path.is_file():
+        state = torch.load(run.ckpt_path, map_location="cpu", weights_only=True)
+        run.model.load_state_dict(state["model"])
+        run.opt.load_state_dict(state["optimizer"])
+        run.step, run.window = state["step"], state["loss_window"]
         _set_rng_state(state["rng"])
-        if rank == 0:
-            _trim_log(log_path, step)
-    elif rank == 0 and log_path.exists():
-        log_path.unlink()
+        if run.rank == 0:
+            _trim_log(run.log_path, run.step)
+    elif run.rank == 0 and run.log_path.exists():
+        run.log_path.unlink()
 
-    def checkpoint(at: int) -> None:
-        if rank == 0:
-            save_checkpoint(ckpt_path, {
-                "model": model.state_dict(), "optimizer": opt.state_dict(), "step": at,
-                "total_steps": total, "loss_window": list(window), "rng": _rng_state(),
-                "model_config": dict(cfg["model"]), "mode": cfg["mode"], "config": cfg})
 
-    progress = None
-    if rank == 0 and cfg["run"]["progress"] and sys.stderr.isatty():
-        from tqdm import tqdm
+def save_run_checkpoint(run: Run, at: int) -> None:
+    """Rank 0 writes the checkpoint of step `at` (what `restore_or_restart` reads)."""
+    if run.rank == 0:
+        save_checkpoint(run.ckpt_path, {
+            "model": run.model.state_dict(), "optimizer": run.opt.state_dict(), "step": at,
+            "total_steps": run.total, "loss_window": list(run.window), "rng": _rng_state(),
+            "model_config": dict(run.cfg["model"]), "mode": run.cfg["mode"],
+            "config": run.cfg})
 
-        progress = tqdm(total=total, initial=step, desc=cfg["mode"], unit="step")
-    log_every, ckpt_every = cfg["run"]["log_every"], cfg["run"]["checkpoint_every"]
-    eval_every = cfg["run"]["eval_every"]
-    t0, seen, t_window = time.perf_counter(), 0, time.perf_counter()
-    net.train()
+
+def epoch_order(run: Run, epoch: int) -> torch.Tensor:
+    """The permutation epoch `epoch` visits the samples in (seeded by seed and epoch)."""
+    g = torch.Generator().manual_seed(run.cfg["seed"] * 1_000_003 + epoch)
+    return torch.randperm(len(run.samples), generator=g)
+
+
+def optimiser_step(run: Run, order: torch.Tensor) -> tuple[torch.Tensor, float, int]:
+    """One step on this rank's share of the global batch at `run.step`; advances the step and
+    the loss window; (loss averaged over ranks, learning rate, samples seen by all ranks)."""
+    cfg, o, step = run.cfg, run.cfg["optim"], run.step
+    b = step % run.steps_per_epoch
+    global_idx = order[b * run.batch:(b + 1) * run.batch]
+    idx = global_idx[run.rank::run.world].numpy()
+    params = None
+    if run.aug.enabled:  # drawn for the global batch: every rank and a resumed run agree
+        params = take_params(sample_params(run.aug, len(global_idx),
+                                           step_generator(cfg["seed"], step)),
+                             slice(run.rank, None, run.world))
+    images, tgt, w = run.samples.batch(idx, run.device, params, run.flip_perm)
+    lr = lr_at(step, run.steps_per_epoch, o)
+    for group in run.opt.param_groups:
+        group["lr"] = lr
+    with torch.autocast(device_type=torch.device(run.device).type, dtype=torch.bfloat16,
+                        enabled=run.amp == "bf16"):
+        pred = run.net(images)
+    loss = masked_pose_loss(pred.float(), tgt, w, o["loss"], o["smooth_l1_beta"])
+    run.opt.zero_grad(set_to_none=True)
+    loss.backward()
+    run.opt.step()
+    run.step += 1
+    loss_value = loss.detach()
+    if run.world > 1:  # log the mean over ranks (what a single process would see)
+        import torch.distributed as dist  # lazy: only under torchrun
+
+        dist.all_reduce(loss_value)
+        loss_value = loss_value / run.world
+    run.window[0] += float(loss_value)
+    run.window[1] += 1
+    return loss_value, lr, len(idx) * run.world
+
+
+def run_steps(run: Run, stop_after: int | None) -> None:
+    """Steps from `run.step` to `run.total` (or `stop_after`): log every ``run.log_every``,
+    validate every ``run.eval_every``, checkpoint every ``run.checkpoint_every`` and at the
+    end."""
+    r = run.cfg["run"]
+    progress = _progress_bar(run)
+    meter = _Throughput()
+    run.net.train()
     order, order_epoch = None, -1
-    while step < total:
-        epoch = step // steps_per_epoch
+    while run.step < run.total:
+        epoch = run.step // run.steps_per_epoch
         if epoch != order_epoch:
-            g = torch.Generator().manual_seed(cfg["seed"] * 1_000_003 + epoch)
-            order, order_epoch = torch.randperm(len(samples), generator=g), epoch
-        b = step % steps_per_epoch
-        global_idx = order[b * batch:(b + 1) * batch]
-        idx = global_idx[rank::world].numpy()
-        params = None
-        if aug.enabled:  # drawn for the global batch: every rank and a resumed run agree
-            params = take_params(sample_params(aug, len(global_idx),
-                                               step_generator(cfg["seed"], step)),
-                                 slice(rank, None, world))
-        images, tgt, w = samples.batch(idx, device, params, flip_perm)
-        lr = lr_at(step, steps_per_epoch, o)
-        for group in opt.param_groups:
-            group["lr"] = lr
-        with torch.autocast(device_type=torch.device(device).type, dtype=torch.bfloat16,
-                            enabled=amp == "bf16"):
-            pred = net(images)
-        loss = masked_pose_loss(pred.float(), tgt, w, o["loss"], o["smooth_l1_beta"])
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        step += 1
-        seen += len(idx) * world
-        loss_value = loss.detach()
-        if world > 1:  # log the mean over ranks (what a single process would see)
-            import torch.distributed as dist
-
-            dist.all_reduce(loss_value)
-            loss_value = loss_value / world
-        window[0] += float(loss_value)
-        window[1] += 1
+            order, order_epoch = epoch_order(run, epoch), epoch
+        loss_value, lr, seen = optimiser_step(run, order)
+        meter.seen += seen
         if progress is not None:
             progress.update(1)
             progress.set_postfix(loss=f"{float(loss_value):.4f}")
+        step, end = run.step, run.step == run.total
         row = None
-        if step % log_every == 0 or step == total:
-            now = time.perf_counter()
-            row = {"step": step, "epoch": f"{step / steps_per_epoch:.3f}", "lr": lr,
-                   "loss": window[0] / max(window[1], 1), "val_metric": "", "val_value": "",
-                   "images_per_s": f"{seen / max(now - t_window, 1e-9):.1f}",
-                   "elapsed_s": f"{now - t0:.1f}"}
-            window, seen, t_window = [0.0, 0], 0, now
-        if val_ds is not None and (step % eval_every == 0 or step == total):
-            name, value = validate(model, val_ds, cfg)
-            row = row or {"step": step, "epoch": f"{step / steps_per_epoch:.3f}", "lr": lr,
+        if step % r["log_every"] == 0 or end:
+            row = meter.row(run, lr)
+        if run.val_ds is not None and (step % r["eval_every"] == 0 or end):
+            row = row or {"step": step, "epoch": f"{step / run.steps_per_epoch:.3f}", "lr": lr,
                           "loss": "", "images_per_s": "", "elapsed_s": ""}
-            row["val_metric"], row["val_value"] = name, value
-        if row is not None and rank == 0:
-            new = not log_path.exists()
-            with open(log_path, "a", newline="") as fh:
-                wr = csv.DictWriter(fh, LOG_FIELDS)
-                if new:
-                    wr.writeheader()
-                wr.writerow(row)
-        if step % ckpt_every == 0 or step == total or step == stop_after:
-            checkpoint(step)
+            row["val_metric"], row["val_value"] = validate(run.model, run.val_ds, run.cfg)
+        if row is not None and run.rank == 0:
+            _append_log(run.log_path, row)
+        if step % r["checkpoint_every"] == 0 or end or step == stop_after:
+            save_run_checkpoint(run, step)
         if stop_after is not None and step >= stop_after:
             break
-    if total == 0:
-        checkpoint(0)
     if progress is not None:
         progress.close()
-    _barrier(world)
-    return out
+
+
+class _Throughput:
+    """Images per second and elapsed time for the log rows."""
+
+    def __init__(self):
+        self.t0 = self.t_window = time.perf_counter()
+        self.seen = 0
+
+    def row(self, run: Run, lr: float) -> dict:
+        """A log row closing the loss window (which restarts, as the throughput window)."""
+        now = time.perf_counter()
+        row = {"step": run.step, "epoch": f"{run.step / run.steps_per_epoch:.3f}", "lr": lr,
+               "loss": run.window[0] / max(run.window[1], 1), "val_metric": "", "val_value": "",
+               "images_per_s": f"{self.seen / max(now - self.t_window, 1e-9):.1f}",
+               "elapsed_s": f"{now - self.t0:.1f}"}
+        run.window, self.seen, self.t_window = [0.0, 0], 0, now
+        return row
+
+
+def _progress_bar(run: Run):
+    """A tqdm bar on rank 0 when ``run.progress`` and stderr is a terminal, else None."""
+    if run.rank == 0 and run.cfg["run"]["progress"] and sys.stderr.isatty():
+        from tqdm import tqdm  # lazy: optional, only on a terminal
+
+        return tqdm(total=run.total, initial=run.step, desc=run.cfg["mode"], unit="step")
+    return None
+
+
+def _append_log(path: Path, row: dict) -> None:
+    """Append `row` to ``log.csv`` (header first when the file is new)."""
+    new = not path.exists()
+    with open(path, "a", newline="") as fh:
+        wr = csv.DictWriter(fh, LOG_FIELDS)
+        if new:
+            wr.writeheader()
+        wr.writerow(row)
 
 
 def _write_config(path: Path, cfg: dict) -> None:
-    from posebench.io import atomic_path
-
     with atomic_path(path) as tmp:
         Path(tmp).write_text(dump_toml(cfg))
 
@@ -464,8 +551,6 @@ def dump_toml(cfg: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    import argparse
-
     ap = argparse.ArgumentParser(description="Train one EpipolarPose model from a TOML config.")
     ap.add_argument("config")
     ap.add_argument("out_dir")

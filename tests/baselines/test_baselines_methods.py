@@ -109,3 +109,31 @@ def test_ordering_oracle_beats_lifting_beats_mean(toy):
     errors["oracle"] = mpjpe_rel(oracle.predict(test), test.poses_3d)
     assert errors["sb"] < 0.6 * errors["mean"], errors
     assert errors["oracle"] < min(errors["sb"], errors["nn"], errors["mean"]) / 2, errors
+
+
+def test_simple_baseline_alone_has_no_detector(toy):
+    """The EpipolarPose detector lives with the reference model (its registered subclass):
+    baselines' SimpleBaseline refuses inputs=epipolarpose in one sentence."""
+    from baselines.simple_baseline import SimpleBaseline
+
+    sb = SimpleBaseline({"inputs": "epipolarpose", "threads": 1})
+    with pytest.raises(MethodError, match="needs the EpipolarPose detector"):
+        sb.fit(toy["train"], seed=0)
+
+
+def test_baselines_import_nothing_from_reference_models():
+    """Dependency direction: reference_models builds on baselines (lifting, root_index), never
+    the reverse (module-level or inside functions)."""
+    import ast
+    from pathlib import Path
+
+    import baselines
+
+    found = []
+    for path in Path(baselines.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import) else
+                     [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            found += [f"{path.name}:{node.lineno}" for n in names
+                      if n.split(".")[0] == "reference_models"]
+    assert found == []

@@ -38,3 +38,18 @@ def test_reference_model_methods_run_and_cache(tiny, tmp_path, capsys, isolated_
     assert main([*args, "--out", str(tmp_path / "b.npz")]) == 0
     assert "restored from cache" in capsys.readouterr().out
     np.testing.assert_allclose(np.load(tmp_path / "b.npz")["poses_3d"], poses, atol=1e-9)
+
+
+def test_registry_finds_the_methods_with_the_reference_model():
+    """The three methods that train the reference network are registered from
+    reference_models.epipolarpose.methods under their old names and options."""
+    from baselines.simple_baseline import SimpleBaseline
+    from posebench.methods import load_method_class
+    from reference_models.epipolarpose import methods
+
+    assert load_method_class("epipolarpose-fs") is methods.EpipolarPoseFS
+    assert load_method_class("epipolarpose-ss-ru") is methods.EpipolarPoseSSRU
+    sb = load_method_class("simple-baseline")
+    assert sb is methods.SimpleBaselineEP and issubclass(sb, SimpleBaseline)
+    assert sb.name == "simple-baseline" and sb.defaults == SimpleBaseline.defaults
+    assert methods.EpipolarPoseSSRU.defaults["ru_route"] == "predictions"
