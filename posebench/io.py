@@ -7,6 +7,7 @@ arrays, numpy scalars/dtypes and plain builtins (dict, list, tuple, str, numbers
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import json
 import os
@@ -211,8 +212,6 @@ def _json_default(o):
 
 def sha256_file(path: str | os.PathLike) -> str:
     """sha256 hex digest of a file's bytes, read in 1 MiB chunks."""
-    import hashlib
-
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):

@@ -27,12 +27,15 @@ metric's denominator recorded).
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from posebench.errors import InputError
+from posebench.frame_check import Reading, check_frame, sample_rows
+from posebench.io import load_npz
 from posebench.skeletons import MPI3DHP_28_NAMES, MPI3DHP_28_TO_17, SKELETONS, get_skeleton
 
 KEY_ARRAYS = ("subject", "action", "camera", "frame")
@@ -160,8 +163,6 @@ class Match:
 # ------------------------------------------------------------------------------- loading
 def load_predictions(path: str | Path) -> Predictions:
     """Read and validate a predictions ``.npz`` (no pickle, ever)."""
-    from posebench.io import load_npz
-
     path = Path(path)
     if not path.is_file():
         raise InputError(f"predictions file {path} does not exist; expected an .npz with "
@@ -405,8 +406,6 @@ def _apply_nan_policy(poses: np.ndarray, cols: np.ndarray, policy: str, source: 
 def _check_frame(poses: np.ndarray, dataset, rows: np.ndarray, declared, alternatives,
                  source: str) -> dict:
     """Run `check_frame` on finite poses against the dataset's own 3D ground truth."""
-    from posebench.frame_check import check_frame, sample_rows
-
     gt_all = getattr(dataset, "poses_3d", None)
     if gt_all is None:
         return {"skipped": "the dataset has no 3D ground truth"}
@@ -473,8 +472,6 @@ def _positions_from_keys(preds, dataset, protocol, rows_all) -> np.ndarray:
 
 def _diagnose_keys(keys: dict, bad: np.ndarray, gt: dict, dataset, protocol) -> str | None:
     """Which key field makes rows unmatched, as 'expected ...; fix' (None: no diagnosis)."""
-    import re
-
     k = {f: v[bad] for f, v in keys.items()}
     gset = {f: set(np.asarray(v).astype(str).tolist()) for f, v in gt.items()}
     subj = sorted(set(k["subject"].tolist()) - gset["subject"])
@@ -539,8 +536,6 @@ def _readings(preds: Predictions, dataset, protocol, joint_order: str | None):
 
     Declared: `joint_order` if given, else joint_names, else the dataset skeleton's order (J
     equal) or the evaluation skeleton's. Alternatives: every other skeleton with J joints."""
-    from posebench.frame_check import Reading
-
     j = preds.num_joints
     same_j = [s for s in SKELETONS.values() if s.num_joints == j]
     alternatives = [Reading(f"{s.name} order", s.names, s.name) for s in same_j]

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-import click
+import json
 
-from posebench.commands.eval_cmd import READER_NAMES
+import click
+import numpy as np
+
+from posebench.commands.eval_cmd import READER_NAMES, reader_options, resolve
+from posebench.io import savez_atomic
+from posebench.readers import read_predictions
 
 
 @click.command("convert")
@@ -37,14 +42,6 @@ def convert_cmd(preds, fmt, dataset, protocol, split, superset, viz_subject, viz
                 viz_camera, labels, lt_every, lt_damaged, out):
     """Read PREDS as the codebase wrote it and save posebench's canonical predictions
     (poses_3d mm camera frame, key arrays, joint_names, read_as as JSON text)."""
-    import json
-
-    import numpy as np
-
-    from posebench.commands.eval_cmd import reader_options, resolve
-    from posebench.io import savez_atomic
-    from posebench.readers import read_predictions
-
     ds, _, p = resolve(dataset, protocol, split)
     options = reader_options(fmt, labels, lt_every, lt_damaged,
                              (viz_subject, viz_action, viz_camera))

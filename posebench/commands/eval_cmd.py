@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
+
 import click
+
+from posebench.errors import InputError
 
 READER_NAMES = ("posebench", "videopose3d", "motionbert", "mmpose", "learnable-triangulation")
 
@@ -84,29 +89,26 @@ def eval_cmd(preds, fmt, dataset, protocol, split, pss_models, pss_k, no_pss, pe
     swap, another unit or axis convention much better than the declared one (say the order
     with --joint-order).
     """
-    from posebench.commands._common import load_pss_model
-    from posebench.evaluation import evaluate, write_record
-    from posebench.readers import read_predictions
-    from posebench.results import merge_run_provenance
+    from posebench import evaluation, readers, results  # lazy: fast eval --help
+    from posebench.commands._common import load_pss_model  # lazy: fast eval --help
+    from posebench.readers import posebench_npz  # lazy: fast eval --help
 
     for path in pss_models:
         load_pss_model(path)  # checked here: errors name the file given
 
     ks = () if no_pss else parse_ks(pss_k)
     if fmt == "posebench" and not superset:  # cheap file checks before loading the dataset
-        from posebench.readers.posebench_npz import read as read_own
-
-        own = read_own(preds, None, None)
+        own = posebench_npz.read(preds, None, None)
     ds, kind, p = resolve(dataset, protocol, split)
     if not pss_models:
         check_pss_size(ds, ks, dataset)
     options = reader_options(fmt, labels, lt_every, lt_damaged,
                              (viz_subject, viz_action, viz_camera))
     obj = own if fmt == "posebench" and not superset else \
-        read_predictions(preds, fmt, ds, p, superset=superset, options=options)
+        readers.read_predictions(preds, fmt, ds, p, superset=superset, options=options)
     if per_action is None:
         per_action = kind == "h36m"
-    report = evaluate(obj, dataset=ds, protocol=p, pss_models=list(pss_models) or None,
+    report = evaluation.evaluate(obj, dataset=ds, protocol=p, pss_models=list(pss_models) or None,
                       pss_k=ks, allow_partial=allow_partial, per_action=per_action,
                       per_joint=per_joint, seed=seed,
                       joint_order=joint_order, nan_policy=nan_policy, n_boot=n_boot,
@@ -121,7 +123,8 @@ def eval_cmd(preds, fmt, dataset, protocol, split, pss_models, pss_k, no_pss, pe
             f"the dataset; {sel['why']})")
     if output:
         # also <stem>.samples.npz: per-sample values
-        write_record(report, output, merge_run_provenance(report.record(), preds))
+        evaluation.write_record(report, output,
+                                results.merge_run_provenance(report.record(), preds))
     click.echo(report.render(fmt_out))
     if report.summary["coverage"]["partial"]:
         click.echo(f"warning: {report.summary['notes'][0]}", err=True)
@@ -139,8 +142,6 @@ def reader_options(fmt, labels, lt_every, lt_damaged, viz) -> dict | None:
 
 def parse_ks(text: str) -> tuple[int, ...]:
     """'10,20' -> (10, 20); one sentence for anything else."""
-    from posebench.errors import InputError
-
     try:
         ks = tuple(int(x) for x in str(text).split(",") if x.strip())
     except ValueError:
@@ -153,8 +154,7 @@ def parse_ks(text: str) -> tuple[int, ...]:
 
 def check_pss_size(ds, ks, dataset) -> None:
     """Refuse PSS@k when the training split has fewer than k poses, naming the fix."""
-    from posebench.data.dataset import read_meta
-    from posebench.errors import InputError
+    from posebench.data.dataset import read_meta  # lazy: fast eval --help
 
     root = ds.meta.get("root")
     if not ks or not root:
@@ -175,19 +175,16 @@ def resolve(dataset, protocol, split):
     """(PoseDataset, kind, Protocol) for the CLI: the protocol's split, or with `split` a
     derived protocol NAME@SPLIT that keeps its rules but scores every subject of that split
     (recorded as such: a smoke test, not comparable with published numbers)."""
-    import dataclasses
-
-    from posebench.data.dataset import read_meta, read_split
-    from posebench.data.protocols import default_protocol, get_protocol
-    from posebench.data.registry import ensure_dataset
-    from posebench.errors import InputError
-    from posebench.evaluation import _check_kind
+    from posebench.data.dataset import read_meta, read_split  # lazy: fast eval --help
+    from posebench.data.protocols import default_protocol, get_protocol  # lazy: fast eval --help
+    from posebench.data.registry import ensure_dataset  # lazy: fast eval --help
+    from posebench.evaluation import check_kind  # lazy: fast eval --help
 
     root = ensure_dataset(str(dataset))
     meta = read_meta(root)
     kind = meta.get("kind", "*")
     p = default_protocol(kind) if protocol is None else get_protocol(str(protocol))
-    _check_kind(p, kind, str(dataset))
+    check_kind(p, kind, str(dataset))
     splits = list(meta.get("splits", {}))
     if split is not None and split != p.split:
         if split not in splits:
@@ -223,8 +220,8 @@ def keys_cmd(dataset, protocol, split, out, ground_truth):
     camera, frame, poses_2d, per-sample intrinsics (camera_f, camera_c) and, where present,
     image_path and crop_affine, plus the joint names of the dataset and evaluation skeletons.
     """
-    from posebench.evaluation import protocol_keys
-    from posebench.io import savez_atomic
+    from posebench.evaluation import protocol_keys  # lazy: fast eval --help
+    from posebench.io import savez_atomic  # lazy: fast eval --help
 
     ds, _, p = resolve(dataset, protocol, split)
     arrays = protocol_keys(ds, p, ground_truth)
@@ -237,11 +234,9 @@ def keys_cmd(dataset, protocol, split, out, ground_truth):
 @click.argument("name", required=False)
 def protocols_cmd(name):
     """List evaluation protocols, or show protocol NAME in full."""
-    import json
+    from tabulate import tabulate  # lazy: ~0.1 s, only to print the list
 
-    from tabulate import tabulate
-
-    from posebench.data.protocols import get_protocol, list_protocols
+    from posebench.data.protocols import get_protocol, list_protocols  # lazy: fast eval --help
 
     if name:
         p = get_protocol(name)

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import sys
+import warnings
 
 import click
+
+from posebench.data.dataset import read_meta
+from posebench.data.prepare import prepare as do_prepare
+from posebench.errors import InputError
 
 H36M_LAYOUTS = ("videopose3d", "mmpose", "cdf")
 MPI3DHP_LAYOUTS = ("mmpose", "mat")
@@ -19,11 +24,6 @@ def prepare() -> None:
 
 def _run(kind: str, layout: str, path: str, name: str | None,
          options: dict | None = None) -> None:
-    import warnings
-
-    from posebench.data.adapters import prepare as do_prepare
-    from posebench.data.dataset import read_meta
-
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         root = do_prepare(kind, layout, path, name=name or kind, progress=sys.stderr.isatty(),
@@ -67,8 +67,6 @@ def _image_options(fn):
 
 
 def _crop_options(images: str | None, image_size: int, frame_stride: str | None) -> dict:
-    from posebench.errors import InputError
-
     if images is None:
         if frame_stride:
             raise InputError("--frame-stride was given without --images; expected it only "

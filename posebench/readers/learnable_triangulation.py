@@ -22,8 +22,16 @@ from __future__ import annotations
 
 import numpy as np
 
+from posebench.data.adapters.h36m_common import (
+    CAMERA_IDS,
+    camera_rows,
+    canonical_action,
+    h36m_camera_table,
+)
 from posebench.errors import InputError
+from posebench.geometry.camera import world_to_camera
 from posebench.readers.common import describe, file_sha256, load_container, make_predictions
+from posebench.skeletons import H36M_32_TO_17, get_skeleton
 
 LAYOUT = ("learnable-triangulation: results.pkl {'keypoints_3d': (N, 17, 3) world mm, "
           "'indexes': (N,)} plus its labels .npy (--labels)")
@@ -34,22 +42,12 @@ DAMAGED = ("Greeting-2", "SittingDown-2", "Waiting-1")
 
 def joint_names() -> tuple[str, ...]:
     """Canonical names of learnable-triangulation's 17 joints (via the 32-joint indices)."""
-    from posebench.skeletons import H36M_32_TO_17, get_skeleton
-
     h36m = get_skeleton("h36m17").names
     return tuple(h36m[H36M_32_TO_17.index(j)] for j in VALID_JOINTS)
 
 
 def read(path, dataset, protocol, labels=None, retain_every_n=1, with_damaged_actions=False):
     """Read results.pkl at `path` with the label file `labels` -> camera-frame `Predictions`."""
-    from posebench.data.adapters.h36m_common import (
-        CAMERA_IDS,
-        camera_rows,
-        canonical_action,
-        h36m_camera_table,
-    )
-    from posebench.geometry.camera import world_to_camera
-
     if labels is None:
         raise InputError(f"{path}: learnable-triangulation predictions are rows of its label "
                          "file, which was not given; expected --labels "
@@ -121,8 +119,6 @@ def read(path, dataset, protocol, labels=None, retain_every_n=1, with_damaged_ac
 
 def _order_to_h36m17() -> np.ndarray:
     """(17,) position of each learnable-triangulation joint in h36m17 order."""
-    from posebench.skeletons import H36M_32_TO_17
-
     return np.array([H36M_32_TO_17.index(j) for j in VALID_JOINTS])
 
 

@@ -32,6 +32,7 @@ from posebench.geometry.camera import project_with_table, world_to_camera
 from posebench.synth import render as R
 from posebench.synth import rig
 from posebench.synth.body import Body, sample_body
+from posebench.synth.mocap import load_clips
 from posebench.synth.motions import ACTION_NAMES, FPS, action_sequence
 
 TRAIN_NAMES = ("S1", "S5", "S6", "S7", "S8")
@@ -317,7 +318,7 @@ def _with_images(opts, ds, subj, bodies: dict[str, Body], rng, image_store, X_c=
 
 
 def _progress(total, desc):
-    from tqdm import tqdm
+    from tqdm import tqdm  # lazy: only with a progress bar
 
     return tqdm(total=total, desc=desc, unit="crop", disable=not sys.stderr.isatty(),
                 leave=False)
@@ -355,8 +356,6 @@ def build(root: str | Path, options: SynthOptions | None = None) -> Path:
                         _test_sequences(opts, train_s, test_s, rngs["poses"], centre_of))
         test_s = list(seqs["test"].bodies)
     else:
-        from posebench.synth.mocap import load_clips
-
         clips = load_clips(opts.poses)
         clips_all = _from_clips(clips, train_s + test_s, opts.frames_per_action, rngs["poses"],
                                 centre_of, opts.trajectory)

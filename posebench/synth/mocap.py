@@ -21,6 +21,7 @@ file's ``:units length`` (Acclaim: inches / length).
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 from dataclasses import dataclass
@@ -29,6 +30,8 @@ from pathlib import Path
 import numpy as np
 
 from posebench.errors import InputError
+from posebench.io import load_npz
+from posebench.synth.rig import quat_to_matrix
 
 
 @dataclass
@@ -336,8 +339,6 @@ def find_asf(amc_path: Path) -> Path:
 def read_npz_clips(path: str | Path) -> list[Clip]:
     """Clips from the converted layout: joints3d (N, 17, 3) mm world z-up, clip_id (N,),
     clip_names, and optionally clip_fps, clip_subject, clip_action."""
-    from posebench.io import load_npz
-
     path = Path(path)
     if not path.is_file():
         raise InputError(f"motion file {path} does not exist; expected an .npz with joints3d "
@@ -382,8 +383,6 @@ _DM_NOSE, _DM_HEAD_TOP = (0.06, 0.11, 0.0), (-0.02, 0.27, 0.0)
 
 
 def _quat_matrix(q):
-    from posebench.synth.rig import quat_to_matrix
-
     return quat_to_matrix(q)
 
 
@@ -424,8 +423,6 @@ def read_deepmimic(path: str | Path) -> Clip:
 
 def pybullet_motion_dir() -> Path:
     """Folder of DeepMimic clips inside the installed pybullet_data (no physics import)."""
-    import importlib.util
-
     spec = importlib.util.find_spec("pybullet_data")
     if spec is None or not spec.submodule_search_locations:
         raise InputError("--poses pybullet needs the pybullet_data files, which are not "

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from posebench.errors import InputError
+from posebench.io import _RestrictedUnpickler
 
 
 def npz_member_names(path: Path) -> list[str]:
@@ -68,8 +69,6 @@ def _unpickle_stream(fh, source: str) -> object:
 
     Uses the same allow-list as `posebench.io.restricted_unpickle` (numpy arrays, builtins).
     """
-    from posebench.io import _RestrictedUnpickler
-
     try:
         return _RestrictedUnpickler(fh, source).load()
     except InputError:

@@ -27,6 +27,7 @@ from posebench.data.adapters.h36m_common import (
     parse_sequence,
 )
 from posebench.data.dataset import CameraTable, PoseDataset, SampleKeys
+from posebench.data.h36m_exclusions import H36M_EXCLUSIONS
 from posebench.errors import InputError
 from posebench.io import load_pickle_file
 
@@ -213,8 +214,6 @@ def read_mmpose(path: Path, *, name: str = "h36m", progress: bool = False) -> Pr
         table = h36m_camera_table()
         meta["cameras_pkl"] = {"path": str(cams_pkl),
                                "max_deviation": check_cameras_pkl(cams_pkl, pairs, table)}
-    from posebench.data.h36m_exclusions import H36M_EXCLUSIONS
-
     meta["h36m_exclusions"] = list(H36M_EXCLUSIONS)
     assert all(c in CAMERA_IDS for c in {p[1] for p in pairs})
     return Prepared(splits, meta)
