@@ -164,25 +164,91 @@ def evaluate(predictions, dataset="synth", protocol=None, pss_models=None,
                  model); see posebench.metrics.pss.DEFINITIONS
     ground_truth another ground-truth array than the protocol's (e.g. "poses_3d" for 3DHP's
                  mmpose layout): scored under the distinct protocol name NAME+gt=ARRAY
-    """
-    import pandas as pd  # lazy: ~0.3 s, only when scoring (not for `posebench keys`)
 
+    Longer than 60 lines on purpose: the steps are named functions, and the record's summary
+    literal stays here so that every field of a result record is visible in one place.
+    """
     notes: list[str] = []
-    if isinstance(predictions, Predictions):
-        preds = predictions
-    elif isinstance(predictions, np.ndarray):
-        preds = Predictions.from_array(predictions)
-    elif isinstance(predictions, (str, Path)):
-        preds = load_predictions(predictions)
-    else:
-        raise InputError(f"predictions of type {type(predictions).__name__} are not supported; "
-                         "expected a path to an .npz, a Predictions object or an (N, J, 3) array;"
-                         " pass one of those.")
+    preds = _as_predictions(predictions)
     ds, kind, root_dir, protocol = _resolve(dataset, protocol, ground_truth)  # after cheap checks
 
     match = match_to_ground_truth(preds, ds, protocol, allow_partial=allow_partial,
                                   joint_order=joint_order, nan_policy=nan_policy)
     notes.extend(match.notes)
+    pred, gt, gt_src, gt_name = _scored_pair(ds, match, protocol, notes)
+    ds_skel = get_skeleton(ds.skeleton)
+    eval_skel = get_skeleton(protocol.eval_skeleton)
+    groups = ds.keys.action[match.rows]
+    root_idx = eval_skel.names.index(protocol.root) if protocol.root in eval_skel.names else None
+    values = _metrics_with_nan_policy(pred, gt, protocol, root_idx, match.nonfinite,
+                                      gt_root=gt_src[:, ds_skel.index(protocol.root)])
+    pss = list(_pss_models(ds, root_dir, protocol, pss_models, pss_k, seed, train, notes,
+                           pss_definition))
+    extra_arrays = _pss_values(pss, match, gt, eval_skel, values)
+    summary_metrics = {name: float(M.aggregate(v, groups, how=protocol.aggregation))
+                       for name, v in values.items()}
+
+    frame = _sample_frame(ds, match, values)
+    ci = {}
+    if n_boot:
+        ci = block_bootstrap(_block_stats(frame, list(values)), protocol.aggregation,
+                             n_boot=n_boot, level=ci_level, seed=seed).as_record()
+    per_group = _per_group_tables(frame, values, protocol, per_action, notes)
+    if per_joint:
+        per_group["joint"] = _per_joint_table(pred, gt, groups, protocol, eval_skel)
+    _add_mpjve(summary_metrics, per_group, pred, gt, ds.keys.take(match.rows), protocol)
+
+    summary = {
+        "format": "posebench-result",
+        "format_version": 1,
+        "metrics": summary_metrics,
+        "ci": ci,
+        "blocks": {"key": list(BLOCK_COLUMNS), "n_blocks": int(frame["block"].max()) + 1
+                   if len(frame) else 0},
+        "headline": protocol.extra.get("headline", "mpjpe"),
+        "units": {k: UNITS.get(k, "fraction") for k in summary_metrics},
+        "protocol": protocol.to_dict(),
+        "protocol_fingerprint": protocol_fingerprint(protocol.to_dict()),
+        "dataset": {"name": ds.name, "kind": kind, "split": ds.split,
+                    "fingerprint": ds.fingerprint(), "num_samples": len(ds)},
+        "ground_truth": gt_name,
+        "predictions": {"source": preds.source, "sha256": preds.sha256,
+                        "num_poses": len(preds), "read_as": _read_as(preds, match)},
+        "pss_models": [info for _, _, info in pss],
+        "n_samples": int(len(match.rows)),
+        "nan_policy": nan_policy,
+        "nonfinite": {"poses": int(match.nonfinite.sum()), "joints": int(match.nan_joints)},
+        "denominators": {name: int(np.count_nonzero(~np.isnan(v)))
+                         for name, v in values.items()},
+        "frame_check": match.frame,
+        "coverage": match.coverage,
+        "alignment": _alignment_statement(protocol),
+        "seed": int(seed),
+        "posebench_version": __version__,
+        "git_commit": git_commit(),
+        "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "notes": notes,
+    }
+    return Report(summary, frame, per_group, extra_arrays)
+
+
+def _as_predictions(predictions) -> Predictions:
+    """A `Predictions` from a path, an (N, J, 3) mm array or a `Predictions`."""
+    if isinstance(predictions, Predictions):
+        return predictions
+    if isinstance(predictions, np.ndarray):
+        return Predictions.from_array(predictions)
+    if isinstance(predictions, (str, Path)):
+        return load_predictions(predictions)
+    raise InputError(f"predictions of type {type(predictions).__name__} are not supported; "
+                     "expected a path to an .npz, a Predictions object or an (N, J, 3) array;"
+                     " pass one of those.")
+
+
+def _scored_pair(ds, match, protocol, notes: list[str]):
+    """(pred, gt, gt_src, gt_name): the (M, J', 3) mm prediction as scored and the ground truth
+    in the evaluation skeleton centred on the protocol's root, plus the (M, J, 3) mm ground
+    truth in the dataset skeleton and the name of its array. Refuses missing 3D truth."""
     gt_all, gt_name = ground_truth_of(ds, protocol, notes)
     gt_src = gt_all[match.rows]
     if not np.isfinite(gt_src).all():
@@ -193,15 +259,12 @@ def evaluate(predictions, dataset="synth", protocol=None, pss_models=None,
     ds_skel = get_skeleton(ds.skeleton)
     eval_skel = get_skeleton(protocol.eval_skeleton)
     gt = convert(gt_src, ds_skel, eval_skel) - gt_src[:, ds_skel.index(protocol.root)][:, None]
-    pred = _scored_prediction(match, protocol)
+    return _scored_prediction(match, protocol), gt, gt_src, gt_name
 
-    groups = ds.keys.action[match.rows]
-    root_idx = eval_skel.names.index(protocol.root) if protocol.root in eval_skel.names else None
-    values = _metrics_with_nan_policy(M, pred, gt, protocol, root_idx, match.nonfinite,
-                                      gt_root=gt_src[:, ds_skel.index(protocol.root)])
-    pss = list(_pss_models(ds, root_dir, protocol, pss_models, pss_k, seed, train, notes,
-                           pss_definition))
-    pss_info = [info for _, _, info in pss]
+
+def _pss_values(pss, match, gt: np.ndarray, eval_skel, values: dict) -> dict:
+    """Score every PSS model: adds ``values["pss@k"]`` (M,) (share of the ensemble's models
+    hit) and each model's spread to its info; returns the ``"pss@k.hits"`` (M, R) arrays."""
     try:
         all_hits = (ensemble_hits([model for _, model, _ in pss],
                                   match.poses - match.root[:, None], gt) if pss else [])
@@ -218,9 +281,13 @@ def evaluate(predictions, dataset="synth", protocol=None, pss_models=None,
         spread = clustering_spread(hits)
         info.update({key: spread[key] for key in ("member_sd", "clustering_sd",
                                                   "binomial_sd")})
+    return extra_arrays
 
-    summary_metrics = {name: float(M.aggregate(v, groups, how=protocol.aggregation))
-                       for name, v in values.items()}
+
+def _sample_frame(ds, match, values: dict):
+    """DataFrame, one row per scored sample: position, row, key columns, scene (when the
+    dataset has it), sequence ``block`` id and one column per metric."""
+    import pandas as pd  # lazy: ~0.3 s, only when scoring (not for `posebench keys`)
 
     frame = pd.DataFrame({"position": match.positions, "row": match.rows})
     keys = ds.keys.take(match.rows)
@@ -231,67 +298,43 @@ def evaluate(predictions, dataset="synth", protocol=None, pss_models=None,
     frame["block"] = block_ids(*(np.asarray(frame[c]) for c in BLOCK_COLUMNS))[0]
     for name, v in values.items():
         frame[name] = v
-    ci = {}
-    if n_boot:
-        ci = block_bootstrap(_block_stats(frame, list(values)), protocol.aggregation,
-                             n_boot=n_boot, level=ci_level, seed=seed).as_record()
+    return frame
 
-    per_group = _per_group_tables(M, frame, values, protocol, per_action, notes)
-    if per_joint:
-        errs = M.per_joint_errors(pred, gt)
-        per_group["joint"] = pd.DataFrame(
-            {"mpjpe": [float(M.aggregate(errs[:, j], groups, how=protocol.aggregation))
-                       for j in range(errs.shape[1])]},
-            index=pd.Index(eval_skel.names, name="joint"))
 
-    if _mpjve_allowed(protocol):
-        by_action = mpjve_by_action(pred, gt, ds.keys.take(match.rows))
-        if by_action:
-            summary_metrics["mpjve"] = float(np.mean(list(by_action.values())))
-            if "action" in per_group:
-                t = per_group["action"]
-                t["mpjve"] = [by_action.get(a, np.nan) for a in t.index]
+def _per_joint_table(pred, gt, groups, protocol, eval_skel):
+    """DataFrame of per-joint MPJPE (mm), aggregated as the protocol aggregates."""
+    import pandas as pd  # lazy: ~0.3 s, only when scoring (not for `posebench keys`)
 
+    errs = M.per_joint_errors(pred, gt)
+    return pd.DataFrame(
+        {"mpjpe": [float(M.aggregate(errs[:, j], groups, how=protocol.aggregation))
+                   for j in range(errs.shape[1])]},
+        index=pd.Index(eval_skel.names, name="joint"))
+
+
+def _add_mpjve(summary_metrics: dict, per_group: dict, pred, gt, keys, protocol) -> None:
+    """MPJVE (mean over actions) into the summary and the per-action table, where the
+    protocol scores consecutive frames (`_mpjve_allowed`)."""
+    if not _mpjve_allowed(protocol):
+        return
+    by_action = mpjve_by_action(pred, gt, keys)
+    if by_action:
+        summary_metrics["mpjve"] = float(np.mean(list(by_action.values())))
+        if "action" in per_group:
+            t = per_group["action"]
+            t["mpjve"] = [by_action.get(a, np.nan) for a in t.index]
+
+
+def _alignment_statement(protocol) -> str:
+    """The record's "alignment" sentence: centring, alignments and aggregation."""
     over = "actions of per-action means" if protocol.aggregation == "action" else "samples"
-    pdict = protocol.to_dict()
-    summary = {
-        "format": "posebench-result",
-        "format_version": 1,
-        "metrics": summary_metrics,
-        "ci": ci,
-        "blocks": {"key": list(BLOCK_COLUMNS), "n_blocks": int(frame["block"].max()) + 1
-                   if len(frame) else 0},
-        "headline": protocol.extra.get("headline", "mpjpe"),
-        "units": {k: UNITS.get(k, "fraction") for k in summary_metrics},
-        "protocol": pdict,
-        "protocol_fingerprint": protocol_fingerprint(pdict),
-        "dataset": {"name": ds.name, "kind": kind, "split": ds.split,
-                    "fingerprint": ds.fingerprint(), "num_samples": len(ds)},
-        "ground_truth": gt_name,
-        "predictions": {"source": preds.source, "sha256": preds.sha256,
-                        "num_poses": len(preds), "read_as": _read_as(preds, match)},
-        "pss_models": pss_info,
-        "n_samples": int(len(match.rows)),
-        "nan_policy": nan_policy,
-        "nonfinite": {"poses": int(match.nonfinite.sum()), "joints": int(match.nan_joints)},
-        "denominators": {name: int(np.count_nonzero(~np.isnan(v)))
-                         for name, v in values.items()},
-        "frame_check": match.frame,
-        "coverage": match.coverage,
-        "alignment": (("ground truth root-centred at "
-                       f"'{protocol.root}', prediction scored as given (gt_root_zeroing)"
-                       if protocol.gt_root_zeroing else
-                       f"both poses root-centred at '{protocol.root}'")
-                      + " before MPJPE, PCK and AUC; "
-                      "P-MPJPE: similarity Procrustes; N-MPJPE: "
-                      f"{protocol.n_mpjpe_scale} scale; aggregation: mean over {over}"),
-        "seed": int(seed),
-        "posebench_version": __version__,
-        "git_commit": git_commit(),
-        "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "notes": notes,
-    }
-    return Report(summary, frame, per_group, extra_arrays)
+    return (("ground truth root-centred at "
+             f"'{protocol.root}', prediction scored as given (gt_root_zeroing)"
+             if protocol.gt_root_zeroing else
+             f"both poses root-centred at '{protocol.root}'")
+            + " before MPJPE, PCK and AUC; "
+            "P-MPJPE: similarity Procrustes; N-MPJPE: "
+            f"{protocol.n_mpjpe_scale} scale; aggregation: mean over {over}")
 
 
 def _block_stats(frame, names: list[str]):
@@ -363,7 +406,7 @@ def _read_as(preds, match) -> dict:
     return out
 
 
-def _per_sample_metrics(M, pred: np.ndarray, gt: np.ndarray, protocol,
+def _per_sample_metrics(pred: np.ndarray, gt: np.ndarray, protocol,
                         root_idx: int | None, gt_root: np.ndarray | None = None
                         ) -> dict[str, np.ndarray]:
     """(M,) arrays of the protocol's non-PSS metrics on root-centred poses.
@@ -400,12 +443,12 @@ def _per_sample_metrics(M, pred: np.ndarray, gt: np.ndarray, protocol,
         funcs = {
             "mpjpe": lambda: M.mpjpe(pred, gt),
             "p_mpjpe": lambda: M.p_mpjpe(pred, gt),
-            "n_mpjpe": lambda: _n_mpjpe(M, pred, gt, protocol, root_idx),
+            "n_mpjpe": lambda: _n_mpjpe(pred, gt, protocol, root_idx),
             "pck": lambda: M.pck(pred, gt, threshold=protocol.pck_threshold),
             "auc": lambda: M.auc(pred, gt, thresholds=thresholds),
         }
         out = {m: np.asarray(funcs[m](), dtype=np.float64) for m in wanted}
-    _apply_anchor_options(M, out, pred, gt, protocol, root_idx, gt_root, thresholds)
+    _apply_anchor_options(out, pred, gt, protocol, root_idx, gt_root, thresholds)
     return out
 
 
@@ -425,7 +468,7 @@ def _scored_prediction(match, protocol) -> np.ndarray:
     return np.asarray(match.poses, dtype=np.float64)
 
 
-def _apply_anchor_options(M, out: dict, pred, gt, protocol, root_idx, gt_root,
+def _apply_anchor_options(out: dict, pred, gt, protocol, root_idx, gt_root,
                           thresholds) -> None:
     """Replace the metrics that the protocol's named anchor options change (in place)."""
     if "p_mpjpe" in out and protocol.p_mpjpe_reroot_after_alignment:
@@ -457,7 +500,7 @@ def _apply_anchor_options(M, out: dict, pred, gt, protocol, root_idx, gt_root,
             out["auc"] = np.asarray(M.auc(p, g, thresholds=thresholds), dtype=np.float64)
 
 
-def _metrics_with_nan_policy(M, pred: np.ndarray, gt: np.ndarray, protocol,
+def _metrics_with_nan_policy(pred: np.ndarray, gt: np.ndarray, protocol,
                              root_idx: int | None, nonfinite: np.ndarray,
                              gt_root: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """`_per_sample_metrics` where poses flagged `nonfinite` (NaN joints, "miss" policy) get
@@ -466,9 +509,9 @@ def _metrics_with_nan_policy(M, pred: np.ndarray, gt: np.ndarray, protocol,
     Only finite poses enter the alignment metrics; the NaN-pose values are computed here from
     per-joint distances of the root-centred poses (strict <, as `metrics.pck` / `metrics.auc`)."""
     if not nonfinite.any():
-        return _per_sample_metrics(M, pred, gt, protocol, root_idx, gt_root=gt_root)
+        return _per_sample_metrics(pred, gt, protocol, root_idx, gt_root=gt_root)
     ok = ~nonfinite
-    good = _per_sample_metrics(M, pred[ok], gt[ok], protocol, root_idx,
+    good = _per_sample_metrics(pred[ok], gt[ok], protocol, root_idx,
                                gt_root=None if gt_root is None else gt_root[ok])
     e = np.linalg.norm(pred[nonfinite] - gt[nonfinite], axis=-1)  # (B, J), NaN joints stay NaN
     if protocol.pck_joints is not None:  # PCK/AUC over the anchor's joint groups only
@@ -488,7 +531,7 @@ def _metrics_with_nan_policy(M, pred: np.ndarray, gt: np.ndarray, protocol,
     return out
 
 
-def _n_mpjpe(M, pred: np.ndarray, gt: np.ndarray, protocol, root_idx: int | None) -> np.ndarray:
+def _n_mpjpe(pred: np.ndarray, gt: np.ndarray, protocol, root_idx: int | None) -> np.ndarray:
     """N-MPJPE of root-centred poses; an unscored root is appended as a zero joint."""
     if root_idx is not None:
         return M.n_mpjpe(pred, gt, scale=protocol.n_mpjpe_scale, root=root_idx)
@@ -506,7 +549,7 @@ def _n_mpjpe(M, pred: np.ndarray, gt: np.ndarray, protocol, root_idx: int | None
     return out * ((j + 1) / j)
 
 
-def _per_group_tables(M, frame, values, protocol, per_action: bool, notes: list[str]) -> dict:
+def _per_group_tables(frame, values, protocol, per_action: bool, notes: list[str]) -> dict:
     import pandas as pd  # lazy: ~0.3 s, only when scoring (not for `posebench keys`)
 
     fields = list(protocol.extra.get("breakdowns", ()))
