@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -264,13 +263,3 @@ def write_leaderboard(folder: str | Path, md_path: str | Path | None = None,
         with atomic_path(path) as tmp:
             tmp.write_text(text if text.endswith("\n") else text + "\n")
     return md_path, csv_path, n
-
-
-def record_summary(rec: dict) -> dict:
-    """JSON-ready compact row (used by the site)."""
-    return {"metrics": rec.get("metrics", {}), "ci": rec.get("ci", {}),
-            "provenance": provenance_of(rec), "coverage": rec.get("coverage", {})}
-
-
-def dumps(obj) -> str:
-    return json.dumps(obj, sort_keys=True)
