@@ -10,6 +10,29 @@ import click
 from posebench.errors import InputError
 
 READER_NAMES = ("posebench", "videopose3d", "motionbert", "mmpose", "learnable-triangulation")
+#: Options that belong to one reader (`reader_options` turns them into its keyword arguments).
+_READER_FLAGS = (
+    click.option("--viz-subject", "viz_subject", default=None,
+                 help="--from videopose3d, a run.py --viz-export file: its --viz-subject."),
+    click.option("--viz-action", "viz_action", default=None,
+                 help="--from videopose3d, a run.py --viz-export file: its --viz-action."),
+    click.option("--viz-camera", "viz_camera", default=None, type=int,
+                 help="--from videopose3d, a run.py --viz-export file: its --viz-camera (0-3)."),
+    click.option("--labels", "labels", type=click.Path(dir_okay=False), default=None,
+                 help="--from learnable-triangulation: its label file "
+                      "(human36m-multiview-labels-*.npy) that results.pkl indexes into."),
+    click.option("--lt-retain-every", "lt_every", default=1, show_default=True, type=int,
+                 help="--from learnable-triangulation: retain_every_n_frames_in_test used."),
+    click.option("--lt-with-damaged", "lt_damaged", is_flag=True,
+                 help="--from learnable-triangulation: the run kept the damaged S9 trials."),
+)
+
+
+def reader_flags(fn):
+    """Add the reader-specific options (--viz-*, --labels, --lt-*) to a command."""
+    for option in reversed(_READER_FLAGS):
+        fn = option(fn)
+    return fn
 
 
 @click.command("eval")
@@ -40,19 +63,7 @@ READER_NAMES = ("posebench", "videopose3d", "motionbert", "mmpose", "learnable-t
 @click.option("--select-from-superset", "superset", is_flag=True,
               help="PREDS covers more samples than the protocol (e.g. every frame under "
                    "h36m-every64): keep only the protocol's rows (needs key arrays; recorded).")
-@click.option("--viz-subject", "viz_subject", default=None,
-              help="--from videopose3d, a run.py --viz-export file: its --viz-subject.")
-@click.option("--viz-action", "viz_action", default=None,
-              help="--from videopose3d, a run.py --viz-export file: its --viz-action.")
-@click.option("--viz-camera", "viz_camera", default=None, type=int,
-              help="--from videopose3d, a run.py --viz-export file: its --viz-camera (0-3).")
-@click.option("--labels", "labels", type=click.Path(dir_okay=False), default=None,
-              help="--from learnable-triangulation: its label file "
-                   "(human36m-multiview-labels-*.npy) that results.pkl indexes into.")
-@click.option("--lt-retain-every", "lt_every", default=1, show_default=True, type=int,
-              help="--from learnable-triangulation: retain_every_n_frames_in_test used.")
-@click.option("--lt-with-damaged", "lt_damaged", is_flag=True,
-              help="--from learnable-triangulation: the run kept the damaged S9 trials.")
+@reader_flags
 @click.option("--format", "fmt_out", type=click.Choice(["table", "markdown", "csv", "json"]),
               default="table", show_default=True, help="How the result is printed.")
 @click.option("--out", "--output", "output", type=click.Path(dir_okay=False), default=None,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from posebench.commands.eval_cmd import resolve
+from posebench.commands.eval_cmd import READER_NAMES, resolve
 from posebench.data.registry import load_dataset
 from posebench.errors import InputError
 from posebench.evaluation import ground_truth_of
@@ -44,8 +44,7 @@ def sample_cmd(dataset, split, index, seed, out) -> None:
 @viz.command("predictions")
 @click.argument("preds", type=click.Path(dir_okay=False))
 @click.option("--from", "fmt", default="posebench", show_default=True,
-              type=click.Choice(["posebench", "videopose3d", "motionbert", "mmpose",
-                                 "learnable-triangulation"]),
+              type=click.Choice(READER_NAMES),
               help="Layout of PREDS (as for `posebench eval --from`).")
 @click.option("--dataset", "dataset", default="synth", show_default=True,
               help="Dataset name or folder.")
