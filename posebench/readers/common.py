@@ -16,15 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
-from posebench.data.adapters._npz_objects import (
-    _unpickle_stream,
-    npz_member_names,
-    read_object_member,
-)
+from posebench.data.adapters._npz_objects import npz_member_names, read_object_member
 from posebench.data.adapters.h36m_common import canonical_subject, parse_sequence
 from posebench.data.dataset import SampleKeys
 from posebench.errors import InputError
-from posebench.io import load_pickle_file, sha256_file
+from posebench.io import load_pickle_file, read_npy_header, sha256_file, unpickle_stream
 from posebench.predictions import Predictions, validate_arrays
 
 #: Joint order written by VideoPose3D, MotionBERT and mmpose (Human3.6M-17, pelvis first).
@@ -80,14 +76,10 @@ def _plain_members(path: Path) -> dict[str, np.ndarray]:
 
 def _load_npy(path: Path, what: str) -> object:
     with open(path, "rb") as fh:
-        version = np.lib.format.read_magic(fh)
-        if version == (1, 0):
-            shape, fortran, dtype = np.lib.format.read_array_header_1_0(fh)
-        else:
-            shape, fortran, dtype = np.lib.format.read_array_header_2_0(fh)
+        _, _, dtype = read_npy_header(fh)
         if not dtype.hasobject:
             return np.load(path, allow_pickle=False)
-        obj = _unpickle_stream(fh, str(path))
+        obj = unpickle_stream(fh, str(path))
     if isinstance(obj, np.ndarray) and obj.shape == ():
         obj = obj.item()
     return obj

@@ -12,7 +12,6 @@ when present, must contain every (subject, camera) used and agree with it.
 
 from __future__ import annotations
 
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +28,7 @@ from posebench.data.adapters.h36m_common import (
 from posebench.data.dataset import CameraTable, PoseDataset, SampleKeys
 from posebench.data.h36m_exclusions import H36M_EXCLUSIONS
 from posebench.errors import InputError
-from posebench.io import load_pickle_file
+from posebench.io import load_pickle_file, unreadable_npz
 
 _SUBDIRS = (".", "annotation_body3d/fps50", "annotations")
 
@@ -56,7 +55,8 @@ def _locate(path: Path) -> tuple[list[Path], Path | None]:
 
 def _load_arrays(path: Path) -> dict[str, np.ndarray]:
     need = ("imgname", "S", "part")
-    try:
+    with unreadable_npz(f"{path} could not be read as .npz", "expected mmpose's h36m npz "
+                        "written by np.savez; re-create the file (it may be truncated)."):
         with np.load(path, allow_pickle=False) as z:
             missing = [k for k in need if k not in z.files]
             if missing:
@@ -65,12 +65,6 @@ def _load_arrays(path: Path) -> dict[str, np.ndarray]:
                                  "imgname, S, part; pass the file written by mmpose's "
                                  "preprocess_h36m.py.")
             return {k: z[k] for k in need}
-    except InputError:
-        raise
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
-        raise InputError(f"{path} could not be read as .npz ({type(exc).__name__}: {exc}); "
-                         "expected mmpose's h36m npz written by np.savez; re-create the file "
-                         "(it may be truncated).") from None
 
 
 def parse_imgnames(imgname: np.ndarray, source: str):
