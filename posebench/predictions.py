@@ -341,19 +341,8 @@ def match_to_ground_truth(preds: Predictions, dataset, protocol,
     poses = preds.poses_3d[order]
 
     declared, alternatives = _readings(preds, dataset, protocol, joint_order)
-    names, how = list(declared.names), declared.skeleton or declared.label
-    if preds.joint_names is not None and joint_order is None:
-        how = "joint_names" if preds.names_as in (None, "canonical") else \
-            f"joint_names ({preds.names_as})"
-    eval_skel = get_skeleton(protocol.eval_skeleton)
-    missing = [j for j in (*eval_skel.names, protocol.root) if j not in names]
-    if missing:
-        raise InputError(f"{preds.source}: predictions ({how}) lack joint(s) "
-                         f"{', '.join(dict.fromkeys(missing))} that protocol {protocol.name} "
-                         f"needs ({eval_skel.name} plus root {protocol.root}); expected a "
-                         f"skeleton containing them; predict {dataset.skeleton} joints.")
-    take = np.array([names.index(j) for j in eval_skel.names])
-    root_col = names.index(protocol.root)
+    take, root_col, how, eval_skel = _eval_columns(preds, declared, joint_order, protocol,
+                                                   dataset)
     rows = rows_all[positions]
     nonfinite, nan_joints = _apply_nan_policy(poses, np.append(take, root_col), nan_policy,
                                               preds.source, dataset, rows)
@@ -381,6 +370,25 @@ def match_to_ground_truth(preds: Predictions, dataset, protocol,
                           f"{protocol.name}; numbers are NOT comparable with full-protocol "
                           "results.")
     return m
+
+
+def _eval_columns(preds: Predictions, declared, joint_order: str | None, protocol, dataset):
+    """(columns of the evaluation skeleton's joints, root column, how the order was read,
+    evaluation Skeleton) of the declared reading; InputError when a needed joint is absent."""
+    names, how = list(declared.names), declared.skeleton or declared.label
+    if preds.joint_names is not None and joint_order is None:
+        how = "joint_names" if preds.names_as in (None, "canonical") else \
+            f"joint_names ({preds.names_as})"
+    eval_skel = get_skeleton(protocol.eval_skeleton)
+    missing = [j for j in (*eval_skel.names, protocol.root) if j not in names]
+    if missing:
+        raise InputError(f"{preds.source}: predictions ({how}) lack joint(s) "
+                         f"{', '.join(dict.fromkeys(missing))} that protocol {protocol.name} "
+                         f"needs ({eval_skel.name} plus root {protocol.root}); expected a "
+                         f"skeleton containing them; predict {dataset.skeleton} joints.")
+    take = np.array([names.index(j) for j in eval_skel.names])
+    root_col = names.index(protocol.root)
+    return take, root_col, how, eval_skel
 
 
 def _apply_nan_policy(poses: np.ndarray, cols: np.ndarray, policy: str, source: str, dataset,

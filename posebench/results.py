@@ -145,16 +145,7 @@ def render_report(report, fmt: str = "table") -> str:
     names = list(s["metrics"])
     thr = s["protocol"].get("pck_threshold", 150.0)
     if fmt == "csv":
-        buf = io.StringIO()
-        w = csv.writer(buf, lineterminator="\n")
-        w.writerow(["table", "group", "n", *names])
-        w.writerow(["overall", "all", s["n_samples"], *(repr(s["metrics"][m]) for m in names)])
-        for tname, df in report.per_group.items():
-            for group, row in df.iterrows():
-                n = int(row["n"]) if "n" in df.columns else ""
-                w.writerow([tname, group, n, *(repr(float(row[m])) if m in df.columns else ""
-                                                for m in names)])
-        return buf.getvalue().rstrip("\n")
+        return _render_csv(report, names)
     if fmt not in ("table", "markdown"):
         raise InputError(f"unknown format '{fmt}'; expected table, markdown, csv or json; pick "
                          "one of those.")
@@ -202,6 +193,21 @@ def render_report(report, fmt: str = "table") -> str:
         lines.append(_partial_banner(cov, s["protocol"]["name"]))
     return "\n".join(lines)
 
+
+
+def _render_csv(report, names: list[str]) -> str:
+    """CSV text of a report: the overall row, then one row per group of every table."""
+    s = report.summary
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["table", "group", "n", *names])
+    w.writerow(["overall", "all", s["n_samples"], *(repr(s["metrics"][m]) for m in names)])
+    for tname, df in report.per_group.items():
+        for group, row in df.iterrows():
+            n = int(row["n"]) if "n" in df.columns else ""
+            w.writerow([tname, group, n, *(repr(float(row[m])) if m in df.columns else ""
+                                            for m in names)])
+    return buf.getvalue().rstrip("\n")
 
 def _partial_banner(cov: dict, protocol: str) -> str:
     return (f"!!! PARTIAL: only {cov['covered']} of {cov['expected']} samples "
@@ -348,6 +354,11 @@ def _is_number(v) -> bool:
 
 def _refusal(result: dict, baseline: dict, tol: dict[str, float]) -> tuple[str, str] | None:
     """(rule, reason) when the records cannot be compared, else None."""
+    return _provenance_refusal(result, baseline) or _metrics_refusal(result, baseline, tol)
+
+
+def _provenance_refusal(result: dict, baseline: dict) -> tuple[str, str] | None:
+    """(rule, reason) when the records differ in data, protocol rules or samples covered."""
     for rec, what in ((result, "result"), (baseline, "baseline")):
         if not isinstance(rec.get("dataset"), dict) or not isinstance(rec.get("protocol"), dict):
             return ("no-provenance", f"the {what} record lacks dataset/protocol provenance; "
@@ -387,6 +398,13 @@ def _refusal(result: dict, baseline: dict, tol: dict[str, float]) -> tuple[str, 
         return ("coverage", f"the result covers {ga('covered')} of {ga('expected')} samples but "
                 f"the baseline {gb('covered')} of {gb('expected')}; expected the same samples; "
                 "evaluate without --allow-partial.")
+    return None
+
+
+def _metrics_refusal(result: dict, baseline: dict, tol: dict[str, float]
+                     ) -> tuple[str, str] | None:
+    """(rule, reason) when the baseline has no metrics or a PSS@k metric was scored with
+    other PSS models; InputError for a tolerance naming an unknown metric."""
     if not baseline["metrics"]:
         return ("no-metrics", "the baseline record holds no metrics; expected a record from "
                 "`posebench eval --output`; regenerate the baseline.")
