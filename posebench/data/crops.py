@@ -253,16 +253,7 @@ def attach_crops(prepared, kind: str, images_root: str | Path, image_size: int, 
     frames missing is an InputError naming the first one.
     """
     root = Path(images_root)
-    if not root.is_dir():
-        raise InputError(f"--images {root} is not a folder; expected the folder holding the "
-                         "frames (S1/S1_Directions_1.54138969/...jpg) or videos "
-                         "(S1/Videos/*.mp4); pass that folder.")
-    if image_size < 16:
-        raise InputError(f"--image-size {image_size} is too small; expected >= 16 (64 for the "
-                         "cpu profile, 256 for the paper profile).")
-    if kind not in LOCATORS:
-        raise InputError(f"crops for dataset kind '{kind}' are not supported; expected one of "
-                         f"{', '.join(LOCATORS)}.")
+    _check_crop_inputs(root, kind, image_size)
     stride = dict(frame_stride or {})
     scratch_root = Path(scratch) if scratch is not None else posebench_home() / "datasets"
     scratch_root.mkdir(parents=True, exist_ok=True)
@@ -295,19 +286,44 @@ def attach_crops(prepared, kind: str, images_root: str | Path, image_size: int, 
                              f"({paths[i]}) under {root}, though {int(found.sum())} of "
                              f"{len(ds)} were found; expected every frame of the split; add the "
                              "missing frames or videos, or use --frame-stride to keep fewer.")
-        centre, side, box_kind = person_boxes(ds, box_mm)
-        affine = crop_affines(centre, side, image_size)
-        ci = ds.camera_index
-        outside = boxes_outside(centre, side, ds.cameras.width[ci], ds.cameras.height[ci])
-        images = np.lib.format.open_memmap(tmp / f"{split}.npy", mode="w+", dtype=np.uint8,
-                                           shape=(len(ds), image_size, image_size, 3))
-        render_split(ds, kinds, paths, affine, image_size, images, progress)
-        images.flush()
-        ds.images, ds.crop_affine = images, affine
-        ds.extra = {**ds.extra, "crop_centre": centre, "crop_side": side,
-                    "crop_box": box_kind, "crop_outside": outside}
+        outside = _render_into(ds, kinds, paths, tmp / f"{split}.npy", image_size, box_mm,
+                               progress)
         info["boxes_outside"][split] = int(outside.sum())
         info["sources"][split] = {k: int((kinds == k).sum()) for k in ("frames", "video")}
         prepared.splits[split] = ds
     prepared.meta = {**prepared.meta, "images": info}
     return prepared
+
+
+def _check_crop_inputs(root: Path, kind: str, image_size: int) -> None:
+    """InputError (one sentence) for a missing images folder, a crop side below 16 px or a
+    dataset kind without a frame locator."""
+    if not root.is_dir():
+        raise InputError(f"--images {root} is not a folder; expected the folder holding the "
+                         "frames (S1/S1_Directions_1.54138969/...jpg) or videos "
+                         "(S1/Videos/*.mp4); pass that folder.")
+    if image_size < 16:
+        raise InputError(f"--image-size {image_size} is too small; expected >= 16 (64 for the "
+                         "cpu profile, 256 for the paper profile).")
+    if kind not in LOCATORS:
+        raise InputError(f"crops for dataset kind '{kind}' are not supported; expected one of "
+                         f"{', '.join(LOCATORS)}.")
+
+
+def _render_into(ds, kinds: np.ndarray, paths, store: Path, image_size: int, box_mm: float,
+                 progress: bool) -> np.ndarray:
+    """Render the (N, S, S, 3) uint8 crops of `ds` into the memory-mapped .npy `store` and
+    attach them (images, crop_affine, crop_* extras) to `ds`; returns (N,) bool: boxes that
+    leave the image."""
+    centre, side, box_kind = person_boxes(ds, box_mm)
+    affine = crop_affines(centre, side, image_size)
+    ci = ds.camera_index
+    outside = boxes_outside(centre, side, ds.cameras.width[ci], ds.cameras.height[ci])
+    images = np.lib.format.open_memmap(store, mode="w+", dtype=np.uint8,
+                                       shape=(len(ds), image_size, image_size, 3))
+    render_split(ds, kinds, paths, affine, image_size, images, progress)
+    images.flush()
+    ds.images, ds.crop_affine = images, affine
+    ds.extra = {**ds.extra, "crop_centre": centre, "crop_side": side,
+                "crop_box": box_kind, "crop_outside": outside}
+    return outside
