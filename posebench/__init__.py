@@ -12,7 +12,7 @@ __all__ = ["__version__", "evaluate"]
 
 def __getattr__(name: str):
     if name == "evaluate":
-        from posebench.evaluation import evaluate
+        from posebench.evaluation import evaluate  # lazy: keeps `import posebench` light
 
         return evaluate
     raise AttributeError(f"module 'posebench' has no attribute {name!r}")

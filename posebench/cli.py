@@ -15,6 +15,7 @@ import sys
 import click
 
 from posebench import __version__
+from posebench.errors import InputError
 
 #: command name -> ("module", "attribute", short help shown by `posebench --help`)
 COMMANDS: dict[str, tuple[str, str, str]] = {
@@ -107,8 +108,6 @@ def _hoist_debug(args: list[str]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the CLI, turning input errors into one line and exit code 2."""
-    from posebench.errors import InputError
-
     args = _hoist_debug(list(sys.argv[1:] if argv is None else argv))
     debug = bool(args) and args[0] == "--debug"
     try:

@@ -15,15 +15,15 @@ from pathlib import Path
 import numpy as np
 
 from posebench.errors import InputError
+from posebench.io import load_npz, sha256_file
+from posebench.results import load_result, protocol_fingerprint
+from posebench.stats import block_stats, paired_block_test
 
 _KEYS = ("subject", "action", "subaction", "camera", "frame")
 
 
 def load_samples(record: dict, record_path: str | Path) -> dict[str, np.ndarray]:
     """The per-sample arrays of a record, checked against the sha256 the record holds."""
-    from posebench.evaluation import sha256_file
-    from posebench.io import load_npz
-
     ps = record.get("per_sample")
     if not isinstance(ps, dict) or not ps.get("file") or not ps.get("sha256"):
         raise InputError(f"{record_path} has no per-sample file (field 'per_sample'); expected "
@@ -59,8 +59,6 @@ def _pss_fingerprints(rec: dict) -> dict:
 
 def check_comparable(ra: dict, rb: dict, sa: dict, sb: dict) -> None:
     """InputError unless both records are on the same samples, protocol and PSS models."""
-    from posebench.results import protocol_fingerprint
-
     _same("dataset fingerprint", ra.get("dataset", {}).get("fingerprint"),
           rb.get("dataset", {}).get("fingerprint"), "evaluate both on the same dataset")
     pa = ra.get("protocol_fingerprint") or protocol_fingerprint(ra["protocol"])
@@ -86,9 +84,6 @@ def compare_records(path_a: str | Path, path_b: str | Path, *, n_boot: int = 200
     (delta = a - b; low/high: 95% paired sequence-block bootstrap interval of delta;
     p_value: two-sided approximate randomisation over blocks). InputError when the records
     are not on the same samples, protocol and PSS models."""
-    from posebench.results import load_result
-    from posebench.stats import block_stats, paired_block_test
-
     ra, rb = load_result(path_a), load_result(path_b)
     sa, sb = load_samples(ra, path_a), load_samples(rb, path_b)
     check_comparable(ra, rb, sa, sb)

@@ -22,37 +22,49 @@ Rules (recorded in every result under "alignment"):
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from importlib.metadata import version  # not `import sklearn`: seconds at every eval
 from pathlib import Path
 
 import numpy as np
 
+from posebench import __version__
+from posebench import metrics as M
+from posebench.data.dataset import PoseDataset, read_meta, read_split
+from posebench.data.protocol import Protocol, check_applicable, with_ground_truth
+from posebench.data.protocols import default_protocol, get_protocol
+from posebench.data.registry import ensure_dataset, posebench_home
 from posebench.errors import InputError
+from posebench.io import savez_atomic, sha256_file
+from posebench.metrics.pss import (
+    DEFAULT_DEFINITION,
+    PSSEnsemble,
+    clustering_spread,
+    definition_settings,
+    load_pss,
+    source_hash,
+)
+from posebench.predictions import Predictions, load_predictions, match_to_ground_truth
+from posebench.provenance import code_record, external_provenance, git_state, portable_path
+from posebench.pss_models import hits_and_labels
+from posebench.results import (
+    METRIC_ORDER,
+    UNITS,
+    protocol_fingerprint,
+    render_report,
+    write_result,
+)
+from posebench.skeletons import convert, get_skeleton
+from posebench.stats import BLOCK_COLUMNS, block_bootstrap, block_ids, block_stats
 
 KEY_COLUMNS = ("subject", "action", "subaction", "camera", "frame")
 #: Under `gt_root_zeroing` a prediction whose root lies (median) further than this from the
 #: origin is taken to be in the camera frame and refused (a person is ~1 m from its own root
 #: at most; a camera-frame root is metres away).
 ROOT_RELATIVE_LIMIT_MM = 500.0
-#: Display order and labels of metrics in tables.
-METRIC_ORDER = ("mpjpe", "p_mpjpe", "n_mpjpe", "pck", "auc")
-_LABELS = {"mpjpe": "MPJPE", "p_mpjpe": "P-MPJPE", "n_mpjpe": "N-MPJPE", "auc": "AUC",
-           "mpjve": "MPJVE"}
-_UNITS = {"mpjpe": "mm", "p_mpjpe": "mm", "n_mpjpe": "mm", "pck": "%", "auc": "%",
-          "mpjve": "mm"}
-
-
-def metric_label(name: str, pck_threshold: float = 150.0) -> str:
-    """Table label of a metric name ('pss@50' -> 'PSS@50', 'pck' -> 'PCK@150')."""
-    if name == "pck":
-        return f"PCK@{pck_threshold:g}"
-    if name.startswith("pss@"):
-        return "PSS@" + name[4:]
-    return _LABELS.get(name, name)
-
-
 @dataclass
 class Report:
     """Result of `evaluate`.
@@ -78,8 +90,6 @@ class Report:
         """Seeded percentile (1 - alpha) interval of a summary metric, resampling sequence
         blocks (never frames); under action-wise aggregation blocks are resampled within
         actions and the statistic is the mean of per-action means (the reported number)."""
-        from posebench.stats import block_bootstrap
-
         if metric not in self.frame.columns or metric not in self.summary["metrics"]:
             raise InputError(f"no per-sample metric '{metric}' in this report; expected one of "
                              f"{', '.join(self.summary['metrics'])}; pick one of those.")
@@ -109,8 +119,6 @@ class Report:
         """JSON-ready result record: the summary plus per-group tables, ``code`` (version, git
         commit, dirty flag) and ``provenance`` (kind "external" until `posebench eval --out`
         merges what `posebench run` wrote). Paths are stored portably, never absolute."""
-        from posebench.provenance import code_record, external_provenance, portable_path
-
         out = dict(self.summary)
         out["per_group"] = {name: json.loads(df.to_json(orient="index"))
                             for name, df in self.per_group.items()}
@@ -127,8 +135,6 @@ class Report:
 
     def render(self, fmt: str = "table") -> str:
         """Text for `posebench eval --format table|markdown|csv|json`."""
-        from posebench.results import render_report
-
         return render_report(self, fmt)
 
 
@@ -159,34 +165,92 @@ def evaluate(predictions, dataset="synth", protocol=None, pss_models=None,
                  model); see posebench.metrics.pss.DEFINITIONS
     ground_truth another ground-truth array than the protocol's (e.g. "poses_3d" for 3DHP's
                  mmpose layout): scored under the distinct protocol name NAME+gt=ARRAY
+
+    Longer than 60 lines on purpose: the steps are named functions, and the record's summary
+    literal stays here so that every field of a result record is visible in one place.
     """
-    import pandas as pd
-
-    from posebench import metrics as M
-    from posebench.metrics.pss import clustering_spread
-    from posebench.predictions import Predictions, load_predictions, match_to_ground_truth
-    from posebench.pss_models import hits_and_labels
-    from posebench.results import protocol_fingerprint
-    from posebench.skeletons import convert, get_skeleton
-    from posebench.stats import BLOCK_COLUMNS, block_bootstrap, block_ids
-
     notes: list[str] = []
-    if isinstance(predictions, Predictions):
-        preds = predictions
-    elif isinstance(predictions, np.ndarray):
-        preds = Predictions.from_array(predictions)
-    elif isinstance(predictions, (str, Path)):
-        preds = load_predictions(predictions)
-    else:
-        raise InputError(f"predictions of type {type(predictions).__name__} are not supported; "
-                         "expected a path to an .npz, a Predictions object or an (N, J, 3) array;"
-                         " pass one of those.")
+    preds = _as_predictions(predictions)
     ds, kind, root_dir, protocol = _resolve(dataset, protocol, ground_truth)  # after cheap checks
 
     match = match_to_ground_truth(preds, ds, protocol, allow_partial=allow_partial,
                                   joint_order=joint_order, nan_policy=nan_policy)
     notes.extend(match.notes)
-    gt_all, gt_name = _ground_truth(ds, protocol, notes)
+    pred, gt, gt_src, gt_name = _scored_pair(ds, match, protocol, notes)
+    ds_skel = get_skeleton(ds.skeleton)
+    eval_skel = get_skeleton(protocol.eval_skeleton)
+    groups = ds.keys.action[match.rows]
+    root_idx = eval_skel.names.index(protocol.root) if protocol.root in eval_skel.names else None
+    values = _metrics_with_nan_policy(pred, gt, protocol, root_idx, match.nonfinite,
+                                      gt_root=gt_src[:, ds_skel.index(protocol.root)])
+    pss = list(_pss_models(ds, root_dir, protocol, pss_models, pss_k, seed, train, notes,
+                           pss_definition))
+    extra_arrays = _pss_values(pss, match, gt, eval_skel, values)
+    summary_metrics = {name: float(M.aggregate(v, groups, how=protocol.aggregation))
+                       for name, v in values.items()}
+
+    frame = _sample_frame(ds, match, values)
+    ci = {}
+    if n_boot:
+        ci = block_bootstrap(_block_stats(frame, list(values)), protocol.aggregation,
+                             n_boot=n_boot, level=ci_level, seed=seed).as_record()
+    per_group = _per_group_tables(frame, values, protocol, per_action, notes)
+    if per_joint:
+        per_group["joint"] = _per_joint_table(pred, gt, groups, protocol, eval_skel)
+    _add_mpjve(summary_metrics, per_group, pred, gt, ds.keys.take(match.rows), protocol)
+
+    summary = {
+        "format": "posebench-result",
+        "format_version": 1,
+        "metrics": summary_metrics,
+        "ci": ci,
+        "blocks": {"key": list(BLOCK_COLUMNS), "n_blocks": int(frame["block"].max()) + 1
+                   if len(frame) else 0},
+        "headline": protocol.extra.get("headline", "mpjpe"),
+        "units": {k: UNITS.get(k, "fraction") for k in summary_metrics},
+        "protocol": protocol.to_dict(),
+        "protocol_fingerprint": protocol_fingerprint(protocol.to_dict()),
+        "dataset": {"name": ds.name, "kind": kind, "split": ds.split,
+                    "fingerprint": ds.fingerprint(), "num_samples": len(ds)},
+        "ground_truth": gt_name,
+        "predictions": {"source": preds.source, "sha256": preds.sha256,
+                        "num_poses": len(preds), "read_as": _read_as(preds, match)},
+        "pss_models": [info for _, _, info in pss],
+        "n_samples": int(len(match.rows)),
+        "nan_policy": nan_policy,
+        "nonfinite": {"poses": int(match.nonfinite.sum()), "joints": int(match.nan_joints)},
+        "denominators": {name: int(np.count_nonzero(~np.isnan(v)))
+                         for name, v in values.items()},
+        "frame_check": match.frame,
+        "coverage": match.coverage,
+        "alignment": _alignment_statement(protocol),
+        "seed": int(seed),
+        "posebench_version": __version__,
+        "git_commit": git_commit(),
+        "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "notes": notes,
+    }
+    return Report(summary, frame, per_group, extra_arrays)
+
+
+def _as_predictions(predictions) -> Predictions:
+    """A `Predictions` from a path, an (N, J, 3) mm array or a `Predictions`."""
+    if isinstance(predictions, Predictions):
+        return predictions
+    if isinstance(predictions, np.ndarray):
+        return Predictions.from_array(predictions)
+    if isinstance(predictions, (str, Path)):
+        return load_predictions(predictions)
+    raise InputError(f"predictions of type {type(predictions).__name__} are not supported; "
+                     "expected a path to an .npz, a Predictions object or an (N, J, 3) array;"
+                     " pass one of those.")
+
+
+def _scored_pair(ds, match, protocol, notes: list[str]):
+    """(pred, gt, gt_src, gt_name): the (M, J', 3) mm prediction as scored and the ground truth
+    in the evaluation skeleton centred on the protocol's root, plus the (M, J, 3) mm ground
+    truth in the dataset skeleton and the name of its array. Refuses missing 3D truth."""
+    gt_all, gt_name = ground_truth_of(ds, protocol, notes)
     gt_src = gt_all[match.rows]
     if not np.isfinite(gt_src).all():
         raise InputError(f"dataset '{ds.name}' split '{ds.split}' has no finite 3D ground truth "
@@ -196,15 +260,12 @@ def evaluate(predictions, dataset="synth", protocol=None, pss_models=None,
     ds_skel = get_skeleton(ds.skeleton)
     eval_skel = get_skeleton(protocol.eval_skeleton)
     gt = convert(gt_src, ds_skel, eval_skel) - gt_src[:, ds_skel.index(protocol.root)][:, None]
-    pred = _scored_prediction(match, protocol)
+    return _scored_prediction(match, protocol), gt, gt_src, gt_name
 
-    groups = ds.keys.action[match.rows]
-    root_idx = eval_skel.names.index(protocol.root) if protocol.root in eval_skel.names else None
-    values = _metrics_with_nan_policy(M, pred, gt, protocol, root_idx, match.nonfinite,
-                                      gt_root=gt_src[:, ds_skel.index(protocol.root)])
-    pss = list(_pss_models(ds, root_dir, protocol, pss_models, pss_k, seed, train, notes,
-                           pss_definition))
-    pss_info = [info for _, _, info in pss]
+
+def _pss_values(pss, match, gt: np.ndarray, eval_skel, values: dict) -> dict:
+    """Score every PSS model: adds ``values["pss@k"]`` (M,) (share of the ensemble's models
+    hit) and each model's spread to its info; returns the ``"pss@k.hits"`` (M, R) arrays."""
     try:
         all_hits, gt_labels = (hits_and_labels([model for _, model, _ in pss],
                                                match.poses - match.root[:, None], gt)
@@ -223,9 +284,13 @@ def evaluate(predictions, dataset="synth", protocol=None, pss_models=None,
         spread = clustering_spread(hits)
         info.update({key: spread[key] for key in ("member_sd", "clustering_sd",
                                                   "binomial_sd")})
+    return extra_arrays
 
-    summary_metrics = {name: float(M.aggregate(v, groups, how=protocol.aggregation))
-                       for name, v in values.items()}
+
+def _sample_frame(ds, match, values: dict):
+    """DataFrame, one row per scored sample: position, row, key columns, scene (when the
+    dataset has it), sequence ``block`` id and one column per metric."""
+    import pandas as pd  # lazy: ~0.3 s, only when scoring (not for `posebench keys`)
 
     frame = pd.DataFrame({"position": match.positions, "row": match.rows})
     keys = ds.keys.take(match.rows)
@@ -236,73 +301,47 @@ def evaluate(predictions, dataset="synth", protocol=None, pss_models=None,
     frame["block"] = block_ids(*(np.asarray(frame[c]) for c in BLOCK_COLUMNS))[0]
     for name, v in values.items():
         frame[name] = v
-    ci = {}
-    if n_boot:
-        ci = block_bootstrap(_block_stats(frame, list(values)), protocol.aggregation,
-                             n_boot=n_boot, level=ci_level, seed=seed).as_record()
+    return frame
 
-    per_group = _per_group_tables(M, frame, values, protocol, per_action, notes)
-    if per_joint:
-        errs = M.per_joint_errors(pred, gt)
-        per_group["joint"] = pd.DataFrame(
-            {"mpjpe": [float(M.aggregate(errs[:, j], groups, how=protocol.aggregation))
-                       for j in range(errs.shape[1])]},
-            index=pd.Index(eval_skel.names, name="joint"))
 
-    if _mpjve_allowed(protocol):
-        by_action = mpjve_by_action(pred, gt, ds.keys.take(match.rows))
-        if by_action:
-            summary_metrics["mpjve"] = float(np.mean(list(by_action.values())))
-            if "action" in per_group:
-                t = per_group["action"]
-                t["mpjve"] = [by_action.get(a, np.nan) for a in t.index]
+def _per_joint_table(pred, gt, groups, protocol, eval_skel):
+    """DataFrame of per-joint MPJPE (mm), aggregated as the protocol aggregates."""
+    import pandas as pd  # lazy: ~0.3 s, only when scoring (not for `posebench keys`)
 
+    errs = M.per_joint_errors(pred, gt)
+    return pd.DataFrame(
+        {"mpjpe": [float(M.aggregate(errs[:, j], groups, how=protocol.aggregation))
+                   for j in range(errs.shape[1])]},
+        index=pd.Index(eval_skel.names, name="joint"))
+
+
+def _add_mpjve(summary_metrics: dict, per_group: dict, pred, gt, keys, protocol) -> None:
+    """MPJVE (mean over actions) into the summary and the per-action table, where the
+    protocol scores consecutive frames (`_mpjve_allowed`)."""
+    if not _mpjve_allowed(protocol):
+        return
+    by_action = mpjve_by_action(pred, gt, keys)
+    if by_action:
+        summary_metrics["mpjve"] = float(np.mean(list(by_action.values())))
+        if "action" in per_group:
+            t = per_group["action"]
+            t["mpjve"] = [by_action.get(a, np.nan) for a in t.index]
+
+
+def _alignment_statement(protocol) -> str:
+    """The record's "alignment" sentence: centring, alignments and aggregation."""
     over = "actions of per-action means" if protocol.aggregation == "action" else "samples"
-    pdict = protocol.to_dict()
-    summary = {
-        "format": "posebench-result",
-        "format_version": 1,
-        "metrics": summary_metrics,
-        "ci": ci,
-        "blocks": {"key": list(BLOCK_COLUMNS), "n_blocks": int(frame["block"].max()) + 1
-                   if len(frame) else 0},
-        "headline": protocol.extra.get("headline", "mpjpe"),
-        "units": {k: _UNITS.get(k, "fraction") for k in summary_metrics},
-        "protocol": pdict,
-        "protocol_fingerprint": protocol_fingerprint(pdict),
-        "dataset": {"name": ds.name, "kind": kind, "split": ds.split,
-                    "fingerprint": ds.fingerprint(), "num_samples": len(ds)},
-        "ground_truth": gt_name,
-        "predictions": {"source": preds.source, "sha256": preds.sha256,
-                        "num_poses": len(preds), "read_as": _read_as(preds, match)},
-        "pss_models": pss_info,
-        "n_samples": int(len(match.rows)),
-        "nan_policy": nan_policy,
-        "nonfinite": {"poses": int(match.nonfinite.sum()), "joints": int(match.nan_joints)},
-        "denominators": {name: int(np.count_nonzero(~np.isnan(v)))
-                         for name, v in values.items()},
-        "frame_check": match.frame,
-        "coverage": match.coverage,
-        "alignment": (("ground truth root-centred at "
-                       f"'{protocol.root}', prediction scored as given (gt_root_zeroing)"
-                       if protocol.gt_root_zeroing else
-                       f"both poses root-centred at '{protocol.root}'")
-                      + " before MPJPE, PCK and AUC; "
-                      "P-MPJPE: similarity Procrustes; N-MPJPE: "
-                      f"{protocol.n_mpjpe_scale} scale; aggregation: mean over {over}"),
-        "seed": int(seed),
-        "posebench_version": _version(),
-        "git_commit": git_commit(),
-        "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "notes": notes,
-    }
-    return Report(summary, frame, per_group, extra_arrays)
+    return (("ground truth root-centred at "
+             f"'{protocol.root}', prediction scored as given (gt_root_zeroing)"
+             if protocol.gt_root_zeroing else
+             f"both poses root-centred at '{protocol.root}'")
+            + " before MPJPE, PCK and AUC; "
+            "P-MPJPE: similarity Procrustes; N-MPJPE: "
+            f"{protocol.n_mpjpe_scale} scale; aggregation: mean over {over}")
 
 
 def _block_stats(frame, names: list[str]):
     """Per-block sums/counts of metrics `names` of a report frame (stratum: action)."""
-    from posebench.stats import block_stats
-
     return block_stats({n: np.asarray(frame[n], dtype=np.float64) for n in names},
                        np.asarray(frame["block"]), stratum_of_sample=np.asarray(frame["action"]))
 
@@ -317,22 +356,12 @@ def write_record(report: Report, path: str | Path, record: dict | None = None) -
     """Write the per-sample file (`samples_path`, npz, no pickle) and then the JSON record
     (default `report.record()`) with ``per_sample = {file, sha256}``; both atomically.
     Returns the record written."""
-    from posebench.io import savez_atomic
-    from posebench.results import write_result
-
     rec = dict(report.record() if record is None else record)
     npz = samples_path(path)
     savez_atomic(npz, **report.per_sample_arrays())
     rec["per_sample"] = {"file": npz.name, "sha256": sha256_file(npz)}
     write_result(path, rec)
     return rec
-
-
-def sha256_file(path: str | Path) -> str:
-    """sha256 of a file's bytes (`posebench.io.sha256_file`)."""
-    from posebench.io import sha256_file as _sha
-
-    return _sha(path)
 
 
 def _mpjve_allowed(protocol) -> bool:
@@ -380,7 +409,7 @@ def _read_as(preds, match) -> dict:
     return out
 
 
-def _per_sample_metrics(M, pred: np.ndarray, gt: np.ndarray, protocol,
+def _per_sample_metrics(pred: np.ndarray, gt: np.ndarray, protocol,
                         root_idx: int | None, gt_root: np.ndarray | None = None
                         ) -> dict[str, np.ndarray]:
     """(M,) arrays of the protocol's non-PSS metrics on root-centred poses.
@@ -417,12 +446,12 @@ def _per_sample_metrics(M, pred: np.ndarray, gt: np.ndarray, protocol,
         funcs = {
             "mpjpe": lambda: M.mpjpe(pred, gt),
             "p_mpjpe": lambda: M.p_mpjpe(pred, gt),
-            "n_mpjpe": lambda: _n_mpjpe(M, pred, gt, protocol, root_idx),
+            "n_mpjpe": lambda: _n_mpjpe(pred, gt, protocol, root_idx),
             "pck": lambda: M.pck(pred, gt, threshold=protocol.pck_threshold),
             "auc": lambda: M.auc(pred, gt, thresholds=thresholds),
         }
         out = {m: np.asarray(funcs[m](), dtype=np.float64) for m in wanted}
-    _apply_anchor_options(M, out, pred, gt, protocol, root_idx, gt_root, thresholds)
+    _apply_anchor_options(out, pred, gt, protocol, root_idx, gt_root, thresholds)
     return out
 
 
@@ -442,11 +471,9 @@ def _scored_prediction(match, protocol) -> np.ndarray:
     return np.asarray(match.poses, dtype=np.float64)
 
 
-def _apply_anchor_options(M, out: dict, pred, gt, protocol, root_idx, gt_root,
+def _apply_anchor_options(out: dict, pred, gt, protocol, root_idx, gt_root,
                           thresholds) -> None:
     """Replace the metrics that the protocol's named anchor options change (in place)."""
-    from posebench.skeletons import get_skeleton
-
     if "p_mpjpe" in out and protocol.p_mpjpe_reroot_after_alignment:
         if root_idx is None:
             raise InputError(f"protocol {protocol.name} re-roots P-MPJPE on '{protocol.root}' "
@@ -476,7 +503,7 @@ def _apply_anchor_options(M, out: dict, pred, gt, protocol, root_idx, gt_root,
             out["auc"] = np.asarray(M.auc(p, g, thresholds=thresholds), dtype=np.float64)
 
 
-def _metrics_with_nan_policy(M, pred: np.ndarray, gt: np.ndarray, protocol,
+def _metrics_with_nan_policy(pred: np.ndarray, gt: np.ndarray, protocol,
                              root_idx: int | None, nonfinite: np.ndarray,
                              gt_root: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """`_per_sample_metrics` where poses flagged `nonfinite` (NaN joints, "miss" policy) get
@@ -485,14 +512,12 @@ def _metrics_with_nan_policy(M, pred: np.ndarray, gt: np.ndarray, protocol,
     Only finite poses enter the alignment metrics; the NaN-pose values are computed here from
     per-joint distances of the root-centred poses (strict <, as `metrics.pck` / `metrics.auc`)."""
     if not nonfinite.any():
-        return _per_sample_metrics(M, pred, gt, protocol, root_idx, gt_root=gt_root)
+        return _per_sample_metrics(pred, gt, protocol, root_idx, gt_root=gt_root)
     ok = ~nonfinite
-    good = _per_sample_metrics(M, pred[ok], gt[ok], protocol, root_idx,
+    good = _per_sample_metrics(pred[ok], gt[ok], protocol, root_idx,
                                gt_root=None if gt_root is None else gt_root[ok])
     e = np.linalg.norm(pred[nonfinite] - gt[nonfinite], axis=-1)  # (B, J), NaN joints stay NaN
     if protocol.pck_joints is not None:  # PCK/AUC over the anchor's joint groups only
-        from posebench.skeletons import get_skeleton
-
         names = get_skeleton(protocol.eval_skeleton).names
         e = e[:, [names.index(j) for j in protocol.pck_joints]]
     start, stop, step = protocol.auc_thresholds
@@ -509,7 +534,7 @@ def _metrics_with_nan_policy(M, pred: np.ndarray, gt: np.ndarray, protocol,
     return out
 
 
-def _n_mpjpe(M, pred: np.ndarray, gt: np.ndarray, protocol, root_idx: int | None) -> np.ndarray:
+def _n_mpjpe(pred: np.ndarray, gt: np.ndarray, protocol, root_idx: int | None) -> np.ndarray:
     """N-MPJPE of root-centred poses; an unscored root is appended as a zero joint."""
     if root_idx is not None:
         return M.n_mpjpe(pred, gt, scale=protocol.n_mpjpe_scale, root=root_idx)
@@ -527,8 +552,8 @@ def _n_mpjpe(M, pred: np.ndarray, gt: np.ndarray, protocol, root_idx: int | None
     return out * ((j + 1) / j)
 
 
-def _per_group_tables(M, frame, values, protocol, per_action: bool, notes: list[str]) -> dict:
-    import pandas as pd
+def _per_group_tables(frame, values, protocol, per_action: bool, notes: list[str]) -> dict:
+    import pandas as pd  # lazy: ~0.3 s, only when scoring (not for `posebench keys`)
 
     fields = list(protocol.extra.get("breakdowns", ()))
     if per_action and "action" not in fields:
@@ -557,8 +582,6 @@ def protocol_keys(dataset="synth", protocol=None,
     image_path (M,) and crop_affine (M, 2, 3) where the dataset has them; joint_names
     (dataset skeleton), eval_joint_names; dataset_name, dataset_fingerprint, protocol_name.
     """
-    from posebench.skeletons import get_skeleton
-
     ds, _, _, p = _resolve(dataset, protocol, ground_truth)
     rows = p.select(ds)
     keys = ds.keys.take(rows)
@@ -585,37 +608,28 @@ def _resolve(dataset, protocol, ground_truth: str | None = None):
     """(test PoseDataset, dataset kind, dataset folder or None, Protocol), after checking that
     the protocol can score this dataset as its anchor does (`check_applicable`); an explicit
     `ground_truth` other than the protocol's gives the distinct protocol NAME+gt=ARRAY."""
-    from posebench.data.dataset import PoseDataset, read_meta, read_split
-    from posebench.data.protocols import (
-        Protocol,
-        check_applicable,
-        default_protocol,
-        get_protocol,
-        with_ground_truth,
-    )
-    from posebench.data.registry import ensure_dataset
-
     if isinstance(dataset, PoseDataset):
         kind = dataset.meta.get("kind", "*")
         root = dataset.meta.get("root")
-        p = _protocol(protocol, kind, get_protocol, default_protocol, Protocol)
+        p = _protocol(protocol, kind)
         ds = dataset
     elif isinstance(dataset, (str, Path)):
         root = ensure_dataset(str(dataset))
         kind = read_meta(root).get("kind", "*")
-        p = _protocol(protocol, kind, get_protocol, default_protocol, Protocol)
-        _check_kind(p, kind, str(dataset))
+        p = _protocol(protocol, kind)
+        check_kind(p, kind, str(dataset))
         ds = read_split(root, p.split)
     else:
         raise InputError(f"dataset of type {type(dataset).__name__} is not supported; expected "
                          "a dataset name, a dataset folder or a PoseDataset; pass one of those.")
-    _check_kind(p, kind, ds.name)
+    check_kind(p, kind, ds.name)
     p = with_ground_truth(p, ground_truth)
     check_applicable(p, ds, p.select(ds))
     return ds, kind, (Path(root) if root else None), p
 
 
-def _protocol(protocol, kind, get_protocol, default_protocol, Protocol):
+def _protocol(protocol, kind: str) -> Protocol:
+    """The Protocol named or given, or the dataset kind's default."""
     if protocol is None:
         return default_protocol(kind)
     if isinstance(protocol, Protocol):
@@ -623,14 +637,15 @@ def _protocol(protocol, kind, get_protocol, default_protocol, Protocol):
     return get_protocol(str(protocol))
 
 
-def _check_kind(protocol, kind: str, name: str) -> None:
+def check_kind(protocol, kind: str, name: str) -> None:
+    """Refuse a protocol written for another dataset kind (InputError, one sentence)."""
     if kind != "*" and protocol.dataset_kind not in ("*", kind):
         raise InputError(f"protocol {protocol.name} is for {protocol.dataset_kind} datasets but "
                          f"'{name}' is of kind {kind}; expected a matching pair; pick a protocol "
                          "for this dataset (`posebench protocols`).")
 
 
-def _ground_truth(ds, protocol, notes: list[str]) -> tuple[np.ndarray, str]:
+def ground_truth_of(ds, protocol, notes: list[str]) -> tuple[np.ndarray, str]:
     """(N, J, 3) mm ground truth named by the protocol; never a silent substitute."""
     name = protocol.ground_truth
     if name == "poses_3d":
@@ -651,12 +666,6 @@ def pss_cache_path(train_fingerprint: str, eval_skeleton: str, k: int, seed: int
     fingerprint, skeleton, k, seed and definition, plus a key over everything else that
     changes the labels: the definition's settings (members, algorithm, n_init, subsample
     cap, normalisation), the scikit-learn version and a hash of the PSS source."""
-    import hashlib
-    from importlib.metadata import version  # not `import sklearn`: seconds at every eval
-
-    from posebench.data.registry import posebench_home
-    from posebench.metrics.pss import DEFAULT_DEFINITION, definition_settings, source_hash
-
     definition = definition or DEFAULT_DEFINITION
     key = {"settings": definition_settings(definition), "normalization": "root_unit_norm",
            "sklearn": version("scikit-learn"), "pss_source": source_hash()}
@@ -667,8 +676,6 @@ def pss_cache_path(train_fingerprint: str, eval_skeleton: str, k: int, seed: int
 
 def _pss_models(ds, root_dir, protocol, paths, ks, seed, train, notes, definition=None):
     """Yield ("pss@k", PSSEnsemble, info) for every PSS model used."""
-    from posebench.metrics.pss import DEFAULT_DEFINITION, PSSEnsemble, load_pss
-
     definition = definition or DEFAULT_DEFINITION
     if paths:
         for p in paths:
@@ -692,8 +699,6 @@ def _pss_models(ds, root_dir, protocol, paths, ks, seed, train, notes, definitio
         notes.append(f"PSS skipped: dataset '{ds.name}' has no training split with 3D ground "
                      "truth to fit the pose clusters on (pass --pss-model to use a saved model)")
         return
-    from posebench.skeletons import convert, get_skeleton
-
     eval_skel = get_skeleton(protocol.eval_skeleton)
     poses = None
     for k in ks:
@@ -703,10 +708,8 @@ def _pss_models(ds, root_dir, protocol, paths, ks, seed, train, notes, definitio
         else:
             if poses is None:
                 if train is None:
-                    from posebench.data.dataset import read_split
-
                     train = read_split(root_dir, "train")
-                poses = _pss_training_poses(train, eval_skel, convert, get_skeleton)
+                poses = pss_training_poses(train, eval_skel)
             model = PSSEnsemble(k=int(k), definition=definition, seed=seed,
                                 root=eval_skel.root).fit(poses)
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -719,7 +722,7 @@ def _pss_models(ds, root_dir, protocol, paths, ks, seed, train, notes, definitio
                 "eval_skeleton": eval_skel.name, "seed": int(seed)})
 
 
-def _pss_training_poses(train, eval_skel, convert, get_skeleton) -> np.ndarray:
+def pss_training_poses(train, eval_skel) -> np.ndarray:
     """(N, J', 3) root-centred training ground truth in the evaluation skeleton."""
     src = get_skeleton(train.skeleton)
     p = train.poses_3d[np.isfinite(train.poses_3d).all(axis=(1, 2))]
@@ -730,8 +733,6 @@ def _pss_training_poses(train, eval_skel, convert, get_skeleton) -> np.ndarray:
 def _training_fingerprint(root_dir) -> str | None:
     """Fingerprint of the dataset's training split as recorded in meta.json (None: no split
     with 3D ground truth)."""
-    from posebench.data.dataset import read_meta, read_split
-
     if root_dir is None:
         return None
     splits = read_meta(root_dir).get("splits", {})
@@ -742,14 +743,6 @@ def _training_fingerprint(root_dir) -> str | None:
 
 
 # ------------------------------------------------------------------------------ provenance
-def _version() -> str:
-    from posebench import __version__
-
-    return __version__
-
-
 def git_commit() -> str | None:
     """HEAD commit of the checkout posebench runs from, when it is a git checkout."""
-    from posebench.provenance import git_state
-
     return git_state()["git_commit"]

@@ -193,16 +193,50 @@ def check_frame(pred: np.ndarray, gt: np.ndarray, gt_names: tuple[str, ...],
     if len(rows) == 0:
         summary["skipped"] = "no sample with finite prediction and ground truth"
         return summary
+
     p_all, g_all = pred[rows], gt[rows]
     readings = [declared] + [r for r in alternatives if r.names != declared.names]
-    cands = []  # (error, changes, description, fix, reading, mirror, axes idx, scale)
+    cands = _candidates(p_all, g_all, readings, gt_names,
+                        None if groups is None else np.asarray(groups)[rows], summary)
+    if cands is None:
+        return summary
+    declared_err = cands[0][0]
+    summary["declared_error_mm"] = round(declared_err, 3)
+    best_err = min(c[0] for c in cands[1:]) if len(cands) > 1 else declared_err
+    tied = [c for c in cands[1:] if c[0] <= best_err * TIE + 1e-9]
+
+    def changes(c):
+        return (c[1] != 0) + c[2] + (c[3] != 0) + (c[4] != 1.0)
+
+    best = min(tied, key=lambda c: (changes(c), c[3] == ROTATION, c[0])) if tied else cands[0]
+    causes, fixes = _explain(best, readings, summary)
+    summary["best_alternative"] = "; ".join(causes) if causes else declared.label
+    summary["best_alternative_error_mm"] = round(best[0], 3)
+    if declared_err >= RATIO * best[0] and declared_err - best[0] >= MIN_GAIN_MM:
+        raise InputError(
+            f"{source}: read as {declared.label} the predictions are {declared_err:.0f} mm from "
+            f"the ground truth (median over {len(rows)} samples, centred) but only "
+            f"{best[0]:.0f} mm if {' and '.join(causes)}; expected millimetres in the camera "
+            f"frame in the declared joint order; {', and '.join(fixes)}.")
+    return summary
+
+
+def _candidates(p_all: np.ndarray, g_all: np.ndarray, readings: list[Reading],
+                gt_names: tuple[str, ...], groups: np.ndarray | None,
+                summary: dict) -> list[tuple] | None:
+    """Median centred error of every reading x mirror x axes x scale (and, for the declared
+    reading, one fixed rotation per group), as (error mm, reading idx, mirror, axes idx,
+    scale); the first is the declared reading as given. Records the units factor (and
+    rotation angle) in `summary`; None (with summary["skipped"]) when the declared reading
+    shares too few joints with the ground truth."""
+    cands = []
     u = None
     for ri, reading in enumerate(readings):
         common = [n for n in reading.names if n in gt_names]
         if len(common) < MIN_COMMON_JOINTS:
             if ri == 0:
                 summary["skipped"] = "fewer than 4 joints shared with the ground truth"
-                return summary
+                return None
             continue
         for mirror in (False, True):
             names = mirror_names(reading.names) if mirror else reading.names
@@ -219,18 +253,14 @@ def check_frame(pred: np.ndarray, gt: np.ndarray, gt_names: tuple[str, ...],
                     cands.append((float(med[a, si]), ri, mirror, a, s))
             if groups is not None and ri == 0 and not mirror:
                 for s in scales:
-                    err, angle = group_rotation_errors(s * p, g, np.asarray(groups)[rows])
+                    err, angle = group_rotation_errors(s * p, g, groups)
                     cands.append((float(np.median(err)), 0, False, ROTATION, s))
                     summary.setdefault("rotation_deg", round(angle, 1))
-    declared_err = cands[0][0]
-    summary["declared_error_mm"] = round(declared_err, 3)
-    best_err = min(c[0] for c in cands[1:]) if len(cands) > 1 else declared_err
-    tied = [c for c in cands[1:] if c[0] <= best_err * TIE + 1e-9]
+    return cands
 
-    def changes(c):
-        return (c[1] != 0) + c[2] + (c[3] != 0) + (c[4] != 1.0)
 
-    best = min(tied, key=lambda c: (changes(c), c[3] == ROTATION, c[0])) if tied else cands[0]
+def _explain(best: tuple, readings: list[Reading], summary: dict) -> tuple[list[str], list[str]]:
+    """(causes, fixes): one sentence piece per change the best candidate makes."""
     causes, fixes = [], []
     if best[1] != 0:
         r = readings[best[1]]
@@ -255,12 +285,4 @@ def check_frame(pred: np.ndarray, gt: np.ndarray, gt_names: tuple[str, ...],
         causes.append(f"the axes are not the camera frame's (x right, y down, z forward): they "
                       f"fit as ({desc})")
         fixes.append(f"use {fix}")
-    summary["best_alternative"] = "; ".join(causes) if causes else declared.label
-    summary["best_alternative_error_mm"] = round(best[0], 3)
-    if declared_err >= RATIO * best[0] and declared_err - best[0] >= MIN_GAIN_MM:
-        raise InputError(
-            f"{source}: read as {declared.label} the predictions are {declared_err:.0f} mm from "
-            f"the ground truth (median over {len(rows)} samples, centred) but only "
-            f"{best[0]:.0f} mm if {' and '.join(causes)}; expected millimetres in the camera "
-            f"frame in the declared joint order; {', and '.join(fixes)}.")
-    return summary
+    return causes, fixes

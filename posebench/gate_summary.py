@@ -23,7 +23,10 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from posebench import results
+from posebench.comparison import compare_records
 from posebench.errors import InputError
+from posebench.results import load_result
 
 #: Methods that train with torch (their numbers move across machines), for records that predate
 #: provenance (`record["run"]["method"]`).
@@ -74,8 +77,6 @@ def is_trained(rec: dict) -> bool:
 
 def _decide(result: dict, baseline: dict, tolerances: dict):
     """The gate's own decision object (CheckOutcome) and its refusal, if any."""
-    from posebench import results
-
     gate = getattr(results, "gate", None)
     if gate is not None:
         out = gate(result, baseline, tolerances)
@@ -88,10 +89,6 @@ def _decide(result: dict, baseline: dict, tolerances: dict):
 
 def _paired(result_path, baseline_path, n_boot: int) -> tuple[dict | None, str | None]:
     try:
-        from posebench.comparison import compare_records
-    except ImportError:
-        return None, "paired test unavailable (posebench.comparison missing)"
-    try:
         return compare_records(result_path, baseline_path, n_boot=n_boot, seed=0), None
     except InputError as exc:
         return None, f"paired test not run: {exc}"
@@ -101,8 +98,6 @@ def summarize(result_path: str | Path, baseline_path: str | Path,
               tolerances: dict | None = None, *, require_significant: bool = False,
               n_boot: int = 2000) -> Summary:
     """The gate's decision for two record files, with the significance refinement."""
-    from posebench.results import load_result
-
     result, baseline = load_result(result_path), load_result(baseline_path)
     outcome, refused = _decide(result, baseline, dict(tolerances or {}))
     s = Summary(notes=list(getattr(outcome, "notes", [])), refused=refused)

@@ -7,6 +7,7 @@ arrays, numpy scalars/dtypes and plain builtins (dict, list, tuple, str, numbers
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import json
 import os
@@ -64,8 +65,14 @@ class _RestrictedUnpickler(pickle.Unpickler):
 
 def restricted_unpickle(data: bytes, source: str = "the file") -> object:
     """Unpickle `data` allowing only numpy arrays and builtin containers/scalars."""
+    return unpickle_stream(io.BytesIO(data), source)
+
+
+def unpickle_stream(fh, source: str = "the file") -> object:
+    """`restricted_unpickle` reading straight from a binary stream (e.g. an .npy member of a
+    zip, after its header), without a copy of the payload in memory."""
     try:
-        return _RestrictedUnpickler(io.BytesIO(data), source).load()
+        return _RestrictedUnpickler(fh, source).load()
     except InputError:
         raise
     except Exception as exc:  # truncated or corrupt pickle stream
@@ -74,6 +81,26 @@ def restricted_unpickle(data: bytes, source: str = "the file") -> object:
             f"{exc}); expected an intact file from the dataset's converter; re-download or "
             "re-create it."
         ) from None
+
+
+def read_npy_header(fh) -> tuple[tuple[int, ...], bool, np.dtype]:
+    """(shape, fortran order, dtype) of the .npy stream `fh`, left at the start of the data."""
+    version = np.lib.format.read_magic(fh)
+    if version == (1, 0):
+        return np.lib.format.read_array_header_1_0(fh)
+    return np.lib.format.read_array_header_2_0(fh)
+
+
+@contextlib.contextmanager
+def unreadable_npz(what: str, expected: str) -> Iterator[None]:
+    """Turn a corrupt or truncated .npz (BadZipFile, OSError, EOFError, ValueError) met inside
+    the block into one sentence: "`what` (Error: detail); `expected`". InputErrors pass."""
+    try:
+        yield
+    except InputError:
+        raise
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+        raise InputError(f"{what} ({type(exc).__name__}: {exc}); {expected}") from None
 
 
 def load_pickle_file(path: str | os.PathLike) -> object:
@@ -211,8 +238,6 @@ def _json_default(o):
 
 def sha256_file(path: str | os.PathLike) -> str:
     """sha256 hex digest of a file's bytes, read in 1 MiB chunks."""
-    import hashlib
-
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):

@@ -13,11 +13,15 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tabulate import tabulate
+
+from posebench.comparison import compare_records
 from posebench.errors import InputError
+from posebench.io import atomic_path
+from posebench.results import LOWER_IS_BETTER, format_value, load_result, metric_label
 
 #: Paired-test level used for rank ties.
 TIE_LEVEL = 0.95
@@ -57,15 +61,11 @@ def headline_of(rec: dict) -> str:
 
 
 def lower_is_better(metric: str) -> bool:
-    from posebench.results import LOWER_IS_BETTER
-
     return metric in LOWER_IS_BETTER
 
 
 def read_records(folder: str | Path) -> tuple[list[tuple[Path, dict]], list[str]]:
     """(path, record) for every result record under `folder` and notes for skipped JSON."""
-    from posebench.results import load_result
-
     folder = Path(folder)
     if not folder.is_dir():
         raise InputError(f"{folder} is not a folder; expected a folder of result records "
@@ -130,13 +130,8 @@ def _rank(items: list[Entry], metric: str, notes: list[str], n_boot: int) -> Non
 
 def paired_tie(a: Entry, b: Entry, metric: str, n_boot: int) -> bool | None:
     """True when the paired difference of `metric` (b - a) is not significant, False when it
-    is, None when it cannot be tested (no per-sample results, foreign samples, no
-    `posebench.comparison`)."""
+    is, None when it cannot be tested (no per-sample results, foreign samples)."""
     if not (a.record.get("per_sample") and b.record.get("per_sample")):
-        return None
-    try:
-        from posebench.comparison import compare_records
-    except ImportError:
         return None
     try:
         res = compare_records(b.path, a.path, n_boot=n_boot, seed=0)
@@ -159,8 +154,6 @@ def ci_of(rec: dict, metric: str) -> tuple[float, float] | None:
 
 def value_cell(rec: dict, metric: str) -> str:
     """'47.36 [46.91, 47.80]' (value and 95% interval) or the value alone, '-' when absent."""
-    from posebench.results import format_value
-
     v = rec["metrics"].get(metric)
     if not isinstance(v, (int, float)):
         return "-"
@@ -203,10 +196,6 @@ def coverage_cell(rec: dict) -> str:
 # ------------------------------------------------------------------------------ tables
 def render(board: Board) -> tuple[str, str]:
     """(markdown, csv) of a board."""
-    from tabulate import tabulate
-
-    from posebench.evaluation import metric_label
-
     names = board.metrics
     md = ["# Leaderboard", "",
           "Each metric: value [95% sequence-block bootstrap interval]. Rank: '=' not "
@@ -256,11 +245,21 @@ def build(folder: str | Path, *, ranks: bool = True) -> tuple[str, str, int, lis
     return md, table, board.n, board.notes
 
 
-def record_summary(rec: dict) -> dict:
-    """JSON-ready compact row (used by the site)."""
-    return {"metrics": rec.get("metrics", {}), "ci": rec.get("ci", {}),
-            "provenance": provenance_of(rec), "coverage": rec.get("coverage", {})}
+def build_leaderboard(folder: str | Path) -> tuple[str, str, int]:
+    """(markdown, csv, number of records) for every result record under `folder`: each metric
+    with its 95% interval, ranks with ties from the paired test, coverage and compact
+    provenance. Non-record JSON is skipped with a note."""
+    md, table, n, _notes = build(folder)
+    return md, table, n
 
 
-def dumps(obj) -> str:
-    return json.dumps(obj, sort_keys=True)
+def write_leaderboard(folder: str | Path, md_path: str | Path | None = None,
+                      csv_path: str | Path | None = None) -> tuple[Path, Path, int]:
+    """Build and write LEADERBOARD.md and leaderboard.csv (atomically) for a folder of records."""
+    md, table, n = build_leaderboard(folder)
+    md_path = Path(md_path or Path(folder) / "LEADERBOARD.md")
+    csv_path = Path(csv_path or Path(folder) / "leaderboard.csv")
+    for path, text in ((md_path, md), (csv_path, table)):
+        with atomic_path(path) as tmp:
+            tmp.write_text(text if text.endswith("\n") else text + "\n")
+    return md_path, csv_path, n

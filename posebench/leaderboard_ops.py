@@ -26,10 +26,17 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from posebench.errors import InputError
+from posebench.gate_summary import is_trained
+from posebench.io import atomic_path, write_json_atomic
+from posebench.leaderboard import Entry, entry_name, read_records, write_leaderboard
+from posebench.provenance import machine_paths
+from posebench.results import DEFAULT_TOLERANCES, load_result, protocol_fingerprint
+from posebench.site.data import load_samples
 
 PROVENANCE_FIELDS = ("kind", "method", "seed", "command")
 
@@ -101,8 +108,6 @@ def _evaluate(rec: dict, cmd: list[str], preds: Path, out: Path, cwd: Path) -> N
 
 def rerun(path: Path, rec: dict, work: Path, cache: dict) -> Path:
     """Re-run one record's command in `work` and return the new record's path."""
-    from posebench.results import load_result
-
     cmd = _command(path, rec)
     kind = rec["provenance"]["kind"]
     if kind == "run":
@@ -135,8 +140,6 @@ def rerun(path: Path, rec: dict, work: Path, cache: dict) -> Path:
 
 def moved_metrics(old: dict, new: dict, trained: bool) -> list[str]:
     """Metrics of `old` that `new` does not reproduce (reasons in words)."""
-    from posebench.results import DEFAULT_TOLERANCES
-
     out = []
     if not trained:
         a, b = (old.get("predictions") or {}).get("sha256"), \
@@ -165,9 +168,6 @@ def moved_metrics(old: dict, new: dict, trained: bool) -> list[str]:
 
 def _install(new_path: Path, old_path: Path, old: dict) -> None:
     """Copy the new record (and its per-sample file) over the old one, atomically."""
-    from posebench.io import atomic_path, write_json_atomic
-    from posebench.results import load_result
-
     new = load_result(new_path)
     for key in ("provenance", "method", "variant"):  # what the entry was reproduced from
         if key not in new and key in old:
@@ -185,12 +185,6 @@ def _install(new_path: Path, old_path: Path, old: dict) -> None:
 def reproduce(folder: str | Path, *, only: tuple[str, ...] = (), check: bool = False,
               echo=print) -> list[Rerun]:
     """Re-run every (or the `only`) entries of a leaderboard folder; see the module doc."""
-    import time
-
-    from posebench.gate_summary import is_trained
-    from posebench.leaderboard import entry_name, read_records
-    from posebench.results import load_result, write_leaderboard
-
     folder = Path(folder)
     records, _notes = read_records(folder)
     chosen = [(p, r) for p, r in records
@@ -224,9 +218,6 @@ def reproduce(folder: str | Path, *, only: tuple[str, ...] = (), check: bool = F
 def validate_for_board(path: str | Path, folder: str | Path) -> dict:
     """The record at `path` if it may enter the leaderboard `folder`, else InputError naming
     the first problem (provenance incomplete, machine paths, foreign fingerprints)."""
-    from posebench.leaderboard import read_records
-    from posebench.results import load_result, protocol_fingerprint
-
     path = Path(path)
     rec = load_result(path)
     prov = rec.get("provenance")
@@ -242,7 +233,7 @@ def validate_for_board(path: str | Path, folder: str | Path) -> dict:
         raise InputError(f"{path.name} lacks provenance ({', '.join(missing)}); expected a "
                          "record from `posebench run` + `posebench eval --out` or `posebench "
                          "reproduce`; regenerate it with a current posebench.")
-    paths = _machine_paths(rec)
+    paths = machine_paths(rec)
     if paths:
         raise InputError(f"{path.name} holds machine paths ({paths[0]}); expected names "
                          "relative to the record; regenerate it with a current posebench.")
@@ -274,34 +265,8 @@ def validate_for_board(path: str | Path, folder: str | Path) -> dict:
     return rec
 
 
-def _machine_paths(rec: dict) -> list[str]:
-    try:
-        from posebench.provenance import machine_paths
-    except ImportError:
-        machine_paths = None
-    if machine_paths is not None:
-        return list(machine_paths(rec))
-    found: list[str] = []
-
-    def walk(o, where):
-        if isinstance(o, dict):
-            for k, v in o.items():
-                walk(v, f"{where}.{k}")
-        elif isinstance(o, list):
-            for i, v in enumerate(o):
-                walk(v, f"{where}[{i}]")
-        elif isinstance(o, str) and (o.startswith(("/", "~")) or o[1:3] in (":\\", ":/")):
-            found.append(f"{where.lstrip('.')}={o}")
-
-    walk(rec, "")
-    return found
-
-
 def add(path: str | Path, folder: str | Path, *, force: bool = False) -> Path:
     """Validate and copy a record (and its per-sample file) into `folder`; rebuild tables."""
-    from posebench.io import atomic_path, write_json_atomic
-    from posebench.results import write_leaderboard
-
     path, folder = Path(path), Path(folder)
     rec = dict(validate_for_board(path, folder))
     dst = folder / path.name
@@ -311,9 +276,6 @@ def add(path: str | Path, folder: str | Path, *, force: bool = False) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     ps = rec.get("per_sample")
     if isinstance(ps, dict) and ps.get("file"):
-        from posebench.leaderboard import Entry
-        from posebench.site.data import load_samples
-
         _arrays, why = load_samples(Entry(path.stem, rec, path))
         if why:
             raise InputError(f"{path.name}: {why}; expected the per-sample file written with "

@@ -29,12 +29,19 @@ import importlib
 import json
 import time
 from dataclasses import dataclass, field
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 
+from posebench.data.dataset import read_meta
+from posebench.data.protocols import default_protocol, get_protocol
+from posebench.data.registry import ensure_dataset, load_dataset, posebench_home
 from posebench.errors import InputError, MethodError
+from posebench.io import atomic_dir, load_npz, savez_atomic, write_json_atomic
+from posebench.provenance import closure_code_version, environment, library_versions, portable_path
+from posebench.skeletons import SKELETONS, get_skeleton
 
 ENTRY_POINT_GROUP = "posebench.methods"
 
@@ -96,21 +103,15 @@ class Method:
 
     # -- storage (override for torch checkpoints etc.) -------------------------------------
     def save(self, directory: Path) -> None:
-        from posebench.io import savez_atomic
-
         savez_atomic(Path(directory) / "state.npz", **self.state())
 
     def load(self, directory: Path) -> None:
-        from posebench.io import load_npz
-
         self.load_state(load_npz(Path(directory) / "state.npz", what="a fitted method state"))
 
     # -- identity ---------------------------------------------------------------------------
     def code_version(self) -> str:
         """sha256 of the source that computes this method's numbers (its class hierarchy's
         modules, `code_modules` and every first-party module they import)."""
-        from posebench.provenance import closure_code_version
-
         mods = [c.__module__ for c in type(self).__mro__ if c is not object]
         return closure_code_version(tuple(dict.fromkeys([*mods, *self.code_modules])))
 
@@ -169,8 +170,6 @@ def parse_options(pairs: list[str] | tuple[str, ...]) -> dict[str, str]:
 
 # ----------------------------------------------------------------------------------- registry
 def _entry_points() -> dict[str, Any]:
-    from importlib.metadata import entry_points
-
     return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
 
 
@@ -234,8 +233,6 @@ def describe_methods() -> list[dict[str, Any]]:
 
 # --------------------------------------------------------------------------------- needs check
 def _skeleton_root(name: str) -> int:
-    from posebench.skeletons import SKELETONS
-
     return SKELETONS[name].root if name in SKELETONS else 0
 
 
@@ -246,8 +243,6 @@ def fill_invisible_2d(poses_2d: np.ndarray, skeleton: str) -> np.ndarray:
     Joints leave the image at its border or go behind the camera; a lifting input must still
     have J joints, and the parent's position is the smallest assumption (zero bone length).
     Samples whose root is invisible keep NaN (`check_needs` refuses them)."""
-    from posebench.skeletons import SKELETONS
-
     out = np.array(poses_2d, dtype=np.float64, copy=True)
     if skeleton not in SKELETONS or np.isfinite(out).all():
         return out
@@ -301,8 +296,6 @@ def check_needs(method: Method, dataset, role: str) -> None:
 def cache_key(method: Method, train, seed: int) -> dict:
     """Everything that changes a fitted state: options + seed (`config_hash`), code version,
     library versions and the training split's fingerprint."""
-    from posebench.provenance import library_versions
-
     return {"method": method.name, "config_hash": method.config_hash(seed),
             "code_version": method.code_version(), "libraries": library_versions(),
             "train_fingerprint": train.fingerprint()}
@@ -310,8 +303,6 @@ def cache_key(method: Method, train, seed: int) -> dict:
 
 def cache_dir_for(method: Method, train, seed: int) -> Path:
     """$POSEBENCH_HOME/methods/<name>-<sha256(cache_key)[:16]>-<train fingerprint[:12]>."""
-    from posebench.data.registry import posebench_home
-
     key = cache_key(method, train, seed)
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
     return (posebench_home() / "methods"
@@ -329,8 +320,6 @@ class FitInfo:
 def fit_or_load(method: Method, train, seed: int = 0, *, use_cache: bool = True) -> FitInfo:
     """Fit `method` on `train` (seeded), or restore its cached fit for the same config, seed and
     training data. A fresh fit is written to the cache atomically."""
-    from posebench.io import atomic_dir, write_json_atomic
-
     cacheable = use_cache and getattr(method, "cache_fit", True)
     directory = cache_dir_for(method, train, seed) if cacheable else None
     if directory is not None and (directory / "method.json").is_file():
@@ -393,10 +382,6 @@ def run_method(name: str, dataset: str, *, protocol: str | None = None,
     Returned `index` counts rows of the protocol's canonical order (0..n-1 over
     ``protocol.select(test_split)``), the order `posebench eval` matches predictions to.
     """
-    from posebench.data.dataset import read_meta
-    from posebench.data.protocols import default_protocol, get_protocol
-    from posebench.data.registry import ensure_dataset, load_dataset
-
     method = get_method(name, options)
     root = ensure_dataset(dataset)
     kind = read_meta(root).get("kind", "")
@@ -433,8 +418,6 @@ def _root_relative(poses: np.ndarray, skeleton: str) -> np.ndarray:
     given (VideoPose3D's P1/P2, the 3DHP script: ground-truth root zeroed only) expect
     root-relative poses, and every other protocol root-centres anyway, so `run` writes them
     root-relative once, for all protocols."""
-    from posebench.skeletons import get_skeleton
-
     r = get_skeleton(skeleton).root
     return poses - poses[:, r:r + 1]
 
@@ -444,8 +427,6 @@ def run_provenance(result: RunResult, out: str | Path | None = None,
     """``record["provenance"]`` of a `posebench run` (kind "run"): method, options, seed,
     training split, the argv that regenerates the predictions, CPU seconds and environment.
     Paths are stored portably (relative to the current folder, or as names)."""
-    from posebench.provenance import environment, portable_path
-
     cmd = ["posebench", "run", result.method, "--dataset", portable_path(result.dataset),
            "--protocol", result.protocol]
     if result.train_split is not None:
@@ -485,8 +466,6 @@ def write_predictions(result: RunResult, out: str | Path, label: str | None = No
     """Write `poses_3d` + `index` to `out` (.npz, atomic) and a provenance sidecar
     ``<out>.run.json`` (`run_provenance`, the label, dataset, protocol and the sha256 of the
     predictions file it describes, which `posebench eval` checks before merging it)."""
-    from posebench.io import savez_atomic, write_json_atomic
-
     out = Path(out)
     savez_atomic(out, poses_3d=result.poses_3d, index=result.index)
     digest = hashlib.sha256(out.read_bytes()).hexdigest()

@@ -27,12 +27,15 @@ metric's denominator recorded).
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from posebench.errors import InputError
+from posebench.frame_check import Reading, check_frame, sample_rows
+from posebench.io import load_npz
 from posebench.skeletons import MPI3DHP_28_NAMES, MPI3DHP_28_TO_17, SKELETONS, get_skeleton
 
 KEY_ARRAYS = ("subject", "action", "camera", "frame")
@@ -160,8 +163,6 @@ class Match:
 # ------------------------------------------------------------------------------- loading
 def load_predictions(path: str | Path) -> Predictions:
     """Read and validate a predictions ``.npz`` (no pickle, ever)."""
-    from posebench.io import load_npz
-
     path = Path(path)
     if not path.is_file():
         raise InputError(f"predictions file {path} does not exist; expected an .npz with "
@@ -340,19 +341,8 @@ def match_to_ground_truth(preds: Predictions, dataset, protocol,
     poses = preds.poses_3d[order]
 
     declared, alternatives = _readings(preds, dataset, protocol, joint_order)
-    names, how = list(declared.names), declared.skeleton or declared.label
-    if preds.joint_names is not None and joint_order is None:
-        how = "joint_names" if preds.names_as in (None, "canonical") else \
-            f"joint_names ({preds.names_as})"
-    eval_skel = get_skeleton(protocol.eval_skeleton)
-    missing = [j for j in (*eval_skel.names, protocol.root) if j not in names]
-    if missing:
-        raise InputError(f"{preds.source}: predictions ({how}) lack joint(s) "
-                         f"{', '.join(dict.fromkeys(missing))} that protocol {protocol.name} "
-                         f"needs ({eval_skel.name} plus root {protocol.root}); expected a "
-                         f"skeleton containing them; predict {dataset.skeleton} joints.")
-    take = np.array([names.index(j) for j in eval_skel.names])
-    root_col = names.index(protocol.root)
+    take, root_col, how, eval_skel = _eval_columns(preds, declared, joint_order, protocol,
+                                                   dataset)
     rows = rows_all[positions]
     nonfinite, nan_joints = _apply_nan_policy(poses, np.append(take, root_col), nan_policy,
                                               preds.source, dataset, rows)
@@ -382,6 +372,25 @@ def match_to_ground_truth(preds: Predictions, dataset, protocol,
     return m
 
 
+def _eval_columns(preds: Predictions, declared, joint_order: str | None, protocol, dataset):
+    """(columns of the evaluation skeleton's joints, root column, how the order was read,
+    evaluation Skeleton) of the declared reading; InputError when a needed joint is absent."""
+    names, how = list(declared.names), declared.skeleton or declared.label
+    if preds.joint_names is not None and joint_order is None:
+        how = "joint_names" if preds.names_as in (None, "canonical") else \
+            f"joint_names ({preds.names_as})"
+    eval_skel = get_skeleton(protocol.eval_skeleton)
+    missing = [j for j in (*eval_skel.names, protocol.root) if j not in names]
+    if missing:
+        raise InputError(f"{preds.source}: predictions ({how}) lack joint(s) "
+                         f"{', '.join(dict.fromkeys(missing))} that protocol {protocol.name} "
+                         f"needs ({eval_skel.name} plus root {protocol.root}); expected a "
+                         f"skeleton containing them; predict {dataset.skeleton} joints.")
+    take = np.array([names.index(j) for j in eval_skel.names])
+    root_col = names.index(protocol.root)
+    return take, root_col, how, eval_skel
+
+
 def _apply_nan_policy(poses: np.ndarray, cols: np.ndarray, policy: str, source: str, dataset,
                       rows: np.ndarray) -> tuple[np.ndarray, int]:
     """(M,) bool poses with a non-finite scored joint and the number of such joints; refuses
@@ -405,8 +414,6 @@ def _apply_nan_policy(poses: np.ndarray, cols: np.ndarray, policy: str, source: 
 def _check_frame(poses: np.ndarray, dataset, rows: np.ndarray, declared, alternatives,
                  source: str) -> dict:
     """Run `check_frame` on finite poses against the dataset's own 3D ground truth."""
-    from posebench.frame_check import check_frame, sample_rows
-
     gt_all = getattr(dataset, "poses_3d", None)
     if gt_all is None:
         return {"skipped": "the dataset has no 3D ground truth"}
@@ -473,8 +480,6 @@ def _positions_from_keys(preds, dataset, protocol, rows_all) -> np.ndarray:
 
 def _diagnose_keys(keys: dict, bad: np.ndarray, gt: dict, dataset, protocol) -> str | None:
     """Which key field makes rows unmatched, as 'expected ...; fix' (None: no diagnosis)."""
-    import re
-
     k = {f: v[bad] for f, v in keys.items()}
     gset = {f: set(np.asarray(v).astype(str).tolist()) for f, v in gt.items()}
     subj = sorted(set(k["subject"].tolist()) - gset["subject"])
@@ -539,8 +544,6 @@ def _readings(preds: Predictions, dataset, protocol, joint_order: str | None):
 
     Declared: `joint_order` if given, else joint_names, else the dataset skeleton's order (J
     equal) or the evaluation skeleton's. Alternatives: every other skeleton with J joints."""
-    from posebench.frame_check import Reading
-
     j = preds.num_joints
     same_j = [s for s in SKELETONS.values() if s.num_joints == j]
     alternatives = [Reading(f"{s.name} order", s.names, s.name) for s in same_j]

@@ -18,7 +18,13 @@ import re
 import subprocess
 import sys
 from functools import cache
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+
+import numpy as np
+
+from posebench import __version__
+from posebench.data.registry import posebench_home
 
 REPO = Path(__file__).resolve().parents[1]
 FIRST_PARTY = ("posebench", "baselines", "reference_models")
@@ -85,16 +91,12 @@ def git_state(repo: str | os.PathLike | None = None) -> dict:
 
 def code_record() -> dict:
     """``record["code"]``: {"posebench_version", "git_commit", "git_dirty"}."""
-    from posebench import __version__
-
     return {"posebench_version": __version__, **git_state()}
 
 
 # ------------------------------------------------------------------------------ environment
 def package_version(name: str) -> str | None:
     """Installed version of distribution `name` from its metadata (never imports it)."""
-    from importlib.metadata import PackageNotFoundError, version
-
     try:
         return version(name)
     except PackageNotFoundError:
@@ -105,8 +107,6 @@ def environment(device: str | None = None, torch_threads: int | None = None) -> 
     """{"python", "numpy", "torch", "torch_threads", "device"}: torch's version from the
     installed metadata (None when absent); its thread count only if torch is already imported
     (a torch method ran in this process) or `torch_threads` is given."""
-    import numpy as np
-
     threads = torch_threads
     if threads is None and "torch" in sys.modules:
         try:
@@ -137,11 +137,9 @@ def portable_path(path: str | os.PathLike | None) -> str | None:
     except (ValueError, OSError):
         pass
     try:
-        from posebench.data.registry import posebench_home
-
         rel = p.resolve().relative_to((posebench_home() / "datasets").resolve())
         return rel.parts[0] if rel.parts else p.name
-    except (ValueError, OSError, ImportError):
+    except (ValueError, OSError):
         pass
     return p.name
 

@@ -1,8 +1,8 @@
-"""Result records (JSON with provenance), report rendering, leaderboards and the regression gate.
+"""Result records (JSON with provenance), report rendering and the regression gate.
 
 A result record is `Report.record()`: metrics, the protocol in full plus its fingerprint, the
 dataset fingerprint, PSS model fingerprints, coverage, version, git commit and time. Records are
-written atomically. `build_leaderboard(folder)` turns a folder of records into Markdown + CSV;
+written atomically (leaderboards of a folder of records: `posebench.leaderboard`);
 `compare_results(result, baseline)` is the CI regression gate (refuses to compare numbers
 computed on different data or under different rules).
 """
@@ -17,7 +17,12 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tabulate import tabulate
+
 from posebench.errors import InputError
+from posebench.io import _json_default as default
+from posebench.io import write_json_atomic
+from posebench.methods import sidecar_path
 
 RESULT_FORMAT = "posebench-result"
 LOWER_IS_BETTER = ("mpjpe", "p_mpjpe", "n_mpjpe")
@@ -42,8 +47,6 @@ def protocol_fingerprint(protocol: dict) -> str:
 # ------------------------------------------------------------------------------ records io
 def write_result(path: str | Path, record: dict) -> Path:
     """Write a result record as JSON atomically (never half-written)."""
-    from posebench.io import write_json_atomic
-
     write_json_atomic(path, record)
     return Path(path)
 
@@ -72,8 +75,6 @@ def merge_run_provenance(record: dict, predictions: str | Path) -> dict:
     time, environment, the regenerating command) and ``record["method"]`` (the run's label).
     Without a sidecar the record is returned unchanged (provenance kind "external"). A sidecar
     that describes another file (sha256), dataset or protocol is refused: InputError."""
-    from posebench.methods import sidecar_path
-
     side = sidecar_path(predictions)
     if not side.is_file():
         return record
@@ -105,6 +106,23 @@ def merge_run_provenance(record: dict, predictions: str | Path) -> dict:
 
 
 # ------------------------------------------------------------------------------ rendering
+#: Display order, labels and units of metrics in tables and records.
+METRIC_ORDER = ("mpjpe", "p_mpjpe", "n_mpjpe", "pck", "auc")
+LABELS = {"mpjpe": "MPJPE", "p_mpjpe": "P-MPJPE", "n_mpjpe": "N-MPJPE", "auc": "AUC",
+           "mpjve": "MPJVE"}
+UNITS = {"mpjpe": "mm", "p_mpjpe": "mm", "n_mpjpe": "mm", "pck": "%", "auc": "%",
+          "mpjve": "mm"}
+
+
+def metric_label(name: str, pck_threshold: float = 150.0) -> str:
+    """Table label of a metric name ('pss@50' -> 'PSS@50', 'pck' -> 'PCK@150')."""
+    if name == "pck":
+        return f"PCK@{pck_threshold:g}"
+    if name.startswith("pss@"):
+        return "PSS@" + name[4:]
+    return LABELS.get(name, name)
+
+
 def format_value(name: str, value: float) -> str:
     if value is None:
         return "-"
@@ -121,26 +139,13 @@ def format_value_ci(name: str, value: float, ci: dict | None) -> str:
 
 def render_report(report, fmt: str = "table") -> str:
     """Text of a `Report` as table | markdown | csv | json."""
-    from tabulate import tabulate
-
-    from posebench.evaluation import metric_label
-
     s = report.summary
     if fmt == "json":
         return json.dumps(report.record(), indent=2, default=_json_default)
     names = list(s["metrics"])
     thr = s["protocol"].get("pck_threshold", 150.0)
     if fmt == "csv":
-        buf = io.StringIO()
-        w = csv.writer(buf, lineterminator="\n")
-        w.writerow(["table", "group", "n", *names])
-        w.writerow(["overall", "all", s["n_samples"], *(repr(s["metrics"][m]) for m in names)])
-        for tname, df in report.per_group.items():
-            for group, row in df.iterrows():
-                n = int(row["n"]) if "n" in df.columns else ""
-                w.writerow([tname, group, n, *(repr(float(row[m])) if m in df.columns else ""
-                                                for m in names)])
-        return buf.getvalue().rstrip("\n")
+        return _render_csv(report, names)
     if fmt not in ("table", "markdown"):
         raise InputError(f"unknown format '{fmt}'; expected table, markdown, csv or json; pick "
                          "one of those.")
@@ -189,6 +194,21 @@ def render_report(report, fmt: str = "table") -> str:
     return "\n".join(lines)
 
 
+
+def _render_csv(report, names: list[str]) -> str:
+    """CSV text of a report: the overall row, then one row per group of every table."""
+    s = report.summary
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["table", "group", "n", *names])
+    w.writerow(["overall", "all", s["n_samples"], *(repr(s["metrics"][m]) for m in names)])
+    for tname, df in report.per_group.items():
+        for group, row in df.iterrows():
+            n = int(row["n"]) if "n" in df.columns else ""
+            w.writerow([tname, group, n, *(repr(float(row[m])) if m in df.columns else ""
+                                            for m in names)])
+    return buf.getvalue().rstrip("\n")
+
 def _partial_banner(cov: dict, protocol: str) -> str:
     return (f"!!! PARTIAL: only {cov['covered']} of {cov['expected']} samples "
             f"({100 * cov['fraction']:.1f}%) of protocol {protocol} were scored; not comparable "
@@ -196,34 +216,7 @@ def _partial_banner(cov: dict, protocol: str) -> str:
 
 
 def _json_default(o):
-    from posebench.io import _json_default as default
-
     return default(o)
-
-
-# ------------------------------------------------------------------------------ leaderboard
-def build_leaderboard(folder: str | Path) -> tuple[str, str, int]:
-    """(markdown, csv, number of records) for every result record under `folder`: each metric
-    with its 95% interval, ranks with ties from the paired test, coverage and compact
-    provenance (posebench.leaderboard). Non-record JSON is skipped with a note."""
-    from posebench.leaderboard import build
-
-    md, table, n, _notes = build(folder)
-    return md, table, n
-
-
-def write_leaderboard(folder: str | Path, md_path: str | Path | None = None,
-                      csv_path: str | Path | None = None) -> tuple[Path, Path, int]:
-    """Build and write LEADERBOARD.md and leaderboard.csv (atomically) for a folder of records."""
-    from posebench.io import atomic_path
-
-    md, table, n = build_leaderboard(folder)
-    md_path = Path(md_path or Path(folder) / "LEADERBOARD.md")
-    csv_path = Path(csv_path or Path(folder) / "leaderboard.csv")
-    for path, text in ((md_path, md), (csv_path, table)):
-        with atomic_path(path) as tmp:
-            tmp.write_text(text if text.endswith("\n") else text + "\n")
-    return md_path, csv_path, n
 
 
 # ------------------------------------------------------------------------------ regression
@@ -303,8 +296,6 @@ class CheckOutcome:
         """The outcome as text ("table"), GitHub markdown ("markdown") or "json"."""
         if fmt == "json":
             return json.dumps(self.to_dict(), indent=2)
-        from tabulate import tabulate
-
         tablefmt = "github" if fmt == "markdown" else "simple"
         body = tabulate([[m, _fmt(b), _fmt(r), _fmt(d, signed=True), _fmt(t), s, rule]
                          for m, b, r, d, t, s, rule in self.rows],
@@ -363,6 +354,11 @@ def _is_number(v) -> bool:
 
 def _refusal(result: dict, baseline: dict, tol: dict[str, float]) -> tuple[str, str] | None:
     """(rule, reason) when the records cannot be compared, else None."""
+    return _provenance_refusal(result, baseline) or _metrics_refusal(result, baseline, tol)
+
+
+def _provenance_refusal(result: dict, baseline: dict) -> tuple[str, str] | None:
+    """(rule, reason) when the records differ in data, protocol rules or samples covered."""
     for rec, what in ((result, "result"), (baseline, "baseline")):
         if not isinstance(rec.get("dataset"), dict) or not isinstance(rec.get("protocol"), dict):
             return ("no-provenance", f"the {what} record lacks dataset/protocol provenance; "
@@ -402,6 +398,13 @@ def _refusal(result: dict, baseline: dict, tol: dict[str, float]) -> tuple[str, 
         return ("coverage", f"the result covers {ga('covered')} of {ga('expected')} samples but "
                 f"the baseline {gb('covered')} of {gb('expected')}; expected the same samples; "
                 "evaluate without --allow-partial.")
+    return None
+
+
+def _metrics_refusal(result: dict, baseline: dict, tol: dict[str, float]
+                     ) -> tuple[str, str] | None:
+    """(rule, reason) when the baseline has no metrics or a PSS@k metric was scored with
+    other PSS models; InputError for a tolerance naming an unknown metric."""
     if not baseline["metrics"]:
         return ("no-metrics", "the baseline record holds no metrics; expected a record from "
                 "`posebench eval --output`; regenerate the baseline.")

@@ -197,8 +197,3 @@ def mapping(src: str | Skeleton, dst: str | Skeleton) -> np.ndarray:
 def convert(poses: np.ndarray, src: str | Skeleton, dst: str | Skeleton) -> np.ndarray:
     """Re-order / subset `(..., J_src, C)` poses into `dst`'s joint order `(..., J_dst, C)`."""
     return np.asarray(poses)[..., mapping(src, dst), :]
-
-
-def find_by_num_joints(num_joints: int) -> list[Skeleton]:
-    """Skeletons with this many joints (used to guess a predictions file's skeleton)."""
-    return [s for s in SKELETONS.values() if s.num_joints == num_joints]

@@ -8,15 +8,16 @@ from pathlib import Path
 import numpy as np
 
 from posebench.io import atomic_path
+from posebench.skeletons import get_skeleton
 
 LEFT_COLOUR, RIGHT_COLOUR, MID_COLOUR = "#ff3b30", "#2f7bff", "#ffd60a"
 
 
 def _pyplot():
-    import matplotlib
+    import matplotlib  # lazy: heavy, only when plotting
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # lazy: heavy
 
     return plt
 
@@ -45,8 +46,6 @@ def sample_grid(ds, out: str | Path, index: int | None = None, seed: int = 0,
                 rows: int = 3) -> Path:
     """Grid: per row one instant, its crops from every view with 2D labels (mapped through
     crop_affine) and bones drawn, and the 3D skeleton of the first view (camera frame mm)."""
-    from posebench.skeletons import get_skeleton
-
     plt = _pyplot()
     sk = get_skeleton(ds.skeleton)
     groups = instants(ds, rows, seed, index)

@@ -16,7 +16,14 @@ from pathlib import Path
 
 import numpy as np
 
-from posebench.data.dataset import CameraTable, PoseDataset, SampleKeys, write_dataset
+from posebench.data.dataset import (
+    CameraTable,
+    PoseDataset,
+    SampleKeys,
+    read_split,
+    write_dataset,
+)
+from posebench.data.protocols import get_protocol
 from posebench.skeletons import get_skeleton
 
 #: Human3.6M-17 rest pose, mm, y down (pelvis at the origin).
@@ -121,3 +128,31 @@ def toy_synth(root: str | Path, seed: int = 0) -> Path:
                       seed=seed + 5)
     return write_dataset(root, {"train": train, "test": test}, kind="synth",
                          source="tests/helpers_toy.py")
+
+
+def toy_synth_scored(root: str | Path):
+    """(dataset folder, ground truth (M, 17, 3) mm of protocol 'synth', its keys) of a toy
+    synth set written to `root`."""
+    root = toy_synth(root)
+    ds = read_split(root, "test")
+    rows = get_protocol("synth").select(ds)
+    return root, ds.poses_3d[rows], ds.keys.take(rows)
+
+
+def fit_pss_cache(root: Path, poses: np.ndarray, home: Path) -> Path:
+    """Score `poses` on the dataset at `root` with POSEBENCH_HOME=`home`, which fits and caches
+    its PSS@50/@100 models; returns the cache folder home/pss (tests copy it per test)."""
+    import os
+
+    import posebench
+
+    old = os.environ.get("POSEBENCH_HOME")
+    os.environ["POSEBENCH_HOME"] = str(home)
+    try:
+        posebench.evaluate(poses, dataset=root)
+    finally:
+        if old is None:
+            del os.environ["POSEBENCH_HOME"]
+        else:
+            os.environ["POSEBENCH_HOME"] = old
+    return home / "pss"

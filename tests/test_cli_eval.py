@@ -14,7 +14,7 @@ import zipfile
 
 import numpy as np
 import pytest
-from helpers_toy import toy_3dhp, toy_synth
+from helpers_toy import fit_pss_cache, toy_3dhp, toy_synth_scored
 
 from posebench.cli import main
 from posebench.data.dataset import read_split
@@ -27,26 +27,14 @@ SENTINEL = '{"keep": "me"}\n'
 @pytest.fixture(scope="module")
 def synth(tmp_path_factory):
     """(dataset folder, ground truth (M, 17, 3) of protocol 'synth', its keys)."""
-    root = toy_synth(tmp_path_factory.mktemp("cli") / "toy-synth")
-    ds = read_split(root, "test")
-    rows = get_protocol("synth").select(ds)
-    return root, ds.poses_3d[rows], ds.keys.take(rows)
+    return toy_synth_scored(tmp_path_factory.mktemp("cli") / "toy-synth")
 
 
 @pytest.fixture(scope="module")
 def fitted_pss(synth, tmp_path_factory):
     """PSS@50/@100 models of the toy set, fitted once per module (as evaluate caches them)."""
     root, gt, _ = synth
-    home = tmp_path_factory.mktemp("pss_home")
-    mp = pytest.MonkeyPatch()
-    mp.setenv("POSEBENCH_HOME", str(home))
-    try:
-        import posebench
-
-        posebench.evaluate(gt, dataset=root)  # fits and caches under home/pss
-    finally:
-        mp.undo()
-    return home / "pss"
+    return fit_pss_cache(root, gt, tmp_path_factory.mktemp("pss_home"))
 
 
 @pytest.fixture(autouse=True)

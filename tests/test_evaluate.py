@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from helpers_toy import toy_3dhp, toy_h36m, toy_synth
+from helpers_toy import fit_pss_cache, toy_3dhp, toy_h36m, toy_synth
 
 import posebench
 from posebench.data.dataset import read_split
@@ -29,14 +29,7 @@ def synth(tmp_path_factory):
 def fitted_pss(synth, tmp_path_factory):
     """PSS@50/@100 models of the toy set, fitted once per module by evaluate itself."""
     root, test, _ = synth
-    home = tmp_path_factory.mktemp("pss_home")
-    mp = pytest.MonkeyPatch()
-    mp.setenv("POSEBENCH_HOME", str(home))
-    try:
-        posebench.evaluate(test.poses_3d, dataset=root)
-    finally:
-        mp.undo()
-    return home / "pss"
+    return fit_pss_cache(root, test.poses_3d, tmp_path_factory.mktemp("pss_home"))
 
 
 @pytest.fixture

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from posebench.leaderboard import build_leaderboard
 from posebench.provenance import machine_paths
-from posebench.results import build_leaderboard
 
 REPO = Path(__file__).resolve().parents[1]
 BOARDS = REPO / "leaderboards"

@@ -16,9 +16,9 @@ from posebench.cli import main
 from posebench.data.dataset import read_split
 from posebench.data.protocols import get_protocol
 from posebench.errors import InputError
+from posebench.leaderboard import build_leaderboard
 from posebench.results import (
     GateRefused,
-    build_leaderboard,
     compare_results,
     gate,
     load_result,

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from posebench.errors import InputError
+from posebench.metrics.pss import PoseStructureScore, load_pss
+
 
 def check_pss_model_path(given: str) -> None:
     """InputError naming `given` when it is not a readable PSS model path: the file must
     exist, and a .json (or stem) needs its companion .npz, which holds the centres."""
-    from posebench.errors import InputError
-    from posebench.metrics.pss import PoseStructureScore
-
     path = Path(given)
     npz, js = PoseStructureScore._paths(path)
     if path.suffix not in (".npz", ".json") and not npz.is_file():
@@ -31,9 +31,6 @@ def load_pss_model(given: str):
     one-member ensemble) after `check_pss_model_path`, with a malformed file (meta_json that is
     not a JSON description of a model, centres of the wrong shape) refused in one sentence
     naming the file the user gave."""
-    from posebench.errors import InputError
-    from posebench.metrics.pss import PoseStructureScore, load_pss
-
     check_pss_model_path(given)
     npz, _ = PoseStructureScore._paths(Path(given))
     try:

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 import click
+from tabulate import tabulate
+
+from posebench.comparison import compare_records
+from posebench.results import format_value, metric_label
 
 
 @click.command("compare")
@@ -17,14 +23,6 @@ def compare_cmd(record_a: str, record_b: str, fmt: str, n_boot: int, seed: int) 
     """Compare two result records on the same samples: A, B, delta = A - B, its 95% paired
     sequence-block bootstrap interval and a two-sided randomisation p-value over sequences.
     Exit 2 when the records are not on the same samples, protocol and PSS models."""
-    import json
-
-    from tabulate import tabulate
-
-    from posebench.comparison import compare_records
-    from posebench.evaluation import metric_label
-    from posebench.results import format_value
-
     res = compare_records(record_a, record_b, n_boot=n_boot, seed=seed)
     if fmt == "json":
         click.echo(json.dumps(res, indent=2))

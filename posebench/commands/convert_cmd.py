@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-import click
+import json
 
-from posebench.commands.eval_cmd import READER_NAMES
+import click
+import numpy as np
+
+from posebench.commands.eval_cmd import READER_NAMES, reader_flags, reader_options, resolve
+from posebench.io import savez_atomic
+from posebench.readers import read_predictions
 
 
 @click.command("convert")
@@ -19,32 +24,13 @@ from posebench.commands.eval_cmd import READER_NAMES
               help="Use this split instead of the protocol's (derived protocol NAME@SPLIT).")
 @click.option("--select-from-superset", "superset", is_flag=True,
               help="--from posebench: keep only the protocol's rows of a larger file.")
-@click.option("--viz-subject", "viz_subject", default=None,
-              help="--from videopose3d, a run.py --viz-export file: its --viz-subject.")
-@click.option("--viz-action", "viz_action", default=None,
-              help="--from videopose3d, a run.py --viz-export file: its --viz-action.")
-@click.option("--viz-camera", "viz_camera", default=None, type=int,
-              help="--from videopose3d, a run.py --viz-export file: its --viz-camera (0-3).")
-@click.option("--labels", type=click.Path(dir_okay=False), default=None,
-              help="--from learnable-triangulation: its label .npy.")
-@click.option("--lt-retain-every", "lt_every", default=1, show_default=True, type=int,
-              help="--from learnable-triangulation: retain_every_n_frames_in_test used.")
-@click.option("--lt-with-damaged", "lt_damaged", is_flag=True,
-              help="--from learnable-triangulation: the run kept the damaged S9 trials.")
+@reader_flags
 @click.option("--out", "--output", "out", required=True, type=click.Path(dir_okay=False),
               help="Canonical predictions .npz to write (atomically); --output is an alias.")
 def convert_cmd(preds, fmt, dataset, protocol, split, superset, viz_subject, viz_action,
                 viz_camera, labels, lt_every, lt_damaged, out):
     """Read PREDS as the codebase wrote it and save posebench's canonical predictions
     (poses_3d mm camera frame, key arrays, joint_names, read_as as JSON text)."""
-    import json
-
-    import numpy as np
-
-    from posebench.commands.eval_cmd import reader_options, resolve
-    from posebench.io import savez_atomic
-    from posebench.readers import read_predictions
-
     ds, _, p = resolve(dataset, protocol, split)
     options = reader_options(fmt, labels, lt_every, lt_damaged,
                              (viz_subject, viz_action, viz_camera))

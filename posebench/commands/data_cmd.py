@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import click
+from tabulate import tabulate
 
 from posebench.cli import LazyGroup
+from posebench.data.registry import list_datasets, posebench_home
 
 DATA_COMMANDS = {
     "prepare": ("posebench.commands.prepare_cmd", "prepare",
@@ -22,10 +24,6 @@ def data() -> None:
 @data.command("list")
 def list_cmd() -> None:
     """List prepared datasets with their splits, sizes and fingerprints."""
-    from tabulate import tabulate
-
-    from posebench.data.registry import list_datasets, posebench_home
-
     rows = []
     for meta in list_datasets():
         for split, info in meta.get("splits", {}).items():

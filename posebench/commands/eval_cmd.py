@@ -2,9 +2,37 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
+
 import click
 
+from posebench.errors import InputError
+
 READER_NAMES = ("posebench", "videopose3d", "motionbert", "mmpose", "learnable-triangulation")
+#: Options that belong to one reader (`reader_options` turns them into its keyword arguments).
+_READER_FLAGS = (
+    click.option("--viz-subject", "viz_subject", default=None,
+                 help="--from videopose3d, a run.py --viz-export file: its --viz-subject."),
+    click.option("--viz-action", "viz_action", default=None,
+                 help="--from videopose3d, a run.py --viz-export file: its --viz-action."),
+    click.option("--viz-camera", "viz_camera", default=None, type=int,
+                 help="--from videopose3d, a run.py --viz-export file: its --viz-camera (0-3)."),
+    click.option("--labels", "labels", type=click.Path(dir_okay=False), default=None,
+                 help="--from learnable-triangulation: its label file "
+                      "(human36m-multiview-labels-*.npy) that results.pkl indexes into."),
+    click.option("--lt-retain-every", "lt_every", default=1, show_default=True, type=int,
+                 help="--from learnable-triangulation: retain_every_n_frames_in_test used."),
+    click.option("--lt-with-damaged", "lt_damaged", is_flag=True,
+                 help="--from learnable-triangulation: the run kept the damaged S9 trials."),
+)
+
+
+def reader_flags(fn):
+    """Add the reader-specific options (--viz-*, --labels, --lt-*) to a command."""
+    for option in reversed(_READER_FLAGS):
+        fn = option(fn)
+    return fn
 
 
 @click.command("eval")
@@ -35,19 +63,7 @@ READER_NAMES = ("posebench", "videopose3d", "motionbert", "mmpose", "learnable-t
 @click.option("--select-from-superset", "superset", is_flag=True,
               help="PREDS covers more samples than the protocol (e.g. every frame under "
                    "h36m-every64): keep only the protocol's rows (needs key arrays; recorded).")
-@click.option("--viz-subject", "viz_subject", default=None,
-              help="--from videopose3d, a run.py --viz-export file: its --viz-subject.")
-@click.option("--viz-action", "viz_action", default=None,
-              help="--from videopose3d, a run.py --viz-export file: its --viz-action.")
-@click.option("--viz-camera", "viz_camera", default=None, type=int,
-              help="--from videopose3d, a run.py --viz-export file: its --viz-camera (0-3).")
-@click.option("--labels", "labels", type=click.Path(dir_okay=False), default=None,
-              help="--from learnable-triangulation: its label file "
-                   "(human36m-multiview-labels-*.npy) that results.pkl indexes into.")
-@click.option("--lt-retain-every", "lt_every", default=1, show_default=True, type=int,
-              help="--from learnable-triangulation: retain_every_n_frames_in_test used.")
-@click.option("--lt-with-damaged", "lt_damaged", is_flag=True,
-              help="--from learnable-triangulation: the run kept the damaged S9 trials.")
+@reader_flags
 @click.option("--format", "fmt_out", type=click.Choice(["table", "markdown", "csv", "json"]),
               default="table", show_default=True, help="How the result is printed.")
 @click.option("--out", "--output", "output", type=click.Path(dir_okay=False), default=None,
@@ -84,29 +100,26 @@ def eval_cmd(preds, fmt, dataset, protocol, split, pss_models, pss_k, no_pss, pe
     swap, another unit or axis convention much better than the declared one (say the order
     with --joint-order).
     """
-    from posebench.commands._common import load_pss_model
-    from posebench.evaluation import evaluate, write_record
-    from posebench.readers import read_predictions
-    from posebench.results import merge_run_provenance
+    from posebench import evaluation, readers, results  # lazy: fast eval --help
+    from posebench.commands._common import load_pss_model  # lazy: fast eval --help
+    from posebench.readers import posebench_npz  # lazy: fast eval --help
 
     for path in pss_models:
         load_pss_model(path)  # checked here: errors name the file given
 
     ks = () if no_pss else parse_ks(pss_k)
     if fmt == "posebench" and not superset:  # cheap file checks before loading the dataset
-        from posebench.readers.posebench_npz import read as read_own
-
-        own = read_own(preds, None, None)
+        own = posebench_npz.read(preds, None, None)
     ds, kind, p = resolve(dataset, protocol, split)
     if not pss_models:
         check_pss_size(ds, ks, dataset)
     options = reader_options(fmt, labels, lt_every, lt_damaged,
                              (viz_subject, viz_action, viz_camera))
     obj = own if fmt == "posebench" and not superset else \
-        read_predictions(preds, fmt, ds, p, superset=superset, options=options)
+        readers.read_predictions(preds, fmt, ds, p, superset=superset, options=options)
     if per_action is None:
         per_action = kind == "h36m"
-    report = evaluate(obj, dataset=ds, protocol=p, pss_models=list(pss_models) or None,
+    report = evaluation.evaluate(obj, dataset=ds, protocol=p, pss_models=list(pss_models) or None,
                       pss_k=ks, allow_partial=allow_partial, per_action=per_action,
                       per_joint=per_joint, seed=seed,
                       joint_order=joint_order, nan_policy=nan_policy, n_boot=n_boot,
@@ -121,7 +134,8 @@ def eval_cmd(preds, fmt, dataset, protocol, split, pss_models, pss_k, no_pss, pe
             f"the dataset; {sel['why']})")
     if output:
         # also <stem>.samples.npz: per-sample values
-        write_record(report, output, merge_run_provenance(report.record(), preds))
+        evaluation.write_record(report, output,
+                                results.merge_run_provenance(report.record(), preds))
     click.echo(report.render(fmt_out))
     if report.summary["coverage"]["partial"]:
         click.echo(f"warning: {report.summary['notes'][0]}", err=True)
@@ -139,8 +153,6 @@ def reader_options(fmt, labels, lt_every, lt_damaged, viz) -> dict | None:
 
 def parse_ks(text: str) -> tuple[int, ...]:
     """'10,20' -> (10, 20); one sentence for anything else."""
-    from posebench.errors import InputError
-
     try:
         ks = tuple(int(x) for x in str(text).split(",") if x.strip())
     except ValueError:
@@ -153,8 +165,7 @@ def parse_ks(text: str) -> tuple[int, ...]:
 
 def check_pss_size(ds, ks, dataset) -> None:
     """Refuse PSS@k when the training split has fewer than k poses, naming the fix."""
-    from posebench.data.dataset import read_meta
-    from posebench.errors import InputError
+    from posebench.data.dataset import read_meta  # lazy: fast eval --help
 
     root = ds.meta.get("root")
     if not ks or not root:
@@ -175,19 +186,16 @@ def resolve(dataset, protocol, split):
     """(PoseDataset, kind, Protocol) for the CLI: the protocol's split, or with `split` a
     derived protocol NAME@SPLIT that keeps its rules but scores every subject of that split
     (recorded as such: a smoke test, not comparable with published numbers)."""
-    import dataclasses
-
-    from posebench.data.dataset import read_meta, read_split
-    from posebench.data.protocols import default_protocol, get_protocol
-    from posebench.data.registry import ensure_dataset
-    from posebench.errors import InputError
-    from posebench.evaluation import _check_kind
+    from posebench.data.dataset import read_meta, read_split  # lazy: fast eval --help
+    from posebench.data.protocols import default_protocol, get_protocol  # lazy: fast eval --help
+    from posebench.data.registry import ensure_dataset  # lazy: fast eval --help
+    from posebench.evaluation import check_kind  # lazy: fast eval --help
 
     root = ensure_dataset(str(dataset))
     meta = read_meta(root)
     kind = meta.get("kind", "*")
     p = default_protocol(kind) if protocol is None else get_protocol(str(protocol))
-    _check_kind(p, kind, str(dataset))
+    check_kind(p, kind, str(dataset))
     splits = list(meta.get("splits", {}))
     if split is not None and split != p.split:
         if split not in splits:
@@ -223,8 +231,8 @@ def keys_cmd(dataset, protocol, split, out, ground_truth):
     camera, frame, poses_2d, per-sample intrinsics (camera_f, camera_c) and, where present,
     image_path and crop_affine, plus the joint names of the dataset and evaluation skeletons.
     """
-    from posebench.evaluation import protocol_keys
-    from posebench.io import savez_atomic
+    from posebench.evaluation import protocol_keys  # lazy: fast eval --help
+    from posebench.io import savez_atomic  # lazy: fast eval --help
 
     ds, _, p = resolve(dataset, protocol, split)
     arrays = protocol_keys(ds, p, ground_truth)
@@ -237,11 +245,9 @@ def keys_cmd(dataset, protocol, split, out, ground_truth):
 @click.argument("name", required=False)
 def protocols_cmd(name):
     """List evaluation protocols, or show protocol NAME in full."""
-    import json
+    from tabulate import tabulate  # lazy: ~0.1 s, only to print the list
 
-    from tabulate import tabulate
-
-    from posebench.data.protocols import get_protocol, list_protocols
+    from posebench.data.protocols import get_protocol, list_protocols  # lazy: fast eval --help
 
     if name:
         p = get_protocol(name)

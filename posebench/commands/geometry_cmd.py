@@ -17,6 +17,12 @@ import json
 import click
 import numpy as np
 
+from posebench.data.registry import load_dataset
+from posebench.errors import InputError
+from posebench.geometry.dataset_labels import dataset_pseudo_labels
+from posebench.geometry.report import quality_report
+from posebench.io import load_npz, savez_atomic, write_json_atomic
+
 
 @click.group()
 def geometry() -> None:
@@ -24,9 +30,6 @@ def geometry() -> None:
 
 
 def _load_detections(path: str, n: int, J: int) -> np.ndarray:
-    from posebench.errors import InputError
-    from posebench.io import load_npz
-
     a = load_npz(path, what="a detections file")
     if "poses_2d" not in a:
         raise InputError(f"{path} has no 'poses_2d' array; expected poses_2d (N, {J}, 2) px in "
@@ -84,12 +87,6 @@ def _load_detections(path: str, n: int, J: int) -> np.ndarray:
 def pseudo_labels_cmd(dataset, split, detections, gt_2d, noise_px, mode, estimator,
                       calibration, seed, out_path, report_path, n_jobs) -> None:
     """Triangulate 3D pseudo-labels from multi-view 2D poses of a dataset split."""
-    from posebench.data.registry import load_dataset
-    from posebench.errors import InputError
-    from posebench.geometry.dataset_labels import dataset_pseudo_labels
-    from posebench.geometry.report import quality_report
-    from posebench.io import savez_atomic, write_json_atomic
-
     if detections and gt_2d:
         raise InputError("both --detections and --gt-2d were given; expected one 2D source; "
                          "drop one of them.")

@@ -4,6 +4,12 @@ from __future__ import annotations
 
 import click
 
+from posebench.gate_summary import adjustments, gate_step
+from posebench.leaderboard import read_records, write_leaderboard
+from posebench.leaderboard_ops import add, reproduce
+from posebench.results import GateRefused, gate, load_result, parse_tolerances
+from posebench.site import build_site
+
 
 class RegressionFound(click.ClickException):
     """A metric got worse than the baseline by more than its tolerance (exit code 1)."""
@@ -33,9 +39,6 @@ def check_cmd(result, baseline, tolerances, fmt, summary_path, require_significa
     Fails closed: a NaN or missing metric is a regression (exit 1); records scored on a
     different dataset, protocol, sample coverage or PSS model are refused (exit 2).
     """
-    from posebench.gate_summary import adjustments, gate_step
-    from posebench.results import GateRefused, gate, load_result, parse_tolerances
-
     tol = parse_tolerances(tolerances)
     step = gate_step(result, baseline, tol, require_significant=require_significant,
                      summary=summary_path)
@@ -68,16 +71,11 @@ def leaderboard() -> None:
 def build_cmd(folder, md_path, csv_path, html_dir):
     """Build Markdown + CSV tables (and optionally a static site) from every result record
     (*.json) under FOLDER; JSON files that are not records are skipped with a note."""
-    from posebench.leaderboard import read_records
-    from posebench.results import write_leaderboard
-
     md, table, n = write_leaderboard(folder, md_path, csv_path)
     for note in read_records(folder)[1]:
         click.echo(f"note: {note}")
     click.echo(f"{n} records -> {md}, {table}")
     if html_dir:
-        from posebench.site import build_site
-
         index, notes = build_site(folder, html_dir)
         for note in notes:
             click.echo(f"note: {note}")
@@ -95,8 +93,6 @@ def build_cmd(folder, md_path, csv_path, html_dir):
 def reproduce_cmd(folder, only, check):
     """Re-run every entry of FOLDER from its record's provenance, re-evaluate, and rewrite the
     records and tables (or, with --check, only compare)."""
-    from posebench.leaderboard_ops import reproduce
-
     outs = reproduce(folder, only=tuple(only), check=check, echo=click.echo)
     moved = [r.path.name for r in outs if r.moved]
     total = sum(r.seconds for r in outs)
@@ -114,7 +110,5 @@ def reproduce_cmd(folder, only, check):
 def add_cmd(result, folder, force):
     """Validate RESULT (complete provenance, no machine paths, the board's dataset and protocol
     fingerprints) and add it, with its per-sample file, to the leaderboard FOLDER."""
-    from posebench.leaderboard_ops import add
-
     dst = add(result, folder, force=force)
     click.echo(f"added {dst}; tables rebuilt")

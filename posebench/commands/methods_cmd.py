@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
+from tabulate import tabulate
+
+from posebench.methods import describe_methods, parse_options, run_method, write_predictions
 
 
 @click.command("methods")
@@ -10,10 +15,6 @@ import click
 def methods_cmd(verbose: bool) -> None:
     """List registered methods (built-ins and the 'posebench.methods' entry points) with what
     each needs from a dataset."""
-    from tabulate import tabulate
-
-    from posebench.methods import describe_methods
-
     rows = []
     for m in describe_methods():
         needs = ", ".join(m["needs"]) if not m["error"] else "(could not load)"
@@ -49,10 +50,6 @@ def run_cmd(method: str, dataset: str, protocol: str | None, train_split: str, s
             options: tuple[str, ...], no_cache: bool, label: str | None, out: str) -> None:
     """Fit METHOD on the training split (cached by config hash, seed and training data) and
     write its predictions for the protocol's rows, which `posebench eval` scores."""
-    import sys
-
-    from posebench.methods import parse_options, run_method, write_predictions
-
     if sys.stderr.isatty():  # long fits also draw a tqdm bar there (trainers check isatty)
         click.echo(f"{method}: fitting on {dataset}/{train_split} unless a cached fit "
                    "exists ...", err=True)

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import sys
+import warnings
 
 import click
+
+from posebench.data.dataset import read_meta
+from posebench.data.prepare import prepare as do_prepare
+from posebench.errors import InputError
 
 H36M_LAYOUTS = ("videopose3d", "mmpose", "cdf")
 MPI3DHP_LAYOUTS = ("mmpose", "mat")
@@ -19,11 +24,6 @@ def prepare() -> None:
 
 def _run(kind: str, layout: str, path: str, name: str | None,
          options: dict | None = None) -> None:
-    import warnings
-
-    from posebench.data.adapters import prepare as do_prepare
-    from posebench.data.dataset import read_meta
-
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         root = do_prepare(kind, layout, path, name=name or kind, progress=sys.stderr.isatty(),
@@ -67,8 +67,6 @@ def _image_options(fn):
 
 
 def _crop_options(images: str | None, image_size: int, frame_stride: str | None) -> dict:
-    from posebench.errors import InputError
-
     if images is None:
         if frame_stride:
             raise InputError("--frame-stride was given without --images; expected it only "
@@ -87,12 +85,20 @@ def _crop_options(images: str | None, image_size: int, frame_stride: str | None)
     return {"images": images, "image_size": image_size, "frame_stride": stride}
 
 
+def _source_options(kind: str, layouts: tuple[str, ...]):
+    """The --from LAYOUT PATH and --name options of `posebench data prepare KIND`."""
+    def deco(fn):
+        fn = click.option("--name", default=None,
+                          help=f"Dataset name (default: {kind}).")(fn)
+        return click.option("--from", "source", nargs=2, required=True,
+                            type=(click.Choice(layouts), click.Path(exists=True)),
+                            metavar="LAYOUT PATH", help=f"{_FROM_HELP} {_EXAMPLES[kind]} "
+                            "LAYOUT: " + "|".join(layouts))(fn)
+    return deco
+
+
 @prepare.command("h36m")
-@click.option("--from", "source", nargs=2, required=True,
-              type=(click.Choice(H36M_LAYOUTS), click.Path(exists=True)),
-              metavar="LAYOUT PATH", help=f"{_FROM_HELP} {_EXAMPLES['h36m']} LAYOUT: "
-              + "|".join(H36M_LAYOUTS))
-@click.option("--name", default=None, help="Dataset name (default: h36m).")
+@_source_options("h36m", H36M_LAYOUTS)
 @_image_options
 def h36m(source: tuple[str, str], name: str | None, images: str | None, image_size: int,
          frame_stride: str | None) -> None:
@@ -102,11 +108,7 @@ def h36m(source: tuple[str, str], name: str | None, images: str | None, image_si
 
 
 @prepare.command("3dhp")
-@click.option("--from", "source", nargs=2, required=True,
-              type=(click.Choice(MPI3DHP_LAYOUTS), click.Path(exists=True)),
-              metavar="LAYOUT PATH", help=f"{_FROM_HELP} {_EXAMPLES['3dhp']} LAYOUT: "
-              + "|".join(MPI3DHP_LAYOUTS))
-@click.option("--name", default=None, help="Dataset name (default: 3dhp).")
+@_source_options("3dhp", MPI3DHP_LAYOUTS)
 @_image_options
 def mpi3dhp(source: tuple[str, str], name: str | None, images: str | None, image_size: int,
             frame_stride: str | None) -> None:
@@ -116,11 +118,7 @@ def mpi3dhp(source: tuple[str, str], name: str | None, images: str | None, image
 
 
 @prepare.command("mpii")
-@click.option("--from", "source", nargs=2, required=True,
-              type=(click.Choice(MPII_LAYOUTS), click.Path(exists=True)),
-              metavar="LAYOUT PATH", help=f"{_FROM_HELP} {_EXAMPLES['mpii']} LAYOUT: "
-              + "|".join(MPII_LAYOUTS))
-@click.option("--name", default=None, help="Dataset name (default: mpii).")
+@_source_options("mpii", MPII_LAYOUTS)
 @click.option("--image-size", default=64, show_default=True, type=int,
               help="Crop side in px; must equal the model's input size (cpu profile 64, "
                    "paper profile 256).")

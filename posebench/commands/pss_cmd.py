@@ -6,6 +6,14 @@ import json
 
 import click
 
+from posebench.commands._common import load_pss_model
+from posebench.data.registry import load_dataset
+from posebench.evaluation import pss_training_poses
+from posebench.metrics.pss import PoseStructureScore, PSSEnsemble, reference_spread
+from posebench.pss_models import fit_ensemble_on_dataset, fit_on_dataset
+from posebench.results import load_result
+from posebench.skeletons import get_skeleton
+
 
 @click.group("pss")
 def pss() -> None:
@@ -37,8 +45,6 @@ def pss() -> None:
 def fit_cmd(dataset: str, split: str, k: int, seed: int, definition: str, normalization: str,
             algorithm: str | None, skeleton: str | None, out: str) -> None:
     """Fit PSS@k on the ground truth of DATASET/SPLIT and save it (npz + JSON, no pickle)."""
-    from posebench.pss_models import fit_ensemble_on_dataset, fit_on_dataset
-
     if skeleton is not None:
         model = _fit_in_skeleton(dataset, split, skeleton, k, seed, definition, normalization,
                                  algorithm)
@@ -60,14 +66,9 @@ def _fit_in_skeleton(dataset, split, skeleton, k, seed, definition, normalizatio
     """PSS@k on `split`'s ground truth in `skeleton`, poses prepared exactly as
     `posebench eval` prepares its auto-fitted models (posebench.evaluation); a single model
     with `algorithm`, else the named definition (ensemble or paper)."""
-    from posebench.data.registry import load_dataset
-    from posebench.evaluation import _pss_training_poses
-    from posebench.metrics.pss import PoseStructureScore, PSSEnsemble
-    from posebench.skeletons import convert, get_skeleton
-
     skel = get_skeleton(skeleton)
     ds = load_dataset(dataset, split)
-    poses = _pss_training_poses(ds, skel, convert, get_skeleton)
+    poses = pss_training_poses(ds, skel)
     if algorithm is not None:
         model = PoseStructureScore(k=k, normalization=normalization, seed=seed, root=skel.root,
                                    algorithm=algorithm).fit(poses)
@@ -89,16 +90,11 @@ def show_cmd(path: str, as_json: bool, record: str | None) -> None:
     """Print a saved PSS model's settings, fingerprints, fit information and its two
     uncertainties: the clustering sd (how PSS moves with the k-means seed, from the members'
     spread on held-out reference poses) and the binomial sampling sd of the same poses."""
-    from posebench.commands._common import load_pss_model
-    from posebench.metrics.pss import reference_spread
-
     ens = load_pss_model(path)
     desc = ens.describe()
     desc.pop("member_info")
     desc["reference_check"] = reference_spread(ens)
     if record:
-        from posebench.results import load_result
-
         rec = load_result(record)
         desc["record"] = [m for m in rec.get("pss_models", [])
                           if m.get("fingerprint") == ens.fingerprint]

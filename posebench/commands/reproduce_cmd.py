@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import click
 
+from posebench.errors import InputError
+from reference_models.epipolarpose.pipeline import VARIANTS
+from reference_models.epipolarpose.pipeline import reproduce as reproduce_run
+
 
 @click.group()
 def reproduce() -> None:
@@ -34,26 +38,20 @@ def epipolarpose(profile: str, dataset: str | None, out: str | None, device: str
     """2D pre-training -> pseudo-labels -> self-supervised 3D (per-frame, pooled, known),
     plus fully-supervised and 2D-ground-truth variants and a mean-pose baseline; prints the
     comparison table and writes one result JSON per variant to OUT/results/."""
-    from posebench.errors import InputError
-
     if dataset is not None and dataset not in ("synth", "h36m"):
         raise InputError(f"--dataset '{dataset}' is not supported; expected synth or h36m; pick "
                          "one of those.")
     if variants is not None:
-        from reference_models.epipolarpose.pipeline import VARIANTS as known  # no torch
-
-        bad = [v for v in variants.split(",") if v not in known]
+        bad = [v for v in variants.split(",") if v not in VARIANTS]
         if bad or not variants:
             raise InputError(f"--variants names unknown variant(s) {', '.join(bad) or '(none)'}; "
-                             f"expected a comma-separated subset of {', '.join(known)}; fix the "
+                             f"expected a comma-separated subset of {', '.join(VARIANTS)}; fix the "
                              "list.")
     if device == "cuda":
-        import torch
+        import torch  # lazy: torch only for --device cuda
 
         if not torch.cuda.is_available():
             raise InputError("--device cuda was given but torch sees no CUDA device; expected a "
                              "machine with a GPU; use --device cpu.")
-    from reference_models.epipolarpose.pipeline import reproduce as run
-
-    run(profile, dataset=dataset, out=out or "", device=device, resume=resume,
+    reproduce_run(profile, dataset=dataset, out=out or "", device=device, resume=resume,
         variants=variants.split(",") if variants else None, log=click.echo)

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import time
+
 import click
+
+from posebench.data.dataset import read_meta
+from posebench.data.registry import dataset_dir
+from posebench.synth.build import SynthOptions, build
 
 
 @click.command("synth")
@@ -31,12 +37,6 @@ import click
 def synth(poses, subjects, frames_per_action, cameras, image_size, no_images, occluders,
           trajectory, seed, name) -> None:
     """Generate the synthetic multi-view benchmark (train / test / train2d splits)."""
-    import time
-
-    from posebench.data.dataset import read_meta
-    from posebench.data.registry import dataset_dir
-    from posebench.synth.build import SynthOptions, build
-
     opts = SynthOptions(poses=poses, subjects=subjects, frames_per_action=frames_per_action,
                         cameras=cameras, image_size=image_size, images=not no_images,
                         seed=seed, name=name, occluder_probability=occluders,

@@ -4,6 +4,15 @@ from __future__ import annotations
 
 import click
 
+from posebench.commands.eval_cmd import READER_NAMES, resolve
+from posebench.data.registry import load_dataset
+from posebench.errors import InputError
+from posebench.evaluation import ground_truth_of
+from posebench.predictions import match_to_ground_truth
+from posebench.readers import read_predictions
+from posebench.skeletons import convert, get_skeleton
+from posebench.viz import prediction_overlay, sample_grid
+
 
 @click.group("viz")
 def viz() -> None:
@@ -23,13 +32,8 @@ def viz() -> None:
               type=click.Path(dir_okay=False), help="Figure path (PNG); --output is an alias.")
 def sample_cmd(dataset, split, index, seed, out) -> None:
     """Crops of one instant from all views with the 2D labels drawn, plus the 3D skeleton."""
-    from posebench.data.registry import load_dataset
-    from posebench.viz import sample_grid
-
     ds = load_dataset(dataset, split)
     if index is not None and index >= len(ds):
-        from posebench.errors import InputError
-
         raise InputError(f"--index {index} is past the end of split '{split}' of dataset "
                          f"'{ds.name}', which has {len(ds)} samples; expected 0 to "
                          f"{len(ds) - 1}; pick an index in that range.")
@@ -40,8 +44,7 @@ def sample_cmd(dataset, split, index, seed, out) -> None:
 @viz.command("predictions")
 @click.argument("preds", type=click.Path(dir_okay=False))
 @click.option("--from", "fmt", default="posebench", show_default=True,
-              type=click.Choice(["posebench", "videopose3d", "motionbert", "mmpose",
-                                 "learnable-triangulation"]),
+              type=click.Choice(READER_NAMES),
               help="Layout of PREDS (as for `posebench eval --from`).")
 @click.option("--dataset", "dataset", default="synth", show_default=True,
               help="Dataset name or folder.")
@@ -58,18 +61,11 @@ def sample_cmd(dataset, split, index, seed, out) -> None:
 def predictions_cmd(preds, fmt, dataset, protocol, split, labels, count, out) -> None:
     """Draw predictions over ground truth: 3D overlays and per-joint error (covered samples
     only), so a left/right or joint-order mix-up is visible at a glance."""
-    from posebench.commands.eval_cmd import resolve
-    from posebench.evaluation import _ground_truth
-    from posebench.predictions import match_to_ground_truth
-    from posebench.readers import read_predictions
-    from posebench.skeletons import convert, get_skeleton
-    from posebench.viz import prediction_overlay
-
     ds, _, p = resolve(dataset, protocol, split)
     options = {"labels": labels} if fmt == "learnable-triangulation" else None
     pr = read_predictions(preds, fmt, ds, p, options=options)
     m = match_to_ground_truth(pr, ds, p, allow_partial=True)
-    gt_all, _ = _ground_truth(ds, p, [])
+    gt_all, _ = ground_truth_of(ds, p, [])
     src, dst = get_skeleton(ds.skeleton), get_skeleton(p.eval_skeleton)
     g = gt_all[m.rows]
     gt = convert(g, src, dst) - g[:, src.index(p.root)][:, None]

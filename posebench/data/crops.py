@@ -46,7 +46,12 @@ from pathlib import Path
 
 import numpy as np
 
+from posebench.data.adapters._assemble import progress_iter
+from posebench.data.adapters.h36m_common import SUBJECTS, check_camera_id, parse_sequence
+from posebench.data.adapters.mpii_mmpose import crop_affines, read_image, sample_crops
+from posebench.data.registry import posebench_home
 from posebench.errors import InputError
+from posebench.skeletons import get_skeleton
 
 BOX_MM = 2000.0
 JOINT_BOX_MARGIN = 1.2
@@ -78,8 +83,6 @@ def joint_boxes(uv: np.ndarray, margin: float = JOINT_BOX_MARGIN) -> tuple[np.nd
 def person_boxes(ds, box_mm: float = BOX_MM) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Boxes of every sample of a PoseDataset -> centre (N, 2) px, side (N,) px, kind (N,) uint8
     (0 = the official 3D box, 1 = the 2D joints' box for samples without 3D)."""
-    from posebench.skeletons import get_skeleton
-
     root = get_skeleton(ds.skeleton).root
     ci = ds.camera_index
     centre, side = official_boxes(ds.poses_3d[:, root], ds.cameras.f[ci], ds.cameras.c[ci], box_mm)
@@ -113,12 +116,6 @@ def _image_roots(root: Path) -> list[Path]:
 def h36m_sources(root: Path) -> dict[tuple[str, str, int, str], tuple[str, Path]]:
     """(subject, action, trial, camera) -> ("frames", folder) | ("video", file) found under
     `root` (mmpose frame folders win over videos). Unparseable names are ignored."""
-    from posebench.data.adapters.h36m_common import (
-        SUBJECTS,
-        check_camera_id,
-        parse_sequence,
-    )
-
     found: dict = {}
 
     def add(subject: str, name: str, kind: str, path: Path) -> None:
@@ -200,7 +197,7 @@ def iter_video_frames(path: Path, wanted: np.ndarray):
     """Yield (frame index, (H, W, 3) uint8 RGB) for the sorted 0-based indices `wanted`,
     decoding the video once, in order, and stopping after the last one (PyAV)."""
     try:
-        import av
+        import av  # lazy: optional dependency for video sources
     except ImportError:
         raise InputError(f"{path} is a video and PyAV is not installed; expected the `av` "
                          "package; pip install 'posebench3d[video]' (or extract the frames as "
@@ -227,9 +224,6 @@ def iter_video_frames(path: Path, wanted: np.ndarray):
 def render_split(ds, kinds: np.ndarray, paths: np.ndarray, affine: np.ndarray, size: int,
                  images: np.ndarray, progress: bool = False) -> None:
     """Fill `images` (N, S, S, 3) (a memmap) with every sample's crop, one frame at a time."""
-    from posebench.data.adapters._assemble import progress_iter
-    from posebench.data.adapters.mpii_mmpose import read_image, sample_crops
-
     frames = kinds == "frames"
     files, finv = np.unique(paths[frames], return_inverse=True)
     rows_f = np.flatnonzero(frames)
@@ -258,19 +252,8 @@ def attach_crops(prepared, kind: str, images_root: str | Path, image_size: int, 
     crops (listed in meta under images.splits_without_crops, with a warning); a split with some
     frames missing is an InputError naming the first one.
     """
-    from posebench.data.registry import posebench_home
-
     root = Path(images_root)
-    if not root.is_dir():
-        raise InputError(f"--images {root} is not a folder; expected the folder holding the "
-                         "frames (S1/S1_Directions_1.54138969/...jpg) or videos "
-                         "(S1/Videos/*.mp4); pass that folder.")
-    if image_size < 16:
-        raise InputError(f"--image-size {image_size} is too small; expected >= 16 (64 for the "
-                         "cpu profile, 256 for the paper profile).")
-    if kind not in LOCATORS:
-        raise InputError(f"crops for dataset kind '{kind}' are not supported; expected one of "
-                         f"{', '.join(LOCATORS)}.")
+    _check_crop_inputs(root, kind, image_size)
     stride = dict(frame_stride or {})
     scratch_root = Path(scratch) if scratch is not None else posebench_home() / "datasets"
     scratch_root.mkdir(parents=True, exist_ok=True)
@@ -303,21 +286,44 @@ def attach_crops(prepared, kind: str, images_root: str | Path, image_size: int, 
                              f"({paths[i]}) under {root}, though {int(found.sum())} of "
                              f"{len(ds)} were found; expected every frame of the split; add the "
                              "missing frames or videos, or use --frame-stride to keep fewer.")
-        centre, side, box_kind = person_boxes(ds, box_mm)
-        from posebench.data.adapters.mpii_mmpose import crop_affines
-
-        affine = crop_affines(centre, side, image_size)
-        ci = ds.camera_index
-        outside = boxes_outside(centre, side, ds.cameras.width[ci], ds.cameras.height[ci])
-        images = np.lib.format.open_memmap(tmp / f"{split}.npy", mode="w+", dtype=np.uint8,
-                                           shape=(len(ds), image_size, image_size, 3))
-        render_split(ds, kinds, paths, affine, image_size, images, progress)
-        images.flush()
-        ds.images, ds.crop_affine = images, affine
-        ds.extra = {**ds.extra, "crop_centre": centre, "crop_side": side,
-                    "crop_box": box_kind, "crop_outside": outside}
+        outside = _render_into(ds, kinds, paths, tmp / f"{split}.npy", image_size, box_mm,
+                               progress)
         info["boxes_outside"][split] = int(outside.sum())
         info["sources"][split] = {k: int((kinds == k).sum()) for k in ("frames", "video")}
         prepared.splits[split] = ds
     prepared.meta = {**prepared.meta, "images": info}
     return prepared
+
+
+def _check_crop_inputs(root: Path, kind: str, image_size: int) -> None:
+    """InputError (one sentence) for a missing images folder, a crop side below 16 px or a
+    dataset kind without a frame locator."""
+    if not root.is_dir():
+        raise InputError(f"--images {root} is not a folder; expected the folder holding the "
+                         "frames (S1/S1_Directions_1.54138969/...jpg) or videos "
+                         "(S1/Videos/*.mp4); pass that folder.")
+    if image_size < 16:
+        raise InputError(f"--image-size {image_size} is too small; expected >= 16 (64 for the "
+                         "cpu profile, 256 for the paper profile).")
+    if kind not in LOCATORS:
+        raise InputError(f"crops for dataset kind '{kind}' are not supported; expected one of "
+                         f"{', '.join(LOCATORS)}.")
+
+
+def _render_into(ds, kinds: np.ndarray, paths, store: Path, image_size: int, box_mm: float,
+                 progress: bool) -> np.ndarray:
+    """Render the (N, S, S, 3) uint8 crops of `ds` into the memory-mapped .npy `store` and
+    attach them (images, crop_affine, crop_* extras) to `ds`; returns (N,) bool: boxes that
+    leave the image."""
+    centre, side, box_kind = person_boxes(ds, box_mm)
+    affine = crop_affines(centre, side, image_size)
+    ci = ds.camera_index
+    outside = boxes_outside(centre, side, ds.cameras.width[ci], ds.cameras.height[ci])
+    images = np.lib.format.open_memmap(store, mode="w+", dtype=np.uint8,
+                                       shape=(len(ds), image_size, image_size, 3))
+    render_split(ds, kinds, paths, affine, image_size, images, progress)
+    images.flush()
+    ds.images, ds.crop_affine = images, affine
+    ds.extra = {**ds.extra, "crop_centre": centre, "crop_side": side,
+                "crop_box": box_kind, "crop_outside": outside}
+    return outside

@@ -32,12 +32,14 @@ canonical order a protocol filters and a predictions file's `index` refers to.
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from posebench.errors import InputError
+from posebench.io import atomic_dir, load_npz, write_json_atomic
 
 KEY_FIELDS = ("subject", "action", "subaction", "camera", "frame")
 _FINGERPRINT_CHUNK = 65536  # rows hashed at a time
@@ -282,8 +284,6 @@ def write_dataset(root: str | Path, splits: dict[str, PoseDataset], *, kind: str
 
     Images of a split (if any) go to ``<split>_images.npy``. Returns `root`.
     """
-    from posebench.io import atomic_dir, write_json_atomic
-
     root = Path(root)
     if not splits:
         raise InputError("no splits to write; expected at least one split (e.g. train, test).")
@@ -308,8 +308,6 @@ def write_dataset(root: str | Path, splits: dict[str, PoseDataset], *, kind: str
 
 
 def read_meta(root: str | Path) -> dict:
-    import json
-
     p = Path(root) / "meta.json"
     if not p.is_file():
         raise InputError(f"{root} is not a posebench dataset (no meta.json); expected a folder "
@@ -329,8 +327,6 @@ def read_meta(root: str | Path) -> dict:
 
 def read_split(root: str | Path, split: str, *, mmap_images: bool = True) -> PoseDataset:
     """Load one split of a dataset folder; images are memory-mapped (read-only)."""
-    from posebench.io import load_npz
-
     root = Path(root)
     meta = read_meta(root)
     if split not in meta.get("splits", {}):

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from posebench.data.h36m_exclusions import H36M_EXCLUSIONS, H36M_MASKS
 from posebench.errors import InputError
 
 
@@ -31,18 +32,14 @@ def register_exclusion(name: str, description: str):
     return deco
 
 
-def exclusion_mask(dataset, name: str) -> np.ndarray:
-    import posebench.data.h36m_exclusions  # noqa: F401  (registers the Human3.6M exclusions)
+for _name, _mask in H36M_MASKS.items():
+    register_exclusion(_name, H36M_EXCLUSIONS[_name])(_mask)
 
+
+def exclusion_mask(dataset, name: str) -> np.ndarray:
+    """(N,) bool: rows of `dataset` that the exclusion `name` drops."""
     if name not in EXCLUSIONS:
         raise InputError(f"unknown exclusion '{name}'; expected one of "
                          f"{', '.join(EXCLUSIONS) or '(none registered)'}.")
     return np.asarray(EXCLUSIONS[name].mask(dataset), dtype=bool)
 
-
-@register_exclusion("h36m-s11-directions-2-cam54138969@v1",
-                    "Human3.6M S11 Directions subaction 2, camera 54138969: video missing/corrupt")
-def _s11_directions(ds) -> np.ndarray:
-    k = ds.keys
-    return ((k.subject == "S11") & (k.action == "Directions") & (k.subaction == 2)
-            & (k.camera == "54138969"))

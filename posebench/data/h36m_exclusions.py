@@ -1,10 +1,10 @@
-"""Named, versioned exclusions for Human3.6M (registered in `posebench.data.exclusions`).
+"""Named, versioned exclusions for Human3.6M: their masks and descriptions.
 
-Import this module to register them (protocol presets and the adapters do). Trials are
+`posebench.data.exclusions` registers them by name. Trials are
 identified by canonical action and official 1-based trial number (see
 `posebench.data.adapters.h36m_common`), with the video basename given for checking.
 
-- ``h36m-s11-directions-2-cam54138969@v1`` (registered in the core module): S11 Directions
+- ``h36m-s11-directions-2-cam54138969@v1``: S11 Directions
   trial 2 (basename "Directions"), camera 54138969: the video is missing/corrupt.
 - ``h36m-s9-misaligned-gt@v1``: S9 Greeting trial 2 (basename "Greeting"), SittingDown trial 2
   ("SittingDown 1") and Waiting trial 1 ("Waiting 1"), all cameras: the mocap ground truth is
@@ -18,8 +18,6 @@ identified by canonical action and official 1-based trial number (see
 from __future__ import annotations
 
 import numpy as np
-
-from posebench.data.exclusions import register_exclusion
 
 #: (subject, action, trial) triples of ``h36m-s9-misaligned-gt@v1``.
 S9_MISALIGNED_TRIALS = (("S9", "Greeting", 2), ("S9", "SittingDown", 2), ("S9", "Waiting", 1))
@@ -35,10 +33,24 @@ H36M_EXCLUSIONS = {
 }
 
 
-@register_exclusion("h36m-s9-misaligned-gt@v1", H36M_EXCLUSIONS["h36m-s9-misaligned-gt@v1"])
-def _s9_misaligned(ds) -> np.ndarray:
+def s11_directions_mask(ds) -> np.ndarray:
+    """(N,) bool: rows of S11 Directions trial 2, camera 54138969."""
+    k = ds.keys
+    return ((k.subject == "S11") & (k.action == "Directions") & (k.subaction == 2)
+            & (k.camera == "54138969"))
+
+
+def s9_misaligned_mask(ds) -> np.ndarray:
+    """(N,) bool: rows of the S9 trials whose mocap is offset from the video."""
     k = ds.keys
     out = np.zeros(len(k), dtype=bool)
     for subject, action, trial in S9_MISALIGNED_TRIALS:
         out |= (k.subject == subject) & (k.action == action) & (k.subaction == trial)
     return out
+
+
+#: Exclusion name -> (N,) bool mask function of a PoseDataset.
+H36M_MASKS = {
+    "h36m-s11-directions-2-cam54138969@v1": s11_directions_mask,
+    "h36m-s9-misaligned-gt@v1": s9_misaligned_mask,
+}

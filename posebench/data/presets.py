@@ -30,7 +30,9 @@ record).
 
 from __future__ import annotations
 
-from posebench.data.protocols import Protocol, register_protocol
+from dataclasses import replace
+
+from posebench.data.protocol import Protocol
 
 H36M_TEST_SUBJECTS = ("S9", "S11")
 _ALL = ("mpjpe", "p_mpjpe", "n_mpjpe", "pck", "auc", "pss@50", "pss@100")
@@ -58,16 +60,16 @@ _EPI = ("mkocabas/EpipolarPose @299ccb0 lib/dataset/h36m.py:168 evaluate(): :244
         "P-MPJPE (re-rooted) and N-MPJPE (b * pred, re-rooted); test set S9, S11 every 64th "
         "frame (after Sun et al. 2018, Integral).")
 
-register_protocol(Protocol(
+ALL_FRAMES = Protocol(
     name="all-frames",
     description="Every sample of the test split, 17 joints in Human3.6M order, frame-wise mean.",
     dataset_kind="*",
     aggregation="frame",
     source="posebench generic protocol (no anchor).",
     extra={"headline": "mpjpe"},
-))
+)
 
-register_protocol(Protocol(
+SYNTH = Protocol(
     name="synth",
     description="Embedded synthetic benchmark: test split, all frames, Human3.6M-17 joints, "
                 "frame-wise mean.",
@@ -76,11 +78,11 @@ register_protocol(Protocol(
     aggregation="frame",
     source="posebench default for the embedded synthetic multi-view benchmark.",
     extra={"headline": "mpjpe"},
-))
+)
 
 _H36M_EXPECT = dict(subjects=H36M_TEST_SUBJECTS, require_subjects=True, source_frame_step=1)
 
-register_protocol(Protocol(
+H36M_P1 = Protocol(
     name="h36m-p1",
     description="Human3.6M Protocol #1 (VideoPose3D): S9+S11, every 50 fps frame, 17 joints, "
                 "prediction scored as given against the root-zeroed ground truth (predictions "
@@ -93,23 +95,19 @@ register_protocol(Protocol(
     metrics=_ALL,
     source="Pavllo et al., CVPR 2019 (VideoPose3D), Protocol #1. " + _VP3D,
     extra={"headline": "mpjpe"},
-))
+)
 
-register_protocol(Protocol(
+H36M_P2 = replace(
+    H36M_P1,
     name="h36m-p2",
     description="Human3.6M Protocol #2 (VideoPose3D): as h36m-p1 with P-MPJPE (similarity "
                 "Procrustes alignment) as the headline number.",
-    dataset_kind="h36m",
-    **_H36M_EXPECT,
-    eval_skeleton="h36m17",
-    aggregation="action",
-    gt_root_zeroing=True,
     metrics=_P_FIRST,
     source="Pavllo et al., CVPR 2019 (VideoPose3D), Protocol #2. " + _VP3D,
     extra={"headline": "p_mpjpe"},
-))
+)
 
-register_protocol(Protocol(
+H36M_EVERY64 = Protocol(
     name="h36m-every64",
     description="EpipolarPose / Integral test set: S9+S11, every 64th frame (frame % 64 == 0), "
                 "17 joints, frame-wise mean; P-MPJPE re-rooted after the similarity fit; "
@@ -125,30 +123,23 @@ register_protocol(Protocol(
     source="Kocabas et al., CVPR 2019 (EpipolarPose), supervised models (17 joints, root "
            "index 0 = Hip, h36m.py:182). " + _EPI,
     extra={"headline": "mpjpe"},
-))
+)
 
-register_protocol(Protocol(
+H36M_EVERY64_MPII16 = replace(
+    H36M_EVERY64,
     name="h36m-every64-mpii16",
     description="EpipolarPose self-supervised scoring: every 64th S9+S11 frame, 16 joints in "
                 "MPII order (no spine), root pelvis (Hip), frame-wise mean; P-MPJPE re-rooted "
                 "after the similarity fit; N-MPJPE with the Procrustes similarity scale.",
-    dataset_kind="h36m",
-    **_H36M_EXPECT,
-    frame_stride=64,
-    frame_offset=0,
     eval_skeleton="mpii16",
-    root="pelvis",
-    aggregation="frame",
-    n_mpjpe_scale="procrustes",
-    p_mpjpe_reroot_after_alignment=True,
     source="Kocabas et al., CVPR 2019 (EpipolarPose), self-supervised models: "
            "cfg.DATASET.MPII_ORDER, ground truth permuted by H36M_TO_MPII_PERM (h36m.py:224; "
            "lib/dataset/JointIntegralDataset.py MPII_NAMES, 16 joints, no spine), root index 6 "
            "= Hip (h36m.py:182), although the numbers are printed as 'hm36_17j'. " + _EPI,
     extra={"headline": "mpjpe"},
-))
+)
 
-register_protocol(Protocol(
+H36M_MMPOSE = Protocol(
     name="h36m-mmpose",
     description="mmpose Human3.6M test scoring: S9+S11, every test frame of the 50 fps "
                 "annotations, 17 joints, frame-wise mean; N-MPJPE scale fitted on camera-frame "
@@ -170,7 +161,7 @@ register_protocol(Protocol(
            "s = <P, G> / <P, P> on the CAMERA-FRAME poses (prediction placed on the ground-truth "
            "root), not the root-centred ones; :373 mean over all joints of all samples.",
     extra={"headline": "mpjpe"},
-))
+)
 
 _HP_SOURCE = ("Mehta et al., 3DV 2017 (MPI-INF-3DHP) official test_util: "
               "mpii_test_predictions.m (valid_frame only; ground truth P = univ_annot3 minus its "
@@ -183,7 +174,7 @@ _HP_SOURCE = ("Mehta et al., 3DV 2017 (MPI-INF-3DHP) official test_util: "
               "shoulders, elbows, wrists, hips, knees, ankles; pelvis, spine and head are in no "
               "group). Copies read: QitaoZhao/PoseFormerV2 mpi_inf_3dhp/3dhp_test/test_util/.")
 
-register_protocol(Protocol(
+HP_OFFICIAL = Protocol(
     name="3dhp-official",
     description="MPI-INF-3DHP official test scoring: valid frames of TS1-TS6, universal "
                 "(height-normalised) ground truth, prediction scored as given against the "
@@ -200,22 +191,21 @@ register_protocol(Protocol(
     ground_truth="univ_poses_3d",
     source=_HP_SOURCE,
     extra={"headline": "pck", "breakdowns": ("subject", "action", "scene")},
-))
+)
 
-register_protocol(Protocol(
+HP_14 = replace(
+    HP_OFFICIAL,
     name="3dhp-14",
     description="MPI-INF-3DHP, widely copied 14-joint variant: as 3dhp-official with every "
                 "metric (MPJPE too) over the 14 joints of the official PCK groups.",
-    dataset_kind="3dhp",
-    valid_only=True,
     eval_skeleton="3dhp14",
-    root="pelvis",
-    aggregation="frame",
-    gt_root_zeroing=True,
-    metrics=_PCK_FIRST,
-    ground_truth="univ_poses_3d",
+    pck_joints=None,
     source="posebench variant of the MPI-INF-3DHP evaluation: PCK and AUC are the official "
            "ones (same 14 joints), MPJPE / P-MPJPE / N-MPJPE also over those 14 joints. "
            + _HP_SOURCE,
     extra={"headline": "pck", "breakdowns": ("subject", "action", "scene")},
-))
+)
+
+#: Every preset, in the order `posebench protocols` lists them.
+PRESETS = (ALL_FRAMES, SYNTH, H36M_P1, H36M_P2, H36M_EVERY64, H36M_EVERY64_MPII16, H36M_MMPOSE,
+           HP_OFFICIAL, HP_14)

@@ -12,6 +12,8 @@ from __future__ import annotations
 import importlib
 
 from posebench.errors import InputError
+from posebench.readers.common import select_protocol_rows
+from posebench.skeletons import get_skeleton
 
 #: --from name -> module under posebench.readers
 READERS = {
@@ -27,8 +29,6 @@ def read_predictions(path, fmt: str, dataset, protocol, *, superset: bool = Fals
                      options: dict | None = None):
     """Read `path` written by codebase `fmt` for `dataset` (PoseDataset, protocol split) and
     `protocol`. `superset`: for posebench files, keep only the protocol's rows (recorded)."""
-    from posebench.readers.common import select_protocol_rows
-
     if fmt not in READERS:
         raise InputError(f"unknown predictions layout '{fmt}'; expected one of "
                          f"{', '.join(READERS)}; pass --from with one of those.")
@@ -50,8 +50,6 @@ def _root_relative(preds, dataset, protocol) -> None:
     them; mmpose's codec adds the ground-truth root back, so pose - root is its prediction;
     learnable-triangulation's reported MPJPE is root-relative), and the as-given anchor
     protocols (ground-truth root zeroed only) need them so."""
-    from posebench.skeletons import get_skeleton
-
     names = list(preds.joint_names or get_skeleton(dataset.skeleton).names)
     if protocol.root not in names:
         return

@@ -16,7 +16,12 @@ from pathlib import Path
 
 import numpy as np
 
+from posebench.data.adapters._npz_objects import npz_member_names, read_object_member
+from posebench.data.adapters.h36m_common import canonical_subject, parse_sequence
+from posebench.data.dataset import SampleKeys
 from posebench.errors import InputError
+from posebench.io import load_pickle_file, read_npy_header, sha256_file, unpickle_stream
+from posebench.predictions import Predictions, validate_arrays
 
 #: Joint order written by VideoPose3D, MotionBERT and mmpose (Human3.6M-17, pelvis first).
 H36M17_ORDER = "h36m17"
@@ -29,9 +34,6 @@ def load_container(path: str | Path, what: str) -> object:
     restricted unpickler); .pkl/.pickle -> restricted unpickle (numpy + builtins only);
     .json -> parsed JSON. Anything else -> InputError naming what was found.
     """
-    from posebench.data.adapters._npz_objects import npz_member_names, read_object_member
-    from posebench.io import load_pickle_file
-
     path = Path(path)
     if not path.is_file():
         raise InputError(f"predictions file {path} does not exist; expected {what}; check the "
@@ -73,17 +75,11 @@ def _plain_members(path: Path) -> dict[str, np.ndarray]:
 
 
 def _load_npy(path: Path, what: str) -> object:
-    from posebench.data.adapters._npz_objects import _unpickle_stream
-
     with open(path, "rb") as fh:
-        version = np.lib.format.read_magic(fh)
-        if version == (1, 0):
-            shape, fortran, dtype = np.lib.format.read_array_header_1_0(fh)
-        else:
-            shape, fortran, dtype = np.lib.format.read_array_header_2_0(fh)
+        _, _, dtype = read_npy_header(fh)
         if not dtype.hasobject:
             return np.load(path, allow_pickle=False)
-        obj = _unpickle_stream(fh, str(path))
+        obj = unpickle_stream(fh, str(path))
     if isinstance(obj, np.ndarray) and obj.shape == ():
         obj = obj.item()
     return obj
@@ -128,8 +124,6 @@ def as_mm(poses: np.ndarray, units: str, source: str) -> np.ndarray:
 
 def h36m_sequence(subject: str, basename: str, source: str) -> tuple[str, str, int]:
     """('S9', 'Directions 1') -> ('S9', 'Directions', official trial) via the metadata table."""
-    from posebench.data.adapters.h36m_common import canonical_subject, parse_sequence
-
     s = canonical_subject(subject, source)
     action, trial = parse_sequence(s, str(basename), source)
     return s, action, trial
@@ -137,16 +131,12 @@ def h36m_sequence(subject: str, basename: str, source: str) -> tuple[str, str, i
 
 def key_strings(subject, action, subaction, camera, frame) -> np.ndarray:
     """(N,) 'subject|action|subaction|camera|frame' strings (SampleKeys.as_strings format)."""
-    from posebench.data.dataset import SampleKeys
-
     return SampleKeys(subject, action, subaction, camera, frame).as_strings()
 
 
 def make_predictions(poses_mm: np.ndarray, keys: dict, joint_names, source: str,
                      sha256: str | None, read_as: dict):
     """Build `Predictions` (validated like a file) from reader output."""
-    from posebench.predictions import validate_arrays
-
     arrays = {"poses_3d": poses_mm, **{k: np.asarray(v) for k, v in keys.items()}}
     if joint_names is not None:
         arrays["joint_names"] = np.asarray(joint_names)
@@ -158,8 +148,6 @@ def make_predictions(poses_mm: np.ndarray, keys: dict, joint_names, source: str,
 
 def file_sha256(path: str | Path) -> str:
     """sha256 of a file's bytes (`posebench.io.sha256_file`)."""
-    from posebench.io import sha256_file
-
     return sha256_file(path)
 
 
@@ -172,8 +160,6 @@ def select_protocol_rows(preds, dataset, protocol, reason: str):
     "not in the dataset": e.g. frames past a trimmed trial end, videos the dataset lacks).
     Needs key arrays with subaction. `reason` says why selecting is legitimate (recorded).
     """
-    from posebench.predictions import Predictions
-
     if preds.keys is None or "subaction" not in preds.keys:
         raise InputError(f"{preds.source}: selecting the protocol's rows from a superset needs "
                          "key arrays subject, action, subaction, camera, frame; found "

@@ -22,8 +22,16 @@ from __future__ import annotations
 
 import numpy as np
 
+from posebench.data.adapters.h36m_common import (
+    CAMERA_IDS,
+    camera_rows,
+    canonical_action,
+    h36m_camera_table,
+)
 from posebench.errors import InputError
+from posebench.geometry.camera import world_to_camera
 from posebench.readers.common import describe, file_sha256, load_container, make_predictions
+from posebench.skeletons import H36M_32_TO_17, get_skeleton
 
 LAYOUT = ("learnable-triangulation: results.pkl {'keypoints_3d': (N, 17, 3) world mm, "
           "'indexes': (N,)} plus its labels .npy (--labels)")
@@ -34,47 +42,19 @@ DAMAGED = ("Greeting-2", "SittingDown-2", "Waiting-1")
 
 def joint_names() -> tuple[str, ...]:
     """Canonical names of learnable-triangulation's 17 joints (via the 32-joint indices)."""
-    from posebench.skeletons import H36M_32_TO_17, get_skeleton
-
     h36m = get_skeleton("h36m17").names
     return tuple(h36m[H36M_32_TO_17.index(j)] for j in VALID_JOINTS)
 
 
 def read(path, dataset, protocol, labels=None, retain_every_n=1, with_damaged_actions=False):
     """Read results.pkl at `path` with the label file `labels` -> camera-frame `Predictions`."""
-    from posebench.data.adapters.h36m_common import (
-        CAMERA_IDS,
-        camera_rows,
-        canonical_action,
-        h36m_camera_table,
-    )
-    from posebench.geometry.camera import world_to_camera
-
     if labels is None:
         raise InputError(f"{path}: learnable-triangulation predictions are rows of its label "
                          "file, which was not given; expected --labels "
                          "human36m-multiview-labels-GTbboxes.npy; pass the file used at test "
                          "time.")
-    res = load_container(path, LAYOUT)
-    if not isinstance(res, dict) or "keypoints_3d" not in res or "indexes" not in res:
-        raise InputError(f"{path} holds {describe(res)}; expected {LAYOUT}; pass the "
-                         "results.pkl train.py wrote.")
-    kp = np.asarray(res["keypoints_3d"], dtype=np.float64)
-    idx = np.asarray(res["indexes"]).astype(np.int64).reshape(-1)
-    if kp.ndim != 3 or kp.shape[1:] != (17, 3) or len(idx) != len(kp):
-        raise InputError(f"{path}: keypoints_3d {kp.shape} / indexes {idx.shape}; expected "
-                         "(N, 17, 3) world mm and (N,) indexes; pass results.pkl unchanged.")
-    lab = load_container(labels, "learnable-triangulation's labels .npy")
-    if not isinstance(lab, dict) or "table" not in lab:
-        raise InputError(f"{labels} holds {describe(lab)}; expected the dict written by "
-                         "generate-labels-npy-multiview.py (table, subject_names, action_names, "
-                         "camera_names); pass that file.")
-    table = lab["table"]
-    subjects, actions = list(lab["subject_names"]), list(lab["action_names"])
-    cameras = [str(c) for c in lab["camera_names"]]
-    if cameras != list(CAMERA_IDS):
-        raise InputError(f"{labels}: camera_names {cameras}; expected {list(CAMERA_IDS)}; pass "
-                         "the Human3.6M label file.")
+    kp, idx = _load_results(path)
+    table, subjects, actions = _load_labels(labels)
     rows = _test_rows(table, subjects, actions, retain_every_n, with_damaged_actions)
     if idx.min() < 0 or idx.max() >= len(rows):
         raise InputError(f"{path}: index {int(idx.max())} is outside the {len(rows)} test rows "
@@ -88,21 +68,7 @@ def read(path, dataset, protocol, labels=None, retain_every_n=1, with_damaged_ac
     action = np.array([canonical_action(a, str(labels)) for a in base])
     trial = trial.astype(np.int64)
     frame = shot["frame_idx"].astype(np.int64)
-    calib = h36m_camera_table(sorted(set(subj.tolist())))
-    world = kp[:, np.argsort(_order_to_h36m17())]          # (N, 17, 3) h36m17 order, mm
-    poses, cols = [], {k: [] for k in ("subject", "action", "subaction", "camera", "frame")}
-    for s in sorted(set(subj.tolist())):
-        m = subj == s
-        r = camera_rows(calib, s, str(labels))
-        cam = world_to_camera(world[m][:, None], calib.R[r][None], calib.t[r][None])
-        for ci, cid in enumerate(CAMERA_IDS):
-            poses.append(cam[:, ci])
-            cols["subject"].append(subj[m])
-            cols["action"].append(action[m])
-            cols["subaction"].append(trial[m])
-            cols["camera"].append(np.full(int(m.sum()), cid))
-            cols["frame"].append(frame[m])
-    keys = {k: np.concatenate(v) for k, v in cols.items()}
+    poses, keys = _camera_views(kp, subj, action, trial, frame, str(labels))
     read_as = {"layout": "learnable-triangulation", "units": "mm",
                "frame": "world -> camera (packaged calibration, X_c = R X_w + t)",
                "joint_order": "learnable-triangulation's 17 (32-joint indices "
@@ -115,14 +81,63 @@ def read(path, dataset, protocol, labels=None, retain_every_n=1, with_damaged_ac
                    "one world pose -> 4 camera-frame poses"],
                "not_predicted": [] if with_damaged_actions else
                [f"S9 {d} (removed by Human36MMultiViewDataset)" for d in DAMAGED]}
-    return make_predictions(np.concatenate(poses), keys, None, str(path), file_sha256(path),
+    return make_predictions(poses, keys, None, str(path), file_sha256(path),
                             read_as)
+
+
+def _load_results(path):
+    """(keypoints_3d (N, 17, 3) world mm, indexes (N,) int64) of results.pkl."""
+    res = load_container(path, LAYOUT)
+    if not isinstance(res, dict) or "keypoints_3d" not in res or "indexes" not in res:
+        raise InputError(f"{path} holds {describe(res)}; expected {LAYOUT}; pass the "
+                         "results.pkl train.py wrote.")
+    kp = np.asarray(res["keypoints_3d"], dtype=np.float64)
+    idx = np.asarray(res["indexes"]).astype(np.int64).reshape(-1)
+    if kp.ndim != 3 or kp.shape[1:] != (17, 3) or len(idx) != len(kp):
+        raise InputError(f"{path}: keypoints_3d {kp.shape} / indexes {idx.shape}; expected "
+                         "(N, 17, 3) world mm and (N,) indexes; pass results.pkl unchanged.")
+    return kp, idx
+
+
+def _load_labels(labels):
+    """(table, subject names, action names) of the label .npy; its cameras must be
+    Human3.6M's."""
+    lab = load_container(labels, "learnable-triangulation's labels .npy")
+    if not isinstance(lab, dict) or "table" not in lab:
+        raise InputError(f"{labels} holds {describe(lab)}; expected the dict written by "
+                         "generate-labels-npy-multiview.py (table, subject_names, action_names, "
+                         "camera_names); pass that file.")
+    subjects, actions = list(lab["subject_names"]), list(lab["action_names"])
+    cameras = [str(c) for c in lab["camera_names"]]
+    if cameras != list(CAMERA_IDS):
+        raise InputError(f"{labels}: camera_names {cameras}; expected {list(CAMERA_IDS)}; pass "
+                         "the Human3.6M label file.")
+    return lab["table"], subjects, actions
+
+
+def _camera_views(kp, subj, action, trial, frame, source: str):
+    """((4N, 17, 3) camera-frame mm poses in h36m17 order, key arrays): each world pose seen
+    from the four cameras of its subject (packaged calibration)."""
+    calib = h36m_camera_table(sorted(set(subj.tolist())))
+    world = kp[:, np.argsort(_order_to_h36m17())]          # (N, 17, 3) h36m17 order, mm
+    poses, cols = [], {k: [] for k in ("subject", "action", "subaction", "camera", "frame")}
+    for s in sorted(set(subj.tolist())):
+        m = subj == s
+        r = camera_rows(calib, s, source)
+        cam = world_to_camera(world[m][:, None], calib.R[r][None], calib.t[r][None])
+        for ci, cid in enumerate(CAMERA_IDS):
+            poses.append(cam[:, ci])
+            cols["subject"].append(subj[m])
+            cols["action"].append(action[m])
+            cols["subaction"].append(trial[m])
+            cols["camera"].append(np.full(int(m.sum()), cid))
+            cols["frame"].append(frame[m])
+    keys = {k: np.concatenate(v) for k, v in cols.items()}
+    return np.concatenate(poses), keys
 
 
 def _order_to_h36m17() -> np.ndarray:
     """(17,) position of each learnable-triangulation joint in h36m17 order."""
-    from posebench.skeletons import H36M_32_TO_17
-
     return np.array([H36M_32_TO_17.index(j) for j in VALID_JOINTS])
 
 

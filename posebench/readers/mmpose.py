@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from posebench.data.adapters.h36m_mmpose import parse_imgnames
 from posebench.errors import InputError
 from posebench.readers.common import (
     as_mm,
@@ -32,6 +33,7 @@ from posebench.readers.common import (
     load_container,
     make_predictions,
 )
+from posebench.skeletons import get_skeleton
 
 LAYOUT = ("mmpose: a --dump/--out pickle (list of dicts with pred_instances.keypoints + "
           "target_img_path, or preds + target_image_paths) or an npz with imgname + preds, "
@@ -51,8 +53,6 @@ def read(path, dataset, protocol):
                          "(a 4th visibility column is dropped); pass the model's 3D output.")
     mm = as_mm(poses[..., :3], "m", str(path))
     keys, how = _keys(np.asarray(names).astype(str), dataset, str(path))
-    from posebench.skeletons import get_skeleton
-
     skel = get_skeleton(dataset.skeleton)
     if mm.shape[1] != skel.num_joints:
         raise InputError(f"{path}: poses have {mm.shape[1]} joints; expected {skel.num_joints} "
@@ -118,8 +118,6 @@ def _keys(names: np.ndarray, dataset, source: str) -> tuple[dict, str]:
             raise InputError(f"{source}: image '{bad}' is not in dataset '{dataset.name}' "
                              f"(split {dataset.split}); expected the image names of the mmpose "
                              "annotation file the dataset was prepared from; check --dataset.")
-    from posebench.data.adapters.h36m_mmpose import parse_imgnames
-
     subject, action, trial, camera, frame = parse_imgnames(names, source)
     return ({"subject": subject, "action": action, "subaction": trial, "camera": camera,
              "frame": frame},

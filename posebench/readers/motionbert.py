@@ -40,6 +40,7 @@ import re
 
 import numpy as np
 
+from posebench.data.adapters.h36m_common import CAMERA_IDS
 from posebench.errors import InputError
 from posebench.readers.common import describe, file_sha256, load_container, make_predictions
 
@@ -85,8 +86,6 @@ def denormalize(clips: np.ndarray, cameras: np.ndarray) -> np.ndarray:
 
 def read(path, dataset, protocol):
     """Read a MotionBERT bundle at `path` -> `Predictions` (keys, mm, h36m17)."""
-    from posebench.data.adapters.h36m_common import CAMERA_IDS
-
     obj = load_container(path, LAYOUT)
     if not isinstance(obj, dict) or "results_all" not in obj:
         raise InputError(f"{path} holds {describe(obj)}; expected {LAYOUT}; save it inside "

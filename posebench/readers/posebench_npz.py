@@ -4,13 +4,18 @@ the reader to use."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
+import numpy as np
+
+from posebench.data.adapters._npz_objects import npz_member_names
 from posebench.errors import InputError
+from posebench.predictions import load_predictions
 
 
 def read(path, dataset, protocol):
     """Load a canonical predictions .npz; refuse foreign layouts with the `--from` to use."""
-    from posebench.predictions import load_predictions
-
     _refuse_foreign(path)
     preds = load_predictions(path)
     preds.read_as = {"layout": "posebench", "units": "mm", "frame": "camera",
@@ -24,10 +29,6 @@ def read(path, dataset, protocol):
 
 def _converted_read_as(path) -> dict | None:
     """The read_as JSON `posebench convert` stores in its output, if any."""
-    import json
-
-    import numpy as np
-
     try:
         with np.load(path, allow_pickle=False) as z:
             if "read_as" not in z.files:
@@ -39,10 +40,6 @@ def _converted_read_as(path) -> dict | None:
 
 
 def _refuse_foreign(path) -> None:
-    from pathlib import Path
-
-    from posebench.data.adapters._npz_objects import npz_member_names
-
     p = Path(path)
     if not p.is_file() or p.read_bytes()[:4] != b"PK\x03\x04":
         if p.is_file() and p.read_bytes()[:1] == b"\x80":

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from posebench.data.adapters.h36m_common import CAMERA_IDS
 from posebench.errors import InputError
 from posebench.readers.common import (
     as_mm,
@@ -42,8 +43,6 @@ def read(path, dataset, protocol, viz=None):
 
     viz: (subject, action, camera index) of a ``run.py --viz-export`` file (one (T, 17, 3)
     array of one sequence and camera, run.py's --viz-subject/--viz-action/--viz-camera)."""
-    from posebench.data.adapters.h36m_common import CAMERA_IDS
-
     obj = load_container(path, LAYOUT)
     if isinstance(obj, np.ndarray):
         tree = _viz_export_tree(obj, viz, path, CAMERA_IDS)

@@ -14,9 +14,13 @@ from pathlib import Path
 
 import numpy as np
 
+from posebench.io import atomic_dir
+from posebench.leaderboard import ci_of, coverage_cell, provenance_cell, provenance_of, value_cell
+from posebench.results import format_value, metric_label
 from posebench.site import plots
 from posebench.site.data import MethodData, SiteData, gather
 from posebench.site.templates import CSS, PAGE, SORT_JS
+from posebench.skeletons import get_skeleton
 
 SCATTER = ("mpjpe", "pss@50")
 
@@ -34,9 +38,6 @@ def _num(v) -> str:
 
 
 def _metric_cell(rec: dict, m: str) -> str:
-    from posebench.leaderboard import ci_of
-    from posebench.results import format_value
-
     v = rec["metrics"].get(m)
     if not isinstance(v, (int, float)):
         return '<td data-value="">-</td>'
@@ -47,9 +48,6 @@ def _metric_cell(rec: dict, m: str) -> str:
 
 
 def _table(items, metrics, slugs: dict[str, str]) -> str:
-    from posebench.evaluation import metric_label
-    from posebench.leaderboard import coverage_cell, provenance_cell
-
     heads = ["rank", "method", *(metric_label(m) for m in metrics), "n", "coverage",
              "provenance"]
     out = ['<table class="sortable" id="leaderboard"><thead><tr>']
@@ -75,8 +73,6 @@ def _table(items, metrics, slugs: dict[str, str]) -> str:
 
 
 def _scatter_points(items) -> list[dict]:
-    from posebench.leaderboard import ci_of
-
     x, y = SCATTER
     pts = []
     for e in items:
@@ -89,8 +85,6 @@ def _scatter_points(items) -> list[dict]:
 
 def _upright(centres: np.ndarray, skeleton: str) -> tuple[np.ndarray, list]:
     """Centres projected to 2D (K, J, 2) with the head up, and the skeleton's bones."""
-    from posebench.skeletons import get_skeleton
-
     try:
         sk = get_skeleton(skeleton)
         bones = list(sk.bones)
@@ -148,9 +142,6 @@ def _gallery_html(site: SiteData, img: Path) -> str:
 
 
 def _method_page(md: MethodData) -> str:
-    from posebench.evaluation import metric_label
-    from posebench.leaderboard import provenance_of, value_cell
-
     rec = md.entry.record
     names = list(rec["metrics"])
     body = [f"<h1>{_e(md.entry.name)}</h1>",
@@ -188,9 +179,6 @@ def _method_page(md: MethodData) -> str:
 def build_site(folder: str | Path, out: str | Path) -> tuple[Path, list[str]]:
     """Write the site for the records under `folder` into `out` (replaced atomically).
     Returns (index path, notes)."""
-    from posebench.evaluation import metric_label
-    from posebench.io import atomic_dir
-
     site = gather(folder)
     slugs = {md.entry.name: md.slug for md in site.methods}
     out = Path(out)

@@ -8,10 +8,10 @@ import numpy as np
 
 
 def _plt():
-    import matplotlib
+    import matplotlib  # lazy: heavy, only when plotting
 
     matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # lazy: heavy
 
     plt.rcParams.update({"svg.fonttype": "none", "font.size": 8, "svg.hashsalt": "posebench"})
     return plt

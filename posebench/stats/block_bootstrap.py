@@ -9,6 +9,7 @@ milliseconds whatever the number of poses (the poses are summed once, in `block_
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -97,8 +98,6 @@ def _num(x) -> float | None:
 def percentile_interval(reps: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
     """(low, high) (K,) percentile interval of replicates (R, K), NaN replicates left out
     (an all-NaN column gives NaN)."""
-    import warnings
-
     alpha = 1.0 - level
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)

@@ -78,14 +78,6 @@ def sample_body(rng: np.random.Generator) -> Body:
     return Body(lengths, radii, colours, height)
 
 
-def nominal_body() -> Body:
-    """The 1.75 m nominal body with neutral colours (for tests and examples)."""
-    grey = np.full(3, 0.6)
-    return Body(dict(NOMINAL_MM), dict(NOMINAL_RADII_MM),
-                {"shirt": grey, "trousers": grey * 0.7, "skin": np.array([0.87, 0.67, 0.52]),
-                 "shoes": grey * 0.3, "hair": grey * 0.3}, 1750.0)
-
-
 def clamp_angles(angles: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Clip every angle track (radians) to `LIMITS_DEG` (side prefix l_/r_ stripped)."""
     out = {}

@@ -32,6 +32,7 @@ from posebench.geometry.camera import project_with_table, world_to_camera
 from posebench.synth import render as R
 from posebench.synth import rig
 from posebench.synth.body import Body, sample_body
+from posebench.synth.mocap import load_clips
 from posebench.synth.motions import ACTION_NAMES, FPS, action_sequence
 
 TRAIN_NAMES = ("S1", "S5", "S6", "S7", "S8")
@@ -317,7 +318,7 @@ def _with_images(opts, ds, subj, bodies: dict[str, Body], rng, image_store, X_c=
 
 
 def _progress(total, desc):
-    from tqdm import tqdm
+    from tqdm import tqdm  # lazy: only with a progress bar
 
     return tqdm(total=total, desc=desc, unit="crop", disable=not sys.stderr.isatty(),
                 leave=False)
@@ -327,6 +328,30 @@ def _progress(total, desc):
 def build(root: str | Path, options: SynthOptions | None = None) -> Path:
     """Generate the benchmark described by `options` into the dataset folder `root`."""
     opts = options or SynthOptions()
+    _check_options(opts)
+    root = Path(root)
+    train_s, test_s = subject_names(opts.subjects)
+    rngs = {k: np.random.default_rng([opts.seed, i]) for i, k in
+            enumerate(("poses", "cameras", "train", "test", "train2d", "poses2d"))}
+    if opts.test_layout not in ("sequences", "h36m"):
+        raise InputError(f"test layout '{opts.test_layout}' is unknown; expected 'sequences' "
+                         "(default) or 'h36m'; pick one of those.")
+    seqs, test_s = _pose_sequences(opts, train_s, test_s, rngs["poses"])
+    names2d = [f"M{i + 1}" for i in range(opts.train2d_subjects)]
+    seqs2d = _procedural(names2d, opts.train2d_frames_per_action, rngs["poses2d"],
+                         _capture_centre)
+    meta = {"synth_options": asdict(opts), "train_subjects": train_s,
+            "test_subjects": test_s, "train2d_subjects": names2d,
+            "actions": sorted(set(seqs["train"].actions)), "fps": FPS,
+            "pixel_convention": "crop pixel (row i, col j) shows image point "
+                                "crop_affine^-1 (j, i)"}
+    _render_and_write(root, opts, seqs, seqs2d, rngs, meta)
+    return root
+
+
+def _check_options(opts: SynthOptions) -> None:
+    """InputError (one sentence) for an image size, frame count, camera spec or trajectory
+    mode the generator cannot use."""
     if opts.image_size < 16:
         raise InputError(f"--image-size {opts.image_size} is too small; expected >= 16 "
                          "(64 default, 128 or 256).")
@@ -337,43 +362,43 @@ def build(root: str | Path, options: SynthOptions | None = None) -> Path:
     if opts.trajectory not in ("capture", "original"):
         raise InputError(f"--trajectory '{opts.trajectory}' is not known; expected capture "
                          "(keep imported mocap in view of the rig) or original.")
-    root = Path(root)
-    train_s, test_s = subject_names(opts.subjects)
-    rngs = {k: np.random.default_rng([opts.seed, i]) for i, k in
-            enumerate(("poses", "cameras", "train", "test", "train2d", "poses2d"))}
 
-    def centre_of(s):
-        return rig.capture_centre(rig.h36m_cameras(s))
 
-    if opts.test_layout not in ("sequences", "h36m"):
-        raise InputError(f"test layout '{opts.test_layout}' is unknown; expected 'sequences' "
-                         "(default) or 'h36m'; pick one of those.")
+def _capture_centre(subject: str) -> np.ndarray:
+    """(3,) mm world point the subject's rig looks at."""
+    return rig.capture_centre(rig.h36m_cameras(subject))
+
+
+def _pose_sequences(opts: SynthOptions, train_s: list[str], test_s: list[str], rng):
+    """({"train": _Seqs, "test": _Seqs}, test subject names): procedural motion or the mocap
+    clips of `opts.poses`, split by subject."""
     if opts.poses == "procedural":
-        seqs = {"train": _procedural(train_s, opts.frames_per_action, rngs["poses"], centre_of)}
-        seqs["test"] = (_procedural(test_s, opts.frames_per_action, rngs["poses"], centre_of)
+        seqs = {"train": _procedural(train_s, opts.frames_per_action, rng, _capture_centre)}
+        seqs["test"] = (_procedural(test_s, opts.frames_per_action, rng, _capture_centre)
                         if opts.test_layout == "h36m" else
-                        _test_sequences(opts, train_s, test_s, rngs["poses"], centre_of))
-        test_s = list(seqs["test"].bodies)
-    else:
-        from posebench.synth.mocap import load_clips
+                        _test_sequences(opts, train_s, test_s, rng, _capture_centre))
+        return seqs, list(seqs["test"].bodies)
+    clips = load_clips(opts.poses)
+    clips_all = _from_clips(clips, train_s + test_s, opts.frames_per_action, rng,
+                            _capture_centre, opts.trajectory)
+    seqs = {}
+    for sp, subs in (("train", train_s), ("test", test_s)):
+        keep = [i for i, s in enumerate(clips_all.subjects) if s in subs]
+        seqs[sp] = _Seqs([clips_all.subjects[i] for i in keep],
+                         [clips_all.actions[i] for i in keep],
+                         [clips_all.joints[i] for i in keep],
+                         {s: clips_all.bodies[s] for s in subs})
+        if not keep:
+            raise InputError(f"{len(clips)} clip(s) from {opts.poses} leave the {sp} "
+                             "subjects without motion; expected at least one clip per "
+                             "subject; pass more clips or fewer --subjects.")
+    return seqs, test_s
 
-        clips = load_clips(opts.poses)
-        clips_all = _from_clips(clips, train_s + test_s, opts.frames_per_action, rngs["poses"],
-                                centre_of, opts.trajectory)
-        seqs = {}
-        for sp, subs in (("train", train_s), ("test", test_s)):
-            keep = [i for i, s in enumerate(clips_all.subjects) if s in subs]
-            seqs[sp] = _Seqs([clips_all.subjects[i] for i in keep],
-                             [clips_all.actions[i] for i in keep],
-                             [clips_all.joints[i] for i in keep],
-                             {s: clips_all.bodies[s] for s in subs})
-            if not keep:
-                raise InputError(f"{len(clips)} clip(s) from {opts.poses} leave the {sp} "
-                                 "subjects without motion; expected at least one clip per "
-                                 "subject; pass more clips or fewer --subjects.")
-    names2d = [f"M{i + 1}" for i in range(opts.train2d_subjects)]
-    seqs2d = _procedural(names2d, opts.train2d_frames_per_action, rngs["poses2d"], centre_of)
 
+def _render_and_write(root: Path, opts: SynthOptions, seqs: dict, seqs2d, rngs: dict,
+                      meta: dict) -> None:
+    """Render the train, test and train2d splits (images in memory-mapped temporaries next to
+    `root`) and write the dataset atomically; the temporaries are always removed."""
     cams_cache: dict = {}
 
     def cams_of_factory(s):
@@ -386,29 +411,23 @@ def build(root: str | Path, options: SynthOptions | None = None) -> Path:
         return get
 
     tmp = Path(tempfile.mkdtemp(prefix=f".{root.name}-images-", dir=_tmp_parent(root)))
+    splits = {}
     try:
         def image_store(split, shape):
             return np.lib.format.open_memmap(tmp / f"{split}.npy", mode="w+", dtype=np.uint8,
                                              shape=shape)
 
-        splits = {}
         for sp in ("train", "test"):
             cams_of = {s: cams_of_factory(s) for s in set(seqs[sp].subjects)}
             splits[sp] = _multiview_split(opts, opts.name, sp, seqs[sp], cams_of, rngs[sp],
                                           image_store)
         splits["train2d"] = _train2d_split(opts, opts.name, seqs2d, rngs["train2d"], image_store)
-        meta = {"synth_options": asdict(opts), "train_subjects": train_s,
-                "test_subjects": test_s, "train2d_subjects": names2d,
-                "actions": sorted(set(seqs["train"].actions)), "fps": FPS,
-                "pixel_convention": "crop pixel (row i, col j) shows image point "
-                                    "crop_affine^-1 (j, i)"}
         write_dataset(root, splits, kind="synth", source=f"posebench synth ({opts.poses})",
                       extra_meta=meta)
     finally:
-        for ds in locals().get("splits", {}).values():
+        for ds in splits.values():
             ds.images = None
         shutil.rmtree(tmp, ignore_errors=True)
-    return root
 
 
 def _tmp_parent(root: Path) -> Path:

@@ -21,6 +21,7 @@ file's ``:units length`` (Acclaim: inches / length).
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 from dataclasses import dataclass
@@ -29,6 +30,8 @@ from pathlib import Path
 import numpy as np
 
 from posebench.errors import InputError
+from posebench.io import load_npz
+from posebench.synth.rig import quat_to_matrix
 
 
 @dataclass
@@ -103,6 +106,18 @@ def _bad(path, what):
 def read_bvh(path: str | Path, scale_mm: float | None = None) -> Clip:
     """Read a BVH file and map it to Human3.6M-17 (see module docstring)."""
     path = Path(path)
+    names, parents, offsets, channels, data, dt = _parse_bvh(path)
+    P = _bvh_positions(parents, offsets, channels, data)
+    idx = _bvh_h36m_joints(path, names)
+    J = np.moveaxis(P[idx], 0, 1)
+    if scale_mm is None:
+        scale_mm = _bvh_scale_mm(parents, offsets, idx)
+    return Clip(path.stem, _y_up_to_z_up(J) * scale_mm, 1.0 / dt)
+
+
+def _parse_bvh(path: Path):
+    """(names, parents, offsets (B, 3), channels, data (T, C), frame time s) of a BVH file;
+    InputError for anything that is not one."""
     try:
         text = path.read_text(errors="strict")
     except (OSError, UnicodeDecodeError):
@@ -111,38 +126,8 @@ def read_bvh(path: str | Path, scale_mm: float | None = None) -> Clip:
         raise _bad(path, "BVH file (no HIERARCHY/MOTION sections)")
     head, motion = text.split("MOTION", 1)
     tokens = re.findall(r"[{}]|[^\s{}]+", head.split("HIERARCHY", 1)[1])
-    names, parents, offsets, channels = [], [], [], []
-    stack: list[int] = []
-    pending = None
     try:
-        i = 0
-        while i < len(tokens):
-            tok = tokens[i]
-            if tok in ("ROOT", "JOINT"):
-                pending = tokens[i + 1]
-                i += 2
-            elif tok == "End":
-                pending = names[stack[-1]] + "/end"
-                i += 2
-            elif tok == "{":
-                names.append(pending)
-                parents.append(stack[-1] if stack else -1)
-                offsets.append(np.zeros(3))
-                channels.append([])
-                stack.append(len(names) - 1)
-                i += 1
-            elif tok == "}":
-                stack.pop()
-                i += 1
-            elif tok == "OFFSET":
-                offsets[stack[-1]] = np.array([float(v) for v in tokens[i + 1:i + 4]])
-                i += 4
-            elif tok == "CHANNELS":
-                n = int(tokens[i + 1])
-                channels[stack[-1]] = [c.lower() for c in tokens[i + 2:i + 2 + n]]
-                i += 2 + n
-            else:
-                raise ValueError(tok)
+        names, parents, offsets, channels = _bvh_hierarchy(tokens)
         m = re.search(r"Frames:\s*(\d+)\s*Frame Time:\s*([0-9.eE+-]+)", motion)
         n_frames, dt = int(m.group(1)), float(m.group(2))
         body = motion[m.end():].split()
@@ -152,10 +137,51 @@ def read_bvh(path: str | Path, scale_mm: float | None = None) -> Clip:
         raise _bad(path, "BVH file") from None
     if n_frames == 0 or not names or dt <= 0:
         raise _bad(path, "BVH file (no frames)")
-    offsets_a = np.array(offsets)
-    T = n_frames
-    G = np.zeros((len(names), T, 3, 3))
-    P = np.zeros((len(names), T, 3))
+    return names, parents, np.array(offsets), channels, data, dt
+
+
+def _bvh_hierarchy(tokens: list[str]):
+    """(names, parents, offsets, channels) of the HIERARCHY tokens (ValueError / IndexError
+    on malformed input)."""
+    names, parents, offsets, channels = [], [], [], []
+    stack: list[int] = []
+    pending = None
+    i = 0
+    while i < len(tokens):
+        tok = tokens[i]
+        if tok in ("ROOT", "JOINT"):
+            pending = tokens[i + 1]
+            i += 2
+        elif tok == "End":
+            pending = names[stack[-1]] + "/end"
+            i += 2
+        elif tok == "{":
+            names.append(pending)
+            parents.append(stack[-1] if stack else -1)
+            offsets.append(np.zeros(3))
+            channels.append([])
+            stack.append(len(names) - 1)
+            i += 1
+        elif tok == "}":
+            stack.pop()
+            i += 1
+        elif tok == "OFFSET":
+            offsets[stack[-1]] = np.array([float(v) for v in tokens[i + 1:i + 4]])
+            i += 4
+        elif tok == "CHANNELS":
+            n = int(tokens[i + 1])
+            channels[stack[-1]] = [c.lower() for c in tokens[i + 2:i + 2 + n]]
+            i += 2 + n
+        else:
+            raise ValueError(tok)
+    return names, parents, offsets, channels
+
+
+def _bvh_positions(parents, offsets: np.ndarray, channels, data: np.ndarray) -> np.ndarray:
+    """(B, T, 3) global joint positions in the file's units (forward kinematics)."""
+    T = len(data)
+    G = np.zeros((len(parents), T, 3, 3))
+    P = np.zeros((len(parents), T, 3))
     col = 0
     for j, (par, ch) in enumerate(zip(parents, channels)):
         vals = data[:, col:col + len(ch)]
@@ -165,12 +191,17 @@ def read_bvh(path: str | Path, scale_mm: float | None = None) -> Clip:
         R = (_euler("".join(a for a, _ in rot), vals[:, [k for _, k in rot]]) if rot
              else np.broadcast_to(np.eye(3), (T, 3, 3)))
         local_t = (np.stack([vals[:, pos[a]] for a in "xyz"], -1) if len(pos) == 3
-                   else np.broadcast_to(offsets_a[j], (T, 3)))
+                   else np.broadcast_to(offsets[j], (T, 3)))
         if par < 0:
             G[j], P[j] = R, local_t
         else:
             G[j] = G[par] @ R
             P[j] = P[par] + np.einsum("tij,tj->ti", G[par], local_t)
+    return P
+
+
+def _bvh_h36m_joints(path: Path, names: list[str]) -> list[int]:
+    """Index of the BVH joint of each Human3.6M-17 joint (InputError naming a missing one)."""
     lower = [n.lower() for n in names]
     idx = []
     for joint in _H36M:
@@ -181,15 +212,18 @@ def read_bvh(path: str | Path, scale_mm: float | None = None) -> Clip:
                              f"{', '.join(cands)}); expected a humanoid BVH with standard "
                              "joint names; rename the joints or convert to npz.")
         idx.append(found)
-    J = np.moveaxis(P[idx], 0, 1)
-    if scale_mm is None:
-        rest = np.zeros((len(names), 3))
-        for j, par in enumerate(parents):
-            rest[j] = offsets_a[j] + (rest[par] if par >= 0 else 0)
-        stature = rest[idx[10], 1] - min(rest[idx[3], 1], rest[idx[6], 1])
-        units = np.array([1.0, 10.0, 1000.0, 25.4, 25.4 / 0.45])
-        scale_mm = float(units[np.argmin(np.abs(np.log(abs(stature) * units / 1650.0 + 1e-12)))])
-    return Clip(path.stem, _y_up_to_z_up(J) * scale_mm, 1.0 / dt)
+    return idx
+
+
+def _bvh_scale_mm(parents, offsets: np.ndarray, idx: list[int]) -> float:
+    """mm per file unit: the unit (mm, cm, m, inch, inch/0.45) whose rest-pose stature
+    (head to lower ankle) is closest to 1650 mm."""
+    rest = np.zeros((len(parents), 3))
+    for j, par in enumerate(parents):
+        rest[j] = offsets[j] + (rest[par] if par >= 0 else 0)
+    stature = rest[idx[10], 1] - min(rest[idx[3], 1], rest[idx[6], 1])
+    units = np.array([1.0, 10.0, 1000.0, 25.4, 25.4 / 0.45])
+    return float(units[np.argmin(np.abs(np.log(abs(stature) * units / 1650.0 + 1e-12)))])
 
 
 # --------------------------------------------------------------------------------- ASF/AMC
@@ -336,8 +370,6 @@ def find_asf(amc_path: Path) -> Path:
 def read_npz_clips(path: str | Path) -> list[Clip]:
     """Clips from the converted layout: joints3d (N, 17, 3) mm world z-up, clip_id (N,),
     clip_names, and optionally clip_fps, clip_subject, clip_action."""
-    from posebench.io import load_npz
-
     path = Path(path)
     if not path.is_file():
         raise InputError(f"motion file {path} does not exist; expected an .npz with joints3d "
@@ -382,8 +414,6 @@ _DM_NOSE, _DM_HEAD_TOP = (0.06, 0.11, 0.0), (-0.02, 0.27, 0.0)
 
 
 def _quat_matrix(q):
-    from posebench.synth.rig import quat_to_matrix
-
     return quat_to_matrix(q)
 
 
@@ -424,8 +454,6 @@ def read_deepmimic(path: str | Path) -> Clip:
 
 def pybullet_motion_dir() -> Path:
     """Folder of DeepMimic clips inside the installed pybullet_data (no physics import)."""
-    import importlib.util
-
     spec = importlib.util.find_spec("pybullet_data")
     if spec is None or not spec.submodule_search_locations:
         raise InputError("--poses pybullet needs the pybullet_data files, which are not "

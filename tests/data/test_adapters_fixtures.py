@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from posebench.data.adapters import prepare
 from posebench.data.adapters.h36m_mmpose import read_mmpose
 from posebench.data.adapters.mpi3dhp_mmpose import read_mmpose as read_3dhp_mmpose
 from posebench.data.dataset import read_meta, read_split
+from posebench.data.prepare import prepare
 from posebench.geometry.camera import project_with_table
 from posebench.skeletons import get_skeleton
 

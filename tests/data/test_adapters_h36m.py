@@ -17,11 +17,11 @@ from h36m_synthetic_layouts import (
 )
 
 from posebench.cli import main
-from posebench.data.adapters import prepare
 from posebench.data.adapters.h36m_common import CAMERA_IDS, parse_sequence
 from posebench.data.adapters.h36m_videopose3d import read_videopose3d
 from posebench.data.dataset import read_split
 from posebench.data.exclusions import exclusion_mask
+from posebench.data.prepare import prepare
 from posebench.geometry.camera import project_with_table
 from posebench.skeletons import H36M_32_TO_17
 

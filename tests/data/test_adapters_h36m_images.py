@@ -229,15 +229,21 @@ train = ["fully-supervised", "ss-known"]
 """
 
 
+def _tiny_run(layout, tmp_path):
+    """(layout root, images folder, tiny profile path) for a reproduction test (needs torch)."""
+    pytest.importorskip("torch")
+    root, images, _ = layout
+    profile = tmp_path / "tiny.toml"
+    profile.write_text(TINY_PROFILE)
+    return root, images, profile
+
+
 def test_docs_commands_from_mmpose_frames_to_a_reproduction(layout, tmp_path, monkeypatch,
                                                             capsys):
     """docs/datasets.md: prepare with --images, then reproduce (a tiny profile)."""
     import json
 
-    pytest.importorskip("torch")
-    root, images, _ = layout
-    profile = tmp_path / "tiny.toml"
-    profile.write_text(TINY_PROFILE)
+    root, images, profile = _tiny_run(layout, tmp_path)
     assert _prepare(tmp_path, monkeypatch, "--from", "mmpose", str(root), "--images",
                     str(images), "--image-size", "32") == 0
     out = tmp_path / "run"
@@ -254,10 +260,7 @@ def test_docs_commands_from_mmpose_frames_to_a_reproduction(layout, tmp_path, mo
 
 def test_reproduce_and_run_refuse_missing_data_before_training(layout, tmp_path, monkeypatch,
                                                                capsys):
-    pytest.importorskip("torch")
-    root, images, _ = layout
-    profile = tmp_path / "tiny.toml"
-    profile.write_text(TINY_PROFILE)
+    root, images, profile = _tiny_run(layout, tmp_path)
     monkeypatch.setenv("POSEBENCH_HOME", str(tmp_path))
 
     def refused(*extra_profile) -> str:

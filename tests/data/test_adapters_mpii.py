@@ -9,9 +9,9 @@ import pytest
 from mpii_layout import BACKGROUND, write_layout
 
 from posebench.cli import main
-from posebench.data.adapters import prepare
 from posebench.data.adapters.mpii_mmpose import crop_affines, sample_crops
 from posebench.data.dataset import read_meta, read_split
+from posebench.data.prepare import prepare
 from posebench.skeletons import get_skeleton
 
 H36M = get_skeleton("h36m17")

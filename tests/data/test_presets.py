@@ -250,17 +250,24 @@ def test_3dhp_14_drops_head_spine_pelvis_after_centring(hp, tmp_path):
     assert m["n_mpjpe"] == pytest.approx(_mpjpe(s[:, None, None] * pr, gt).mean(), abs=1e-6)
 
 
-def test_3dhp_official_refuses_without_universal_truth(tmp_path):
-    """mmpose layout (no univ_annot3): refused with the fix named; an explicit --ground-truth
-    poses_3d scores under a distinct protocol name and fingerprint."""
-    from posebench.errors import InputError
-
+def _3dhp_without_univ(tmp_path):
+    """A toy 3DHP set without univ_poses_3d (mmpose layout) and tmp_path/p.npz: its
+    3dhp-official ground truth, pelvis-relative, as predictions. Returns the dataset folder."""
     root = toy_3dhp(tmp_path / "hp", with_univ=False)
     ds = read_split(root, "test")
     rows = get_protocol("3dhp-official").select(ds)
     gt = ds.poses_3d[rows]
     np.savez(tmp_path / "p.npz", poses_3d=gt - gt[:, HP17_PELVIS:HP17_PELVIS + 1],
              index=np.arange(len(rows)))
+    return root
+
+
+def test_3dhp_official_refuses_without_universal_truth(tmp_path):
+    """mmpose layout (no univ_annot3): refused with the fix named; an explicit --ground-truth
+    poses_3d scores under a distinct protocol name and fingerprint."""
+    from posebench.errors import InputError
+
+    root = _3dhp_without_univ(tmp_path)
     with pytest.raises(InputError, match="univ_poses_3d.*--ground-truth poses_3d"):
         posebench.evaluate(tmp_path / "p.npz", dataset=root, protocol="3dhp-official")
     rep = posebench.evaluate(tmp_path / "p.npz", dataset=root, protocol="3dhp-official",
@@ -366,12 +373,7 @@ def test_cli_ground_truth_option_names_the_protocol(tmp_path, capsys):
 
     from posebench.cli import main
 
-    root = toy_3dhp(tmp_path / "hp", with_univ=False)
-    ds = read_split(root, "test")
-    rows = get_protocol("3dhp-official").select(ds)
-    gt = ds.poses_3d[rows]
-    np.savez(tmp_path / "p.npz", poses_3d=gt - gt[:, HP17_PELVIS:HP17_PELVIS + 1],
-             index=np.arange(len(rows)))
+    root = _3dhp_without_univ(tmp_path)
     assert main(["keys", "--dataset", str(root), "--out", str(tmp_path / "k.npz")]) == 2
     assert "--ground-truth poses_3d" in capsys.readouterr().err
     assert main(["keys", "--dataset", str(root), "--ground-truth", "poses_3d", "--out",

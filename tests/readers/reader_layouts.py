@@ -51,7 +51,7 @@ def world_motion(seed: int) -> np.ndarray:
 
 def build(tmp: Path):
     """Prepare the dataset 'h36m-readers' and return (dataset root, world dict)."""
-    from posebench.data.adapters import prepare
+    from posebench.data.prepare import prepare
 
     world = {}
     for i, (s, b) in enumerate(SEQUENCES):

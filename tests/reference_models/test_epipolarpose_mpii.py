@@ -10,8 +10,8 @@ from mpii_layout import write_layout
 
 torch = pytest.importorskip("torch")
 
-from posebench.data.adapters import prepare  # noqa: E402
 from posebench.data.dataset import read_split  # noqa: E402
+from posebench.data.prepare import prepare  # noqa: E402
 from posebench.errors import InputError  # noqa: E402
 from reference_models.epipolarpose.pipeline import pretrain_split_name  # noqa: E402
 from reference_models.epipolarpose.trainer import train  # noqa: E402

@@ -8,8 +8,7 @@ import io
 import pytest
 from helpers_board import install_comparison_standin, make_board
 
-from posebench.leaderboard import build, collect
-from posebench.results import build_leaderboard
+from posebench.leaderboard import build, build_leaderboard, collect
 
 
 @pytest.fixture

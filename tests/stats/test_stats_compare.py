@@ -113,7 +113,7 @@ def test_not_comparable_exit_2_with_reason(case, message, records, tmp_path, cap
         arr = dict(np.load(npz))
         arr["frame"] = arr["frame"] + 1
         np.savez(npz, **arr)
-        from posebench.evaluation import sha256_file
+        from posebench.io import sha256_file
 
         _edit(a, lambda r: r["per_sample"].update(sha256=sha256_file(npz)))
     rc = main(["compare", str(a), str(b)])

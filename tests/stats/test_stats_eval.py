@@ -8,21 +8,16 @@ import json
 
 import numpy as np
 import pytest
-from helpers_toy import toy_synth
+from helpers_toy import toy_synth_scored
 
 from posebench.cli import main
-from posebench.data.dataset import read_split
-from posebench.data.protocols import get_protocol
 from posebench.evaluation import evaluate
 from posebench.io import load_npz
 
 
 @pytest.fixture(scope="module")
 def synth(tmp_path_factory):
-    root = toy_synth(tmp_path_factory.mktemp("stats") / "toy-synth")
-    ds = read_split(root, "test")
-    rows = get_protocol("synth").select(ds)
-    return root, ds.poses_3d[rows], ds.keys.take(rows)
+    return toy_synth_scored(tmp_path_factory.mktemp("stats") / "toy-synth")
 
 
 def _preds(path, gt, seed=0, scale=20.0):

@@ -101,6 +101,6 @@ def progress_iter(items, enabled: bool, desc: str):
     """Wrap `items` in a tqdm bar when `enabled` (the CLI enables it only on a terminal)."""
     if not enabled:
         return items
-    from tqdm import tqdm
+    from tqdm import tqdm  # lazy: only with a progress bar
 
     return tqdm(items, desc=desc, unit="seq", leave=False)

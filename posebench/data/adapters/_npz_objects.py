@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from posebench.errors import InputError
+from posebench.io import read_npy_header, unpickle_stream, unreadable_npz
 
 
 def npz_member_names(path: Path) -> list[str]:
@@ -40,41 +41,16 @@ def read_object_member(path: Path, key: str, fix: str) -> object:
         raise InputError(f"{path} has no array '{key}' (found: {', '.join(names) or 'none'}); "
                          f"expected {fix}; pass the right file.")
     source = f"{path} ('{key}')"
-    try:
+    with unreadable_npz(f"{source} could not be read", "expected an intact .npz written by "
+                        "np.savez; re-download or re-create it (it may be truncated)."):
         with zipfile.ZipFile(path) as zf, zf.open(f"{key}.npy") as fh:
-            version = np.lib.format.read_magic(fh)
-            if version == (1, 0):
-                shape, _, dtype = np.lib.format.read_array_header_1_0(fh)
-            else:
-                shape, _, dtype = np.lib.format.read_array_header_2_0(fh)
+            shape, _, dtype = read_npy_header(fh)
             if not dtype.hasobject:
                 raise InputError(f"{source} is a plain {dtype} array of shape {shape}; expected "
                                  "a pickled dict (VideoPose3D layout); pass the VideoPose3D "
                                  "file.")
-            obj = _unpickle_stream(fh, source)
-    except InputError:
-        raise
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
-        raise InputError(f"{source} could not be read ({type(exc).__name__}: {exc}); expected "
-                         "an intact .npz written by np.savez; re-download or re-create it (it "
-                         "may be truncated).") from None
+            obj = unpickle_stream(fh, source)
     if isinstance(obj, np.ndarray) and obj.dtype.hasobject and obj.shape == ():
         obj = obj.item()
     return obj
 
-
-def _unpickle_stream(fh, source: str) -> object:
-    """Restricted unpickling straight from the zip stream (no copy of the payload in memory).
-
-    Uses the same allow-list as `posebench.io.restricted_unpickle` (numpy arrays, builtins).
-    """
-    from posebench.io import _RestrictedUnpickler
-
-    try:
-        return _RestrictedUnpickler(fh, source).load()
-    except InputError:
-        raise
-    except Exception as exc:  # truncated or corrupt pickle stream
-        raise InputError(f"{source} could not be read as a pickle of numpy arrays "
-                         f"({type(exc).__name__}: {exc}); expected an intact file from the "
-                         "dataset's converter; re-download or re-create it.") from None

@@ -32,6 +32,7 @@ from posebench.data.adapters.h36m_common import (
     h36m_camera_table,
     parse_sequence,
 )
+from posebench.data.h36m_exclusions import H36M_EXCLUSIONS
 from posebench.errors import InputError
 from posebench.geometry.camera import project
 from posebench.skeletons import H36M_32_TO_17
@@ -41,7 +42,7 @@ _SUBJECT_DIR = re.compile(r"^S\d+$")
 
 def _read_pose(path: Path, width: int) -> np.ndarray:
     """`Pose` of one cdf -> (N, 32, width // 32) float64."""
-    import cdflib
+    import cdflib  # lazy: optional dependency of the cdf layout
 
     try:
         pose = np.asarray(cdflib.CDF(str(path)).varget("Pose"))
@@ -60,7 +61,7 @@ def _num_frames(path: Path | None) -> int | None:
     """Frames in a cdf's Pose without reading the data (header only)."""
     if path is None:
         return None
-    import cdflib
+    import cdflib  # lazy: optional dependency of the cdf layout
 
     try:
         dims = cdflib.CDF(str(path)).varinq("Pose").Dim_Sizes
@@ -104,8 +105,6 @@ def read_cdf(path: Path, *, name: str = "h36m", progress: bool = False) -> Prepa
             "calibration": "posebench/facts/h36m_cameras.json (packaged)",
             "two_d": "D2_Positions labels where present, else projection", "trimmed": [],
             "missing_cameras": [], "projected_2d": []}
-    from posebench.data.h36m_exclusions import H36M_EXCLUSIONS
-
     meta["h36m_exclusions"] = list(H36M_EXCLUSIONS)
     splits = {}
     for split in ("train", "test"):

@@ -12,7 +12,6 @@ when present, must contain every (subject, camera) used and agree with it.
 
 from __future__ import annotations
 
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -28,8 +27,9 @@ from posebench.data.adapters.h36m_common import (
 )
 from posebench.data.adapters.visibility import visible_2d
 from posebench.data.dataset import CameraTable, PoseDataset, SampleKeys
+from posebench.data.h36m_exclusions import H36M_EXCLUSIONS
 from posebench.errors import InputError
-from posebench.io import load_pickle_file
+from posebench.io import load_pickle_file, unreadable_npz
 
 _SUBDIRS = (".", "annotation_body3d/fps50", "annotations")
 
@@ -56,7 +56,8 @@ def _locate(path: Path) -> tuple[list[Path], Path | None]:
 
 def _load_arrays(path: Path) -> dict[str, np.ndarray]:
     need = ("imgname", "S", "part")
-    try:
+    with unreadable_npz(f"{path} could not be read as .npz", "expected mmpose's h36m npz "
+                        "written by np.savez; re-create the file (it may be truncated)."):
         with np.load(path, allow_pickle=False) as z:
             missing = [k for k in need if k not in z.files]
             if missing:
@@ -65,12 +66,6 @@ def _load_arrays(path: Path) -> dict[str, np.ndarray]:
                                  "imgname, S, part; pass the file written by mmpose's "
                                  "preprocess_h36m.py.")
             return {k: z[k] for k in need}
-    except InputError:
-        raise
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
-        raise InputError(f"{path} could not be read as .npz ({type(exc).__name__}: {exc}); "
-                         "expected mmpose's h36m npz written by np.savez; re-create the file "
-                         "(it may be truncated).") from None
 
 
 def parse_imgnames(imgname: np.ndarray, source: str):
@@ -153,59 +148,14 @@ def read_mmpose(path: Path, *, name: str = "h36m", progress: bool = False) -> Pr
     files, cams_pkl = _locate(Path(path))
     parts: dict[str, list[dict]] = {"train": [], "test": []}
     for f in files:
-        a = _load_arrays(f)
-        n = len(a["imgname"])
-        if a["S"].shape[:2] != (n, 17) or a["S"].shape[2] < 3 or a["part"].shape[:2] != (n, 17) \
-                or a["part"].shape[2] < 2:
-            raise InputError(f"{f}: S {a['S'].shape} / part {a['part'].shape} do not match "
-                             f"{n} image names; expected S (N, 17, 4) metres and part "
-                             "(N, 17, 3) px; use the file written by mmpose.")
-        s3 = a["S"][..., :3]
-        if n and np.nanmax(np.abs(s3)) > 50:
-            raise InputError(f"{f}: S has coordinates up to {np.nanmax(np.abs(s3)):.0f}, which "
-                             "look like millimetres; expected metres as mmpose stores them; "
-                             "divide S by 1000.")
-        subject, action, trial, camera, frame = parse_imgnames(a["imgname"], str(f))
-        split = np.array([split_of_h36m_subject(s) for s in subject]) if n else np.array([])
-        for sp in ("train", "test"):
-            m = split == sp
-            if m.any():
-                parts[sp].append({"subject": subject[m], "action": action[m],
-                                  "subaction": trial[m], "camera": camera[m],
-                                  "frame": frame[m], "S": s3[m],
-                                  "part": visible_2d(a["part"][m])[0],
-                                  "image_path": np.asarray(a["imgname"])[m].astype(str),
-                                  "source": str(f)})
-        del a, s3
+        for sp, chunk in _file_chunks(f).items():
+            parts[sp].append(chunk)
     pairs = set()
     splits = {}
     for sp, chunks in parts.items():
-        if not chunks:
-            continue
-        cat = {k: np.concatenate([c[k] for c in chunks]) for k in chunks[0] if k != "source"}
-        keys = SampleKeys(cat["subject"], cat["action"], cat["subaction"], cat["camera"],
-                          cat["frame"])
-        order = keys.sort_order()
-        keys = keys.take(order)
-        strings = keys.as_strings()
-        if len(np.unique(strings)) != len(strings):
-            dup = strings[np.flatnonzero(strings[1:] == strings[:-1])[0]]
-            raise InputError(f"{chunks[0]['source']}: sample {dup} appears twice; expected one "
-                             "row per (subject, action, trial, camera, frame); remove "
-                             "duplicates.")
-        subjects = sorted(set(keys.subject.tolist()))
-        table = h36m_camera_table(subjects)
-        lookup = {str(i): r for r, i in enumerate(table.ids)}
-        row_ids = np.char.add(np.char.add(keys.subject, "."), keys.camera)
-        uniq, inv = np.unique(row_ids, return_inverse=True)
-        cam_index = np.array([lookup[u] for u in uniq])[inv]
-        pairs |= {tuple(u.split(".")) for u in uniq}
-        poses_3d = cat["S"][order] * 1000.0
-        poses_2d = cat["part"][order].astype(np.float64)
-        image_path = cat["image_path"][order]
-        del cat
-        splits[sp] = PoseDataset(name, sp, "h36m17", poses_3d, poses_2d, keys, cam_index, table,
-                                 image_path=image_path)
+        if chunks:
+            splits[sp], sp_pairs = _split_dataset(name, sp, chunks)
+            pairs |= sp_pairs
     if not splits:
         raise InputError(f"{path} holds no samples; expected mmpose's h36m annotations.")
     meta = {"layout": "mmpose", "frame_index": "0-based (mmpose image names are 1-based)",
@@ -217,8 +167,65 @@ def read_mmpose(path: Path, *, name: str = "h36m", progress: bool = False) -> Pr
         table = h36m_camera_table()
         meta["cameras_pkl"] = {"path": str(cams_pkl),
                                "max_deviation": check_cameras_pkl(cams_pkl, pairs, table)}
-    from posebench.data.h36m_exclusions import H36M_EXCLUSIONS
-
     meta["h36m_exclusions"] = list(H36M_EXCLUSIONS)
     assert all(c in CAMERA_IDS for c in {p[1] for p in pairs})
     return Prepared(splits, meta)
+
+
+def _file_chunks(f: Path) -> dict[str, dict]:
+    """{split: arrays} of one mmpose h36m npz: keys, S (N, 17, 3) m, part (N, 17, 2) px,
+    image paths, by the split of each sample's subject."""
+    a = _load_arrays(f)
+    n = len(a["imgname"])
+    if a["S"].shape[:2] != (n, 17) or a["S"].shape[2] < 3 or a["part"].shape[:2] != (n, 17) \
+            or a["part"].shape[2] < 2:
+        raise InputError(f"{f}: S {a['S'].shape} / part {a['part'].shape} do not match "
+                         f"{n} image names; expected S (N, 17, 4) metres and part "
+                         "(N, 17, 3) px; use the file written by mmpose.")
+    s3 = a["S"][..., :3]
+    if n and np.nanmax(np.abs(s3)) > 50:
+        raise InputError(f"{f}: S has coordinates up to {np.nanmax(np.abs(s3)):.0f}, which "
+                         "look like millimetres; expected metres as mmpose stores them; "
+                         "divide S by 1000.")
+    subject, action, trial, camera, frame = parse_imgnames(a["imgname"], str(f))
+    split = np.array([split_of_h36m_subject(s) for s in subject]) if n else np.array([])
+    out = {}
+    for sp in ("train", "test"):
+        m = split == sp
+        if m.any():
+            out[sp] = {"subject": subject[m], "action": action[m], "subaction": trial[m],
+                       "camera": camera[m], "frame": frame[m], "S": s3[m],
+                       "part": visible_2d(a["part"][m])[0],
+                       "image_path": np.asarray(a["imgname"])[m].astype(str),
+                       "source": str(f)}
+    return out
+
+
+def _split_dataset(name: str, sp: str, chunks: list[dict]) -> tuple[PoseDataset, set]:
+    """(PoseDataset of split `sp` in canonical order, {(subject, camera)} pairs it uses) from
+    the chunks of every file; InputError for a sample given twice."""
+    cat = {k: np.concatenate([c[k] for c in chunks]) for k in chunks[0] if k != "source"}
+    keys = SampleKeys(cat["subject"], cat["action"], cat["subaction"], cat["camera"],
+                      cat["frame"])
+    order = keys.sort_order()
+    keys = keys.take(order)
+    strings = keys.as_strings()
+    if len(np.unique(strings)) != len(strings):
+        dup = strings[np.flatnonzero(strings[1:] == strings[:-1])[0]]
+        raise InputError(f"{chunks[0]['source']}: sample {dup} appears twice; expected one "
+                         "row per (subject, action, trial, camera, frame); remove "
+                         "duplicates.")
+    subjects = sorted(set(keys.subject.tolist()))
+    table = h36m_camera_table(subjects)
+    lookup = {str(i): r for r, i in enumerate(table.ids)}
+    row_ids = np.char.add(np.char.add(keys.subject, "."), keys.camera)
+    uniq, inv = np.unique(row_ids, return_inverse=True)
+    cam_index = np.array([lookup[u] for u in uniq])[inv]
+    pairs = {tuple(u.split(".")) for u in uniq}
+    poses_3d = cat["S"][order] * 1000.0
+    poses_2d = cat["part"][order].astype(np.float64)
+    image_path = cat["image_path"][order]
+    del cat
+    ds = PoseDataset(name, sp, "h36m17", poses_3d, poses_2d, keys, cam_index, table,
+                     image_path=image_path)
+    return ds, pairs

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+import posebench.data.h36m_exclusions as ex
 from posebench.data.adapters._assemble import (
     Block,
     Prepared,
@@ -135,8 +136,6 @@ def read_videopose3d(path: Path, *, name: str = "h36m", progress: bool = False) 
 
 
 def _exclusion_names() -> list[str]:
-    import posebench.data.h36m_exclusions as ex
-
     return list(ex.H36M_EXCLUSIONS)
 
 

@@ -76,7 +76,7 @@ def fit_pinhole(uv: np.ndarray, xyz: np.ndarray) -> tuple[np.ndarray, np.ndarray
 
 
 def _read_sequence(path: Path, seq: str) -> dict:
-    import h5py
+    import h5py  # lazy: optional dependency of the mat layout
 
     need = ("annot2", "annot3", "univ_annot3", "valid_frame", "activity_annotation")
     try:

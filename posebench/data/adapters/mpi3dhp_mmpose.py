@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import re
 import warnings
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +29,7 @@ from posebench.data.adapters.mpi3dhp_mat import SCENES, UNLABELLED, test_sequenc
 from posebench.data.adapters.visibility import visible_2d
 from posebench.data.dataset import CameraTable, PoseDataset, SampleKeys
 from posebench.errors import InputError
-from posebench.io import load_pickle_file
+from posebench.io import load_pickle_file, unreadable_npz
 
 _TRAIN_NAME = re.compile(r"^(S\d+)_Seq(\d+)_Cam(\d+)_(\d+)\.\w+$")
 _TEST_NAME = re.compile(r"^(TS\d+)_(\d+)\.\w+$")
@@ -38,7 +37,8 @@ TRAIN_IMAGE_SIZE = 2048
 
 
 def _load(path: Path) -> dict[str, np.ndarray]:
-    try:
+    with unreadable_npz(f"{path} could not be read as .npz", "expected mmpose's mpi_inf_3dhp "
+                        "npz; re-create it (it may be truncated)."):
         with np.load(path, allow_pickle=False) as z:
             missing = [k for k in ("imgname", "S", "part") if k not in z.files]
             if missing:
@@ -46,12 +46,6 @@ def _load(path: Path) -> dict[str, np.ndarray]:
                                  "mpi_inf_3dhp npz with imgname, S, part; pass the file written "
                                  "by mmpose's preprocess_mpi_inf_3dhp.py.")
             out = {k: z[k] for k in ("imgname", "S", "part")}
-    except InputError:
-        raise
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
-        raise InputError(f"{path} could not be read as .npz ({type(exc).__name__}: {exc}); "
-                         "expected mmpose's mpi_inf_3dhp npz; re-create it (it may be "
-                         "truncated).") from None
     n = len(out["imgname"])
     if out["S"].shape[:2] != (n, 17) or out["part"].shape[:2] != (n, 17):
         raise InputError(f"{path}: S {out['S'].shape} / part {out['part'].shape} do not match "

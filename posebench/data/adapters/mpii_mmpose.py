@@ -45,6 +45,7 @@ import numpy as np
 
 from posebench.data.adapters._assemble import Prepared, progress_iter
 from posebench.data.dataset import CameraTable, PoseDataset, SampleKeys
+from posebench.data.registry import posebench_home
 from posebench.errors import InputError
 from posebench.skeletons import get_skeleton, mapping
 
@@ -176,7 +177,7 @@ def _bilinear(src: np.ndarray, xy: np.ndarray) -> np.ndarray:
 
 def read_image(path: Path) -> np.ndarray:
     """(H, W, 3) uint8 RGB of one image file (PIL)."""
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image, UnidentifiedImageError  # lazy: only when reading images
 
     if not path.is_file():
         raise InputError(f"image {path} is missing; expected every annotated image under the "
@@ -251,8 +252,6 @@ def read_mmpose(path: Path, *, name: str = "mpii", progress: bool = False, image
     temporary image memmaps (default ``$POSEBENCH_HOME/datasets``). The returned Prepared's
     ``cleanup`` removes them once the dataset is written.
     """
-    from posebench.data.registry import posebench_home
-
     path = Path(path)
     if image_size < 16:
         raise InputError(f"--image-size {image_size} is too small; expected >= 16 (64 for the "
