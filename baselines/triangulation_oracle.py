@@ -14,7 +14,7 @@ import numpy as np
 
 from baselines import instant_ids, root_index, root_relative
 from posebench.errors import MethodError
-from posebench.geometry.camera import undistort_normalised
+from posebench.geometry.camera import undistort_normalised, world_to_camera
 from posebench.geometry.triangulation import triangulate_dlt
 from posebench.methods import Method
 
@@ -61,5 +61,5 @@ class TriangulationOracle(Method):
         P_g[group, slot, :, :3] = cams.R[ci]
         P_g[group, slot, :, 3] = cams.t[ci] / 1000.0                      # metres
         X_w = triangulate_dlt(P_g, xy_g) * 1000.0                         # (G, J, 3) mm
-        X_c = np.einsum("nij,nkj->nki", cams.R[ci], X_w[group]) + cams.t[ci][:, None]
+        X_c = world_to_camera(X_w[group], cams.R[ci], cams.t[ci])
         return root_relative(X_c, root_index(test))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from posebench.data.dataset import CameraTable, PoseDataset, SampleKeys
+from posebench.geometry.image_affine import apply_affine
 
 #: standing body, world mm (z up), Human3.6M-17 order
 BASE_POSE = np.array([
@@ -88,7 +89,7 @@ def make_split(num_frames: int, seed: int, split: str, image_size: int = 32,
     uv = Xc[..., :2] / Xc[..., 2:] * cams.f[None, :, None] + cams.c[None, :, None]
     Xc, uv = Xc.reshape(F * C, 17, 3), uv.reshape(F * C, 17, 2)
     A = crop_affines(uv, image_size)
-    uv_crop = np.einsum("nij,nkj->nki", A[:, :, :2], uv) + A[:, None, :, 2]
+    uv_crop = apply_affine(A, uv)
     s = A[:, 0, 0]
     rel = (Xc[..., 2] - Xc[:, :1, 2]) / Xc[:, :1, 2] * (1000.0 * s)[:, None]
     images = render_blobs(uv_crop, rel, image_size)
