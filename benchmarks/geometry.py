@@ -33,8 +33,8 @@ from tabulate import tabulate
 
 from posebench.geometry.camera import intrinsic_matrix, project, undistort_points, world_to_camera
 from posebench.geometry.rotations import relative_extrinsics, rotation_angle_deg
-from posebench.geometry.synthetic import h36m_rig, random_sequences
 from posebench.metrics import p_mpjpe
+from posebench.synth.scenes import h36m_rig, random_sequences
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling benchmark modules
 from geometry_pipelines import (  # noqa: E402

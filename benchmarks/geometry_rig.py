@@ -4,7 +4,7 @@ Imported by `benchmarks/geometry.py --section rig` (kept in its own module: one 
 Scenes: the Human3.6M S1 rig (4 cameras, official distortion), 2D noise `noise` px on the
 distorted pixels, joints outside the image or behind a camera not visible (NaN, the rule of
 `posebench.synth.build.visible_projection`).
-- synth: `geometry.synthetic.random_sequences` (half walking, half standing), 100 frames;
+- synth: `synth.scenes.random_sequences` (half walking, half standing), 100 frames;
 - real mocap: Bandai dataset-1 (../shared/fixtures/mocap/converted/bandai_ds1.npz, 30 fps),
   every clip placed in the capture volume as `posebench data synth` does by default.
 Pipelines, all from the same undistorted pixels, per sequence:
@@ -31,12 +31,12 @@ from tabulate import tabulate
 from posebench.geometry.camera import intrinsic_matrix, project, undistort_points
 from posebench.geometry.rig_calibration import calibrate_rig
 from posebench.geometry.rotations import relative_extrinsics, rotation_angle_deg
-from posebench.geometry.synthetic import h36m_rig, random_sequences
 from posebench.geometry.triangulation import triangulate_dlt_checked
 from posebench.geometry.two_view import relative_pose
 from posebench.metrics import p_mpjpe
 from posebench.synth import rig as synth_rig
 from posebench.synth.build import place_in_capture_volume
+from posebench.synth.scenes import h36m_rig, random_sequences
 
 PAIRS = np.array([(0, 1), (0, 2), (0, 3), (1, 2), (1, 3), (2, 3)])
 

@@ -211,6 +211,9 @@ def calibrate_rig(x: np.ndarray, K: np.ndarray, *, min_joints: int = 8, min_fram
 
     x (T, V, J, 2) undistorted px (NaN = not visible); K (V, 3, 3). Never raises on data:
     views that cannot be connected come back with view_ok False and NaN poses.
+
+    Longer than 60 lines on purpose: the five numbered steps are one pipeline read top to
+    bottom, each a call to a named helper; the early returns share one `done`.
     """
     t0 = time.perf_counter()
     x = np.asarray(x, dtype=np.float64)

@@ -39,11 +39,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from pathlib import Path
 
 import numpy as np
 
 from posebench.errors import InputError
+from posebench.io import load_npz, savez_atomic, write_json_atomic
 from posebench.metrics.inputs import check_pair, check_poses
 from posebench.parallel import for_each_chunk
 
@@ -153,8 +155,8 @@ class PoseStructureScore:
     # ------------------------------------------------------------------ fit
     def fit(self, gt_poses: np.ndarray) -> PoseStructureScore:
         """Fit k-means centres on ground-truth poses ``(N, J, 3)`` mm (the training split)."""
-        import sklearn
-        from sklearn.cluster import KMeans, MiniBatchKMeans
+        import sklearn  # lazy: seconds to import; only fitting needs it
+        from sklearn.cluster import KMeans, MiniBatchKMeans  # lazy: as above
 
         p, _ = check_poses(gt_poses)
         if not -p.shape[1] <= self.root < p.shape[1]:
@@ -228,8 +230,6 @@ class PoseStructureScore:
         """Write ``<path>.npz`` (centres + settings, no pickle) and ``<path>.json`` (the same
         settings, fingerprints, inertia and library versions, human-readable), atomically.
         Returns the .npz path."""
-        from posebench.io import savez_atomic, write_json_atomic
-
         npz, side = self._paths(path)
         meta = self.describe()
         savez_atomic(npz, centres=self._fitted(), meta_json=np.array(json.dumps(meta)))
@@ -240,8 +240,6 @@ class PoseStructureScore:
     def load(cls, path: str | Path) -> PoseStructureScore:
         """Read a model written by `save` (the .npz, its .json, or the common stem); the centres
         are checked against the recorded fingerprint."""
-        from posebench.io import load_npz
-
         npz, _ = cls._paths(path)
         arrays = load_npz(npz, what="a PSS model written by `posebench pss fit`")
         if "centres" not in arrays or "meta_json" not in arrays:
@@ -490,9 +488,7 @@ class PSSEnsemble:
 
     def fit(self, gt_poses: np.ndarray) -> PSSEnsemble:
         """Fit the R members on ground-truth poses ``(N, J, 3)`` mm (the training split)."""
-        import time
-
-        from threadpoolctl import threadpool_limits
+        from threadpoolctl import threadpool_limits  # lazy: comes with scikit-learn (fit only)
 
         p, _ = check_poses(gt_poses)
         t0 = time.perf_counter()
@@ -577,8 +573,6 @@ class PSSEnsemble:
     def save(self, path: str | Path) -> Path:
         """Write ``<path>.npz`` (centres (R, k, D) + description, no pickle) and a JSON
         sidecar, atomically. Returns the .npz path."""
-        from posebench.io import savez_atomic, write_json_atomic
-
         npz, side = PoseStructureScore._paths(path)
         meta = self.describe()
         savez_atomic(npz, centres=np.stack([m._fitted() for m in self._fitted()]),
@@ -606,8 +600,6 @@ def load_pss(path: str | Path) -> PSSEnsemble:
     """Read a PSS model file: an ensemble (`PSSEnsemble.save`) or a single model
     (`PoseStructureScore.save`, returned as a one-member ensemble). Centres are checked
     against their recorded fingerprints."""
-    from posebench.io import load_npz
-
     npz, _ = PoseStructureScore._paths(path)
     arrays = load_npz(npz, what="a PSS model written by `posebench pss fit`")
     if "meta_json" not in arrays or "centres" not in arrays:

@@ -8,8 +8,8 @@ import pytest
 from posebench.cli import main
 from posebench.data.dataset import CameraTable, PoseDataset, SampleKeys, write_dataset
 from posebench.geometry.camera import project, world_to_camera
-from posebench.geometry.synthetic import h36m_rig, random_sequences
 from posebench.io import load_npz
+from posebench.synth.scenes import h36m_rig, random_sequences
 
 
 def tiny_dataset(root, frames=12):

@@ -16,9 +16,9 @@ from posebench.geometry.camera import world_to_camera
 from posebench.geometry.fast_two_view import fast_relative_pose
 from posebench.geometry.pseudo_labels import ViewCameras, pseudo_labels
 from posebench.geometry.rotations import rodrigues, rotation_angle_deg, skew
-from posebench.geometry.synthetic import h36m_rig, random_sequences
 from posebench.geometry.two_view import REASONS, essential_decomposition, relative_pose
 from posebench.metrics import p_mpjpe
+from posebench.synth.scenes import h36m_rig, random_sequences
 
 
 def fast(x1, x2, a=A, b=B, **kw):

@@ -13,7 +13,6 @@ from posebench.geometry.camera import intrinsic_matrix, project, undistort_point
 from posebench.geometry.fast_two_view import fast_relative_pose
 from posebench.geometry.pseudo_labels import ViewCameras, pseudo_labels
 from posebench.geometry.rotations import rodrigues
-from posebench.geometry.synthetic import random_sequences
 from posebench.geometry.triangulation import (
     DLT_REASONS,
     triangulate_dlt,
@@ -21,6 +20,7 @@ from posebench.geometry.triangulation import (
     triangulate_two_view_optimal,
 )
 from posebench.geometry.two_view import REASONS, relative_pose
+from posebench.synth.scenes import random_sequences
 
 SETTINGS = settings(max_examples=12, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow])

@@ -7,8 +7,8 @@ from posebench.errors import InputError
 from posebench.geometry.camera import project, world_to_camera
 from posebench.geometry.pseudo_labels import ViewCameras, normalise_scale, pseudo_labels
 from posebench.geometry.report import quality_report
-from posebench.geometry.synthetic import h36m_rig, random_sequences
 from posebench.metrics import n_mpjpe, p_mpjpe
+from posebench.synth.scenes import h36m_rig, random_sequences
 
 RIG = h36m_rig("S1")
 CAMS = ViewCameras(RIG["f"], RIG["c"], RIG["k"], RIG["p"], "h36m", RIG["R"], RIG["t"])

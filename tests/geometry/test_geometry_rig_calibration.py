@@ -7,9 +7,9 @@ import numpy as np
 from posebench.geometry.camera import intrinsic_matrix, project, undistort_points, world_to_camera
 from posebench.geometry.rig_calibration import average_rotations, calibrate_rig
 from posebench.geometry.rotations import relative_extrinsics, rodrigues, rotation_angle_deg
-from posebench.geometry.synthetic import h36m_rig, random_sequences
 from posebench.geometry.two_view import REASONS
 from posebench.metrics import p_mpjpe
+from posebench.synth.scenes import h36m_rig, random_sequences
 
 RIG = h36m_rig("S1")
 K = intrinsic_matrix(RIG["f"], RIG["c"])

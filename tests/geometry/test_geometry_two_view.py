@@ -5,7 +5,6 @@ import pytest
 
 from posebench.geometry.camera import intrinsic_matrix, world_to_camera
 from posebench.geometry.rotations import relative_extrinsics, rotation_angle_deg
-from posebench.geometry.synthetic import h36m_rig, random_sequences
 from posebench.geometry.two_view import (
     REASONS,
     essential_decomposition,
@@ -14,6 +13,7 @@ from posebench.geometry.two_view import (
     relative_pose,
     sampson_distance,
 )
+from posebench.synth.scenes import h36m_rig, random_sequences
 
 RIG = h36m_rig("S1")
 KS = intrinsic_matrix(RIG["f"], RIG["c"])

@@ -152,7 +152,7 @@ def test_pss_properties(model, seed, factor, shift):
 def test_cli_fit_and_show(tmp_path, monkeypatch):
     from click.testing import CliRunner
 
-    from posebench import pss_models as pss_module
+    from posebench.commands import pss_cmd as pss_module
     from posebench.commands.pss_cmd import pss
 
     poses = training_poses(500, seed=9)
