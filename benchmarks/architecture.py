@@ -168,6 +168,38 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
     return out
 
 
+def room_graph(full: dict[str, set[str]]) -> dict[str, set[str]]:
+    """Room -> rooms it imports (function-level imports included)."""
+    rooms: dict[str, set[str]] = defaultdict(set)
+    for mod, targets in full.items():
+        for t in targets:
+            a, b = room_of(mod), room_of(t)
+            if a != b:
+                rooms[a].add(b)
+    return rooms
+
+
+def room_layers(full: dict[str, set[str]]) -> dict[int, list[str]]:
+    """Rooms by layer: 0 imports no room, layer n imports rooms of layers < n only (cli.py,
+    which loads commands/ by name at run time, counts as importing nothing)."""
+    rooms = room_graph(full)
+    level: dict[str, int] = {}
+
+    def lv(r: str) -> int:
+        if r not in level:
+            level[r] = 0  # guards a cycle (none exist: a test checks)
+            level[r] = 1 + max((lv(d) for d in rooms.get(r, ())), default=-1)
+        return level[r]
+
+    for r in set(rooms) | {x for v in rooms.values() for x in v}:
+        lv(r)
+    out: dict[int, list[str]] = defaultdict(list)
+    for r, n in level.items():
+        if r != "posebench/__init__":
+            out[n].append(r.replace("posebench/", "").replace(".py", ""))
+    return {n: sorted(v) for n, v in sorted(out.items())}
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", help="write the figures as JSON here")
@@ -190,6 +222,9 @@ def main(argv=None) -> int:
     print(f"import cycles counting function-level imports: {len(hidden)}")
     for comp in hidden:
         print("  " + " <-> ".join(comp))
+    print("room layers (a room imports only rooms of lower layers):")
+    for n, names in room_layers(full).items():
+        print(f"  {n:2d}  {', '.join(names)}")
     print(f"function-level imports: {len(local_imports)} ({heavy} of heavy optional "
           f"dependencies, {len(local_imports) - heavy} other)")
     print(f"functions over 60 lines: {len(over60)}")

@@ -98,3 +98,15 @@ def test_long_functions_say_why(scanned):
                     and "Longer than 60 lines" not in (ast.get_docstring(fn) or ""):
                 silent.append(f"{path.relative_to(ROOT)}:{fn.lineno} {fn.name}")
     assert silent == []
+
+
+def test_documented_layers_match_the_source(scanned):
+    """docs/architecture.md's layer table is what the imports say."""
+    import re
+
+    _, (_m, _g, full, *_rest) = scanned
+    doc = (ROOT / "docs" / "architecture.md").read_text()
+    block = doc.split("## Which way the imports go", 1)[1].split("```", 2)[1]
+    documented = {int(m.group(1)): sorted(m.group(2).split(", "))
+                  for m in re.finditer(r"^\s*(\d+)\s+(.+?)\s*$", block, re.M)}
+    assert documented == arch.room_layers(full)
