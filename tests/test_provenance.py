@@ -180,7 +180,7 @@ def test_pseudo_label_cache_key_changes_with_mode_inputs_and_start_checkpoint(tm
 def test_python_310_reads_profiles_without_tomllib():
     code = ("import sys, tomllib as real; sys.modules['tomllib'] = None; "
             "sys.modules['tomli'] = real; "
-            "import reference_models.epipolarpose.pipeline as p; "
+            "import reference_models.epipolarpose.profiles as p; "
             "assert p.tomllib is real; assert p.load_profile('smoke')['model']")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO)
     text = (REPO / "pyproject.toml").read_text()
