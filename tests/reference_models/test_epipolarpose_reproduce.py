@@ -6,7 +6,6 @@ import json
 import subprocess
 import sys
 
-import numpy as np
 import pytest
 
 from posebench.errors import InputError
@@ -58,7 +57,11 @@ def test_smoke_profile_end_to_end_lowers_the_error(tmp_path):
     assert rows["ss-2dgt"]["pseudo P-MPJPE"] < 0.01
     # SS+RU refines the ss-known model with a unit trained on its training-split outputs
     ru = json.loads((out / "results" / "epipolarpose-smoke-ss-ru.json").read_text())
-    assert ru["refinement"]["base"] == "ss-known" and np.isfinite(rows["ss-ru"]["MPJPE"])
+    assert ru["refinement"]["base"] == "ss-known"
+    # ... and improves on it (measured: MPJPE 151.5 vs 161.5, P-MPJPE 124.7 vs 152.5 mm); a
+    # unit that did nothing (or was never applied) scores exactly its base and fails here
+    assert rows["ss-ru"]["MPJPE"] < rows["ss-known"]["MPJPE"]
+    assert rows["ss-ru"]["P-MPJPE"] < 0.95 * rows["ss-known"]["P-MPJPE"]
     from posebench.provenance import machine_paths
 
     for v in expected:  # records under the names the leaderboard shows, from the command
