@@ -22,11 +22,9 @@ Rules (recorded in every result under "alignment"):
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from importlib.metadata import version  # not `import sklearn`: seconds at every eval
 from pathlib import Path
 
 import numpy as np
@@ -36,20 +34,15 @@ from posebench import metrics as M
 from posebench.data.dataset import PoseDataset, read_meta, read_split
 from posebench.data.protocol import Protocol, check_applicable, with_ground_truth
 from posebench.data.protocols import default_protocol, get_protocol
-from posebench.data.registry import ensure_dataset, posebench_home
+from posebench.data.registry import ensure_dataset
 from posebench.errors import InputError
 from posebench.io import savez_atomic, sha256_file
 from posebench.metrics.pss import (
-    DEFAULT_DEFINITION,
-    PSSEnsemble,
     clustering_spread,
-    definition_settings,
-    load_pss,
-    source_hash,
 )
 from posebench.predictions import Predictions, load_predictions, match_to_ground_truth
 from posebench.provenance import code_record, external_provenance, git_state, portable_path
-from posebench.pss_models import hits_and_labels
+from posebench.pss_models import hits_and_labels, models_for_evaluation
 from posebench.results import (
     METRIC_ORDER,
     UNITS,
@@ -183,8 +176,8 @@ def evaluate(predictions, dataset="synth", protocol=None, pss_models=None,
     root_idx = eval_skel.names.index(protocol.root) if protocol.root in eval_skel.names else None
     values = _metrics_with_nan_policy(pred, gt, protocol, root_idx, match.nonfinite,
                                       gt_root=gt_src[:, ds_skel.index(protocol.root)])
-    pss = list(_pss_models(ds, root_dir, protocol, pss_models, pss_k, seed, train, notes,
-                           pss_definition))
+    pss = list(models_for_evaluation(ds, root_dir, protocol, pss_models, pss_k, seed, train,
+                                     notes, pss_definition))
     extra_arrays = _pss_values(pss, match, gt, eval_skel, values)
     summary_metrics = {name: float(M.aggregate(v, groups, how=protocol.aggregation))
                        for name, v in values.items()}
@@ -657,89 +650,6 @@ def ground_truth_of(ds, protocol, notes: list[str]) -> tuple[np.ndarray, str]:
                      "prepare the dataset from a source that has it (MPI-INF-3DHP: the "
                      "official .mat files with univ_annot3), or score another array explicitly "
                      "with --ground-truth poses_3d (a distinct protocol name).")
-
-
-# ------------------------------------------------------------------------------ PSS models
-def pss_cache_path(train_fingerprint: str, eval_skeleton: str, k: int, seed: int,
-                   definition: str | None = None) -> Path:
-    """Where an auto-fitted PSS model (ensemble) is cached. The name carries the training
-    fingerprint, skeleton, k, seed and definition, plus a key over everything else that
-    changes the labels: the definition's settings (members, algorithm, n_init, subsample
-    cap, normalisation), the scikit-learn version and a hash of the PSS source."""
-    definition = definition or DEFAULT_DEFINITION
-    key = {"settings": definition_settings(definition), "normalization": "root_unit_norm",
-           "sklearn": version("scikit-learn"), "pss_source": source_hash()}
-    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
-    return posebench_home() / "pss" / (f"{train_fingerprint}-{eval_skeleton}-k{k}-s{seed}-"
-                                       f"{definition}-{digest}.npz")
-
-
-def _pss_models(ds, root_dir, protocol, paths, ks, seed, train, notes, definition=None):
-    """Yield ("pss@k", PSSEnsemble, info) for every PSS model used."""
-    definition = definition or DEFAULT_DEFINITION
-    if paths:
-        for p in paths:
-            if not Path(p).is_file():
-                raise InputError(f"PSS model {p} does not exist; expected a file written by "
-                                 "`posebench pss fit`; check the path.")
-            model = load_pss(p)
-            yield (f"pss@{int(model.k)}", model,
-                   {"k": int(model.k), "definition": model.definition,
-                    "members": model.n_members, "fingerprint": model.fingerprint,
-                    "fingerprints": model.fingerprints, "path": Path(p).name,
-                    "source": "given"})
-        return
-    if not ks:
-        return
-    if train is not None:
-        train_fp = train.fingerprint() if train.has_3d else None
-    else:
-        train_fp = _training_fingerprint(root_dir)  # from meta.json: no need to load it yet
-    if train_fp is None:
-        notes.append(f"PSS skipped: dataset '{ds.name}' has no training split with 3D ground "
-                     "truth to fit the pose clusters on (pass --pss-model to use a saved model)")
-        return
-    eval_skel = get_skeleton(protocol.eval_skeleton)
-    poses = None
-    for k in ks:
-        path = pss_cache_path(train_fp, eval_skel.name, int(k), seed, definition)
-        if path.is_file():
-            model = load_pss(path)
-        else:
-            if poses is None:
-                if train is None:
-                    train = read_split(root_dir, "train")
-                poses = pss_training_poses(train, eval_skel)
-            model = PSSEnsemble(k=int(k), definition=definition, seed=seed,
-                                root=eval_skel.root).fit(poses)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            model.save(path)
-        yield (f"pss@{int(k)}", model,
-               {"k": int(k), "definition": definition, "members": model.n_members,
-                "fingerprint": model.fingerprint, "fingerprints": model.fingerprints,
-                "path": f"$POSEBENCH_HOME/pss/{path.name}",
-                "source": "fitted on training split", "train_fingerprint": train_fp,
-                "eval_skeleton": eval_skel.name, "seed": int(seed)})
-
-
-def pss_training_poses(train, eval_skel) -> np.ndarray:
-    """(N, J', 3) root-centred training ground truth in the evaluation skeleton."""
-    src = get_skeleton(train.skeleton)
-    p = train.poses_3d[np.isfinite(train.poses_3d).all(axis=(1, 2))]
-    out = convert(p, src, eval_skel)
-    return out - out[:, eval_skel.root][:, None]
-
-
-def _training_fingerprint(root_dir) -> str | None:
-    """Fingerprint of the dataset's training split as recorded in meta.json (None: no split
-    with 3D ground truth)."""
-    if root_dir is None:
-        return None
-    splits = read_meta(root_dir).get("splits", {})
-    if "train" not in splits or splits["train"].get("has_3d") is False:
-        return None
-    fp = splits["train"].get("fingerprint")
-    return fp if fp else read_split(root_dir, "train").fingerprint()
 
 
 # ------------------------------------------------------------------------------ provenance

@@ -1,5 +1,7 @@
-"""PSS models tied to datasets: fit them on a registered split, and cache the ground truth's
-cluster labels so that a later evaluation labels only the predictions.
+"""PSS models tied to datasets: fit them on a registered split (`posebench pss fit`), choose
+the models an evaluation uses (given files, else ensembles fitted on the training split and
+cached, `models_for_evaluation`), and cache the ground truth's cluster labels so that a later
+evaluation labels only the predictions.
 
 `posebench.metrics.pss` defines the score on arrays; this module is where datasets (the
 registry), the cache folder ($POSEBENCH_HOME) and files come in.
@@ -8,20 +10,27 @@ registry), the cache folder ($POSEBENCH_HOME) and files come in.
 from __future__ import annotations
 
 import hashlib
+import json
+from importlib.metadata import version  # not `import sklearn`: seconds at every eval
 from pathlib import Path
 
 import numpy as np
 
+from posebench.data.dataset import read_meta, read_split
 from posebench.data.registry import load_dataset, posebench_home
+from posebench.errors import InputError
 from posebench.io import savez_atomic
 from posebench.metrics.pss import (
     DEFAULT_DEFINITION,
     PoseStructureScore,
     PSSEnsemble,
+    definition_settings,
     ensemble_hits,
     ensemble_labels,
+    load_pss,
+    source_hash,
 )
-from posebench.skeletons import SKELETONS
+from posebench.skeletons import SKELETONS, convert, get_skeleton
 
 _LABELS_FORMAT = "posebench.pss-gt-labels/1"
 
@@ -64,6 +73,92 @@ def fit_ensemble_on_dataset(dataset: str, split: str = "train", k: int = 50, see
                       normalization=normalization).fit(poses)
     ens.info.update(_dataset_info(ds, split))
     return ens
+
+
+# --------------------------------------------------------------- the models an evaluation uses
+def pss_cache_path(train_fingerprint: str, eval_skeleton: str, k: int, seed: int,
+                   definition: str | None = None) -> Path:
+    """Where an auto-fitted PSS model (ensemble) is cached. The name carries the training
+    fingerprint, skeleton, k, seed and definition, plus a key over everything else that
+    changes the labels: the definition's settings (members, algorithm, n_init, subsample
+    cap, normalisation), the scikit-learn version and a hash of the PSS source."""
+    definition = definition or DEFAULT_DEFINITION
+    key = {"settings": definition_settings(definition), "normalization": "root_unit_norm",
+           "sklearn": version("scikit-learn"), "pss_source": source_hash()}
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
+    return posebench_home() / "pss" / (f"{train_fingerprint}-{eval_skeleton}-k{k}-s{seed}-"
+                                       f"{definition}-{digest}.npz")
+
+
+def models_for_evaluation(ds, root_dir, protocol, paths, ks, seed, train, notes,
+                          definition=None):
+    """Yield ("pss@k", PSSEnsemble, info) for every PSS model an evaluation uses: the given
+    model files, else the ensembles fitted on the dataset's training split (cached under
+    `pss_cache_path`; fitted on first use)."""
+    definition = definition or DEFAULT_DEFINITION
+    if paths:
+        for p in paths:
+            if not Path(p).is_file():
+                raise InputError(f"PSS model {p} does not exist; expected a file written by "
+                                 "`posebench pss fit`; check the path.")
+            model = load_pss(p)
+            yield (f"pss@{int(model.k)}", model,
+                   {"k": int(model.k), "definition": model.definition,
+                    "members": model.n_members, "fingerprint": model.fingerprint,
+                    "fingerprints": model.fingerprints, "path": Path(p).name,
+                    "source": "given"})
+        return
+    if not ks:
+        return
+    if train is not None:
+        train_fp = train.fingerprint() if train.has_3d else None
+    else:
+        train_fp = _training_fingerprint(root_dir)  # from meta.json: no need to load it yet
+    if train_fp is None:
+        notes.append(f"PSS skipped: dataset '{ds.name}' has no training split with 3D ground "
+                     "truth to fit the pose clusters on (pass --pss-model to use a saved model)")
+        return
+    eval_skel = get_skeleton(protocol.eval_skeleton)
+    poses = None
+    for k in ks:
+        path = pss_cache_path(train_fp, eval_skel.name, int(k), seed, definition)
+        if path.is_file():
+            model = load_pss(path)
+        else:
+            if poses is None:
+                if train is None:
+                    train = read_split(root_dir, "train")
+                poses = pss_training_poses(train, eval_skel)
+            model = PSSEnsemble(k=int(k), definition=definition, seed=seed,
+                                root=eval_skel.root).fit(poses)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            model.save(path)
+        yield (f"pss@{int(k)}", model,
+               {"k": int(k), "definition": definition, "members": model.n_members,
+                "fingerprint": model.fingerprint, "fingerprints": model.fingerprints,
+                "path": f"$POSEBENCH_HOME/pss/{path.name}",
+                "source": "fitted on training split", "train_fingerprint": train_fp,
+                "eval_skeleton": eval_skel.name, "seed": int(seed)})
+
+
+def pss_training_poses(train, eval_skel) -> np.ndarray:
+    """(N, J', 3) root-centred training ground truth in the evaluation skeleton."""
+    src = get_skeleton(train.skeleton)
+    p = train.poses_3d[np.isfinite(train.poses_3d).all(axis=(1, 2))]
+    out = convert(p, src, eval_skel)
+    return out - out[:, eval_skel.root][:, None]
+
+
+def _training_fingerprint(root_dir) -> str | None:
+    """Fingerprint of the dataset's training split as recorded in meta.json (None: no split
+    with 3D ground truth)."""
+    if root_dir is None:
+        return None
+    splits = read_meta(root_dir).get("splits", {})
+    if "train" not in splits or splits["train"].get("has_3d") is False:
+        return None
+    fp = splits["train"].get("fingerprint")
+    return fp if fp else read_split(root_dir, "train").fingerprint()
 
 
 # ------------------------------------------------------------------------ ground-truth labels

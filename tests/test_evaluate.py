@@ -13,10 +13,10 @@ import posebench
 from posebench.data.dataset import read_split
 from posebench.data.protocols import get_protocol
 from posebench.errors import InputError
-from posebench.evaluation import pss_cache_path
 from posebench.metrics import PoseStructureScore
 from posebench.metrics.pss import load_pss
 from posebench.predictions import Predictions
+from posebench.pss_models import pss_cache_path
 
 
 @pytest.fixture(scope="module")

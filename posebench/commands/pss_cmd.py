@@ -8,9 +8,8 @@ import click
 
 from posebench.commands._common import load_pss_model
 from posebench.data.registry import load_dataset
-from posebench.evaluation import pss_training_poses
 from posebench.metrics.pss import PoseStructureScore, PSSEnsemble, reference_spread
-from posebench.pss_models import fit_ensemble_on_dataset, fit_on_dataset
+from posebench.pss_models import fit_ensemble_on_dataset, fit_on_dataset, pss_training_poses
 from posebench.results import load_result
 from posebench.skeletons import get_skeleton
 
