@@ -96,7 +96,6 @@ def write_synth_mmpose(folder: Path, splits: dict, *, skip_frames_of: tuple | No
 
 def write_video(images: Path, ds, subject: str, action: str, camera: str) -> Path:
     """Encode the frames of one (subject, action, trial 1, camera) as a release-style mp4."""
-    import av
 
     rows = np.flatnonzero((ds.keys.subject == subject) & (ds.keys.action == action)
                           & (ds.keys.camera == camera))
@@ -105,13 +104,20 @@ def write_video(images: Path, ds, subject: str, action: str, camera: str) -> Pat
     ci = ds.camera_index[rows[0]]
     w, h = int(ds.cameras.width[ci]), int(ds.cameras.height[ci])
     path = images / subject / "Videos" / f"{basename(subject, action, 1)}.{camera}.mp4"
+    return encode_mp4(path, (full_frame(ds.images[i], ds.crop_affine[i], w, h) for i in rows),
+                      w, h)
+
+
+def encode_mp4(path: Path, frames, width: int, height: int) -> Path:
+    """Write (H, W, 3) uint8 RGB frames as a 50 fps mpeg4 file (release-video style)."""
+    import av
+
     path.parent.mkdir(parents=True, exist_ok=True)
     with av.open(str(path), mode="w") as out:
         stream = out.add_stream("mpeg4", rate=50)
-        stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
         stream.options = {"qscale": "2"}
-        for i in rows:
-            img = full_frame(ds.images[i], ds.crop_affine[i], w, h)
+        for img in frames:
             for packet in stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
                 out.mux(packet)
         for packet in stream.encode():

@@ -15,6 +15,7 @@ from posebench.data.adapters.h36m_common import CAMERA_IDS, camera_rows, h36m_ca
 from posebench.data.dataset import read_meta, read_split
 
 sys.path.insert(0, str(Path(__file__).parent))
+from h36m_image_layouts import encode_mp4  # noqa: E402
 from h36m_synthetic_layouts import synthetic_world, write_cdf, write_videopose3d  # noqa: E402
 
 SEQS = {"S1": {"Directions 1": (4, 1)}, "S9": {"Greeting": (3, 3)}}  # train / test subject
@@ -27,26 +28,15 @@ def _fill(subject: str, t: int) -> int:
 
 
 def _write_videos(root: Path) -> None:
-    import av
-
     for subject, acts in SEQS.items():
         table = h36m_camera_table([subject])
         rows = camera_rows(table, subject, "test")
         for basename, (frames, _) in acts.items():
             for cam, row in zip(CAMERA_IDS, rows):
                 w, h = int(table.width[row]), int(table.height[row])
-                path = root / subject / "Videos" / f"{basename}.{cam}.mp4"
-                path.parent.mkdir(parents=True, exist_ok=True)
-                with av.open(str(path), mode="w") as out:
-                    stream = out.add_stream("mpeg4", rate=50)
-                    stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
-                    stream.options = {"qscale": "2"}
-                    for t in range(frames):
-                        img = np.full((h, w, 3), _fill(subject, t), np.uint8)
-                        for packet in stream.encode(av.VideoFrame.from_ndarray(img, "rgb24")):
-                            out.mux(packet)
-                    for packet in stream.encode():
-                        out.mux(packet)
+                encode_mp4(root / subject / "Videos" / f"{basename}.{cam}.mp4",
+                           (np.full((h, w, 3), _fill(subject, t), np.uint8)
+                            for t in range(frames)), w, h)
 
 
 def test_release_videos_with_cdf_and_videopose3d_poses(tmp_path, monkeypatch, capsys):
