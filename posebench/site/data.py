@@ -12,13 +12,13 @@ bool or the ``<pss>`` share array; whatever is missing becomes a note on the pag
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from posebench.data.registry import posebench_home
 from posebench.leaderboard import Board, Entry, collect
 
 
@@ -112,7 +112,7 @@ def _model_file(entry: Entry, metric: str) -> Path | None:
     for m in entry.record.get("pss_models") or []:
         if isinstance(m, dict) and str(m.get("k")) == k and m.get("path"):
             raw = str(m["path"])
-            home = os.environ.get("POSEBENCH_HOME", str(Path.home() / ".posebench"))
+            home = str(posebench_home())  # the one definition ($POSEBENCH_HOME or the default)
             cands = [entry.path.parent / Path(raw).name,
                      Path(raw.replace("$POSEBENCH_HOME", home)),
                      Path(home) / "pss" / Path(raw).name]

@@ -55,3 +55,27 @@ def test_ranks_marked_untested_without_per_sample_results(board):
 def test_non_record_json_is_skipped_not_fatal(board):
     md, _csv, n = build_leaderboard(board)
     assert n == 4 and "note: skipped notes.json" in md
+
+
+def test_gallery_finds_the_model_under_the_default_home(tmp_path, monkeypatch):
+    """A record naming `$POSEBENCH_HOME/pss/<file>` with POSEBENCH_HOME unset: the file is
+    looked up where posebench caches it (posebench_home(): ~/.cache/posebench)."""
+    import json
+
+    from helpers_board import write_pss_model
+
+    from posebench.data.registry import posebench_home
+    from posebench.site.data import _model_file
+
+    monkeypatch.delenv("POSEBENCH_HOME", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    cache = posebench_home() / "pss"
+    assert cache == tmp_path / "home" / ".cache" / "posebench" / "pss"
+    cache.mkdir(parents=True)
+    model = write_pss_model(cache)
+    board = make_board(tmp_path / "board")
+    entry = next(e for items in collect(board).groups.values() for e in items)
+    entry.record["pss_models"] = [{"k": 50, "path": "$POSEBENCH_HOME/pss/" + model.name}]
+    (board / model.name).unlink(missing_ok=True)
+    assert _model_file(entry, "pss@50") == model
+    assert json.dumps(entry.record)  # still a plain record
