@@ -119,6 +119,11 @@ def load_npz(path: str | os.PathLike, what: str = "an .npz file") -> dict[str, n
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path} does not exist; expected {what}; check the path.")
+    with open(path, "rb") as fh:
+        head = fh.read(6)
+    if not head.startswith(b"PK") and not head.startswith(b"\x93NUMPY"):
+        raise InputError(f"{path} is not an .npz archive (it does not start like a zip file); "
+                         f"expected {what}; re-create it with np.savez.")
     try:
         loaded = np.load(path, allow_pickle=False)
         if not isinstance(loaded, np.lib.npyio.NpzFile):

@@ -57,3 +57,14 @@ def test_dataset_folder_and_cli_outputs_follow_the_umask(umask, tmp_path):
         assert _mode(f) == want, f
     assert main(["keys", "--dataset", str(root), "--out", str(tmp_path / "keys.npz")]) == 0
     assert _mode(tmp_path / "keys.npz") == 0o666 & ~umask
+
+
+def test_load_npz_names_a_file_that_is_not_an_archive(tmp_path):
+    from posebench.errors import InputError
+    from posebench.io import load_npz
+
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"x")
+    with pytest.raises(InputError, match="is not an .npz archive"):
+        load_npz(bad, "a PSS model")
+    assert bad.read_bytes() == b"x"  # untouched
