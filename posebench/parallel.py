@@ -88,16 +88,16 @@ def parallel_map(fn: Callable[[T], R], items: Iterable[T], threads: int | None =
         return [f.result() for f in [pool.submit(fn, x) for x in items]]
 
 
-def for_each_chunk(n: int, work: Callable[[slice], None]) -> None:
-    """Run ``work(slice)`` for every chunk of ``range(n)`` on the pool. Each call must write only
-    its own slice of preallocated outputs. NaN / inf inputs give NaN results silently (the
-    callers guard their divisions)."""
+def for_each_chunk(n: int, work: Callable[[slice], None], size: int | None = None) -> None:
+    """Run ``work(slice)`` for every chunk (`size` rows, default `CHUNK`) of ``range(n)`` on the
+    pool. Each call must write only its own slice of preallocated outputs. NaN / inf inputs give
+    NaN results silently (the callers guard their divisions)."""
 
     def run(sl: slice) -> None:
         with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
             work(sl)
 
-    parallel_map(run, chunks(n))
+    parallel_map(run, chunks(n, size))
 
 
 @functools.lru_cache(maxsize=1)
