@@ -26,15 +26,25 @@ from posebench.data.dataset import write_dataset
 
 
 def make_file(folder: Path, frames: int, seed: int = 0) -> int:
-    """Write data_3d_h36m.npz with every real (subject, trial) name; returns frame count."""
+    """Write data_3d_h36m.npz with every real (subject, trial) name; returns frame count.
+
+    Every joint moves on its own slow sinusoids (0.05-0.5 Hz at 50 fps, up to 0.2 m) around a
+    random rest pose while the body drifts 0.5 m: root-centred poses vary from frame to frame,
+    so the PSS k-means fits of an evaluation work on spread-out poses, not on one repeated
+    pose (which k-means would fit in no time)."""
     rng = np.random.default_rng(seed)
     base = rng.normal(0, 0.3, (32, 3)).astype(np.float32) + np.float32([0, 0, 1.0])
     data: dict[str, dict[str, np.ndarray]] = {}
     total = 0
     for subject, action, suffix in sorted(TRIAL_BASENAMES):
         n = int(frames * rng.uniform(0.8, 1.2))
+        t = np.arange(n, dtype=np.float32)[:, None, None] / 50.0
+        freq = rng.uniform(0.05, 0.5, (1, 32, 3)).astype(np.float32)
+        amp = rng.uniform(0.0, 0.2, (1, 32, 3)).astype(np.float32)
+        phase = rng.uniform(0, 2 * np.pi, (1, 32, 3)).astype(np.float32)
+        motion = amp * np.sin(2 * np.pi * freq * t + phase)
         drift = np.linspace(0, 0.5, n, dtype=np.float32)[:, None, None]
-        data.setdefault(subject, {})[f"{action} {suffix}".strip()] = base + drift
+        data.setdefault(subject, {})[f"{action} {suffix}".strip()] = base + motion + drift
         total += n
     np.savez(folder / "data_3d_h36m.npz", positions_3d=data)
     return total

@@ -47,7 +47,7 @@ import numpy as np
 from posebench.errors import InputError
 from posebench.io import load_npz, savez_atomic, write_json_atomic
 from posebench.metrics.inputs import check_pair, check_poses
-from posebench.parallel import for_each_chunk
+from posebench.parallel import for_each_chunk, parallel_map
 
 NORMALIZATIONS = ("root_unit_norm", "centroid_unit_norm", "root")
 #: Named PSS definitions: members R, k-means settings of each member, subsample size cap.
@@ -516,15 +516,20 @@ class PSSEnsemble:
         return self
 
     def _fit_members(self, p: np.ndarray) -> None:
-        for r, s in enumerate(self.member_seeds()):
+        """Fit the members on the pool's threads (scikit-learn's k-means loops release the
+        GIL); member r depends only on its seed and subsample, not on the thread count."""
+
+        def fit_one(r: int) -> PoseStructureScore:
             x = p
             if self.max_fit_poses is not None and p.shape[0] > self.max_fit_poses:
                 idx = np.random.default_rng([self.seed, r, 0x9551]).choice(
                     p.shape[0], self.max_fit_poses, replace=False)
                 x = p[np.sort(idx)]
-            self.members.append(PoseStructureScore(
-                k=self.k, normalization=self.normalization, seed=s, root=self.root,
-                algorithm=self.algorithm, n_init=self.n_init).fit(x))
+            return PoseStructureScore(k=self.k, normalization=self.normalization,
+                                      seed=self.member_seeds()[r], root=self.root,
+                                      algorithm=self.algorithm, n_init=self.n_init).fit(x)
+
+        self.members = parallel_map(fit_one, range(self.n_members))
 
     def _reference_check(self, p: np.ndarray, n: int = 4000, noise_mm: float = 30.0) -> dict:
         """Members' spread on reference predictions: `n` seeded training poses (root-centred,
