@@ -111,8 +111,10 @@ def load_pickle_file(path: str | os.PathLike) -> object:
     return restricted_unpickle(path.read_bytes(), source=str(path))
 
 
-def load_npz(path: str | os.PathLike, what: str = "an .npz file") -> dict[str, np.ndarray]:
-    """Load every array of an .npz into memory with allow_pickle=False.
+def load_npz(path: str | os.PathLike, what: str = "an .npz file",
+             only: tuple[str, ...] | None = None) -> dict[str, np.ndarray]:
+    """Load every array (or the arrays named in `only`, which must exist) of an .npz into
+    memory with allow_pickle=False.
 
     Object arrays (which need pickle) are refused with a one-sentence InputError.
     """
@@ -131,7 +133,11 @@ def load_npz(path: str | os.PathLike, what: str = "an .npz file") -> dict[str, n
                              f"arrays; expected {what}; save it with np.savez(path, name=array).")
         with loaded as z:
             out = {}
-            for key in z.files:
+            missing = [k for k in (only or ()) if k not in z.files]
+            if missing:
+                raise InputError(f"{path} has no array '{missing[0]}'; expected {what} with "
+                                 f"arrays {', '.join(only)}; re-create it.")
+            for key in (z.files if only is None else only):
                 try:
                     out[key] = z[key]
                 except ValueError as exc:

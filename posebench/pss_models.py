@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from posebench.data.dataset import read_meta, read_split
+from posebench.data.dataset import read_meta, read_split, read_split_poses
 from posebench.data.registry import load_dataset, posebench_home
 from posebench.errors import InputError
 from posebench.io import savez_atomic
@@ -30,7 +30,7 @@ from posebench.metrics.pss import (
     load_pss,
     source_hash,
 )
-from posebench.skeletons import SKELETONS, convert, get_skeleton
+from posebench.skeletons import SKELETONS, get_skeleton, mapping
 
 _LABELS_FORMAT = "posebench.pss-gt-labels/1"
 
@@ -127,8 +127,9 @@ def models_for_evaluation(ds, root_dir, protocol, paths, ks, seed, train, notes,
         else:
             if poses is None:
                 if train is None:
-                    train = read_split(root_dir, "train")
-                poses = pss_training_poses(train, eval_skel)
+                    poses = pss_training_poses(*read_split_poses(root_dir, "train"), eval_skel)
+                else:
+                    poses = pss_training_poses(train.poses_3d, train.skeleton, eval_skel)
             model = PSSEnsemble(k=int(k), definition=definition, seed=seed,
                                 root=eval_skel.root).fit(poses)
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -141,12 +142,15 @@ def models_for_evaluation(ds, root_dir, protocol, paths, ks, seed, train, notes,
                 "eval_skeleton": eval_skel.name, "seed": int(seed)})
 
 
-def pss_training_poses(train, eval_skel) -> np.ndarray:
-    """(N, J', 3) root-centred training ground truth in the evaluation skeleton."""
-    src = get_skeleton(train.skeleton)
-    p = train.poses_3d[np.isfinite(train.poses_3d).all(axis=(1, 2))]
-    out = convert(p, src, eval_skel)
-    return out - out[:, eval_skel.root][:, None]
+def pss_training_poses(poses: np.ndarray, skeleton: str, eval_skel) -> np.ndarray:
+    """(N', J', 3) root-centred training ground truth in the evaluation skeleton, from
+    `poses` (N, J, 3) mm in `skeleton` (rows with NaN / inf left out). One new array of the
+    output's size (no intermediate copies: a full-size split is a gigabyte)."""
+    keep = np.isfinite(poses).all(axis=(1, 2))
+    rows = slice(None) if keep.all() else np.flatnonzero(keep)
+    out = np.asarray(poses)[rows][:, mapping(skeleton, eval_skel)]
+    out -= out[:, eval_skel.root][:, None]
+    return out
 
 
 def _training_fingerprint(root_dir) -> str | None:

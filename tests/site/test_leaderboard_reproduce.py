@@ -116,3 +116,33 @@ def test_add_validates_provenance_and_fingerprints(board, tmp_path, capsys):
     assert main(["leaderboard", "add", str(new), str(board)]) == 0
     assert (board / "mp-copy.json").is_file()
     assert "mean-pose copy" in (board / "LEADERBOARD.md").read_text()
+
+
+def test_trained_rows_move_only_outside_their_interval_and_tolerance():
+    """A trained row may land anywhere inside the old record's 95% interval, or within the
+    gate's tolerance of the old value; beyond both (or NaN / missing) it has moved. An untrained
+    row must be equal to the bit."""
+    from posebench.leaderboard_ops import moved_metrics
+    from posebench.results import DEFAULT_TOLERANCES
+
+    tol = DEFAULT_TOLERANCES["mpjpe"]
+    old = {"metrics": {"mpjpe": 50.0},
+           "ci": {"mpjpe": {"low": 48.0, "high": 52.0, "level": 0.95}}}
+
+    def new(v):
+        return {"metrics": {"mpjpe": v}}
+
+    assert moved_metrics(old, new(51.9), trained=True) == []  # inside the interval
+    narrow = {"metrics": {"mpjpe": 50.0},
+              "ci": {"mpjpe": {"low": 49.9, "high": 50.1, "level": 0.95}}}
+    assert moved_metrics(narrow, new(50.0 + 0.9 * tol), trained=True) == []  # within tol
+    assert moved_metrics(narrow, new(50.0 + 1.1 * tol), trained=True) != []
+    far = 52.0 + tol + 0.1
+    moved = moved_metrics(old, new(far), trained=True)
+    assert len(moved) == 1 and "outside the record's 95% interval [48, 52]" in moved[0]
+    no_ci = {"metrics": {"mpjpe": 50.0}}
+    assert "no interval in the record" in moved_metrics(no_ci, new(50.0 + tol + 0.1), True)[0]
+    assert "not finite" in moved_metrics(old, new(float("nan")), trained=True)[0]
+    assert "missing" in moved_metrics(old, {"metrics": {}}, trained=True)[0]
+    assert moved_metrics(old, new(50.0), trained=False) == []
+    assert "bit-for-bit" in moved_metrics(old, new(50.0 + 1e-12), trained=False)[0]
