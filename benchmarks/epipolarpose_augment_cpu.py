@@ -44,6 +44,9 @@ def main(argv=None) -> int:
     ap.add_argument("--steps-fraction", type=float, default=1.0,
                     help="scale every stage's max_steps and step milestones (a shorter run on a "
                          "loaded machine; the same for both arms)")
+    ap.add_argument("--arms", default="off,on",
+                    help="augmentation arms to train (e.g. 'on' in one process and 'off' in "
+                         "another, each with its own --out holding a copy of pretrain-2d)")
     args = ap.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -71,7 +74,7 @@ def main(argv=None) -> int:
     pre_dir = train(pre, out / "pretrain-2d", resume=True, datasets=dict(splits))
     rows = []
     for variant in args.variants.split(","):  # both arms of a variant back to back
-        for arm in ("off", "on"):
+        for arm in args.arms.split(","):
             mode, pmode = VARIANTS[variant]
             if pmode == "2dgt":
                 pmode = prof.get("pseudo", {}).get("mode_2dgt", "known")
