@@ -65,6 +65,12 @@ class Summary:
         return 2 if self.refused else (1 if self.regressions else 0)
 
 
+def format_p(p: float) -> str:
+    """A p-value for people: three decimals, or two significant digits below 0.01 (a block
+    bootstrap's smallest p, 1/(n_boot + 1), is 0.0005 at 2,000 replicates, never 0)."""
+    return f"{p:.3f}" if p >= 0.01 else f"{p:.2g}"
+
+
 def is_trained(rec: dict) -> bool:
     """True when a record's predictions come from a torch-trained method."""
     prov = rec.get("provenance") or {}
@@ -181,7 +187,7 @@ def render_markdown(s: Summary, result_name: str, baseline_name: str) -> str:
         if r.interval:
             iv = f"[{_f(r.interval[0], r.interval_kind == 'paired')}, " \
                  f"{_f(r.interval[1], r.interval_kind == 'paired')}] ({r.interval_kind}"
-            iv += f", p={r.p_value:.3f})" if r.p_value is not None else ")"
+            iv += f", p={format_p(r.p_value)})" if r.p_value is not None else ")"
         lines.append(f"| {r.metric} | {_f(r.baseline)} | {_f(r.result)} | "
                      f"{_f(r.delta, signed=True)} | {iv} | {_f(r.tolerance)} | "
                      f"{_ICON.get(r.status, r.status)} |")
@@ -209,7 +215,7 @@ def adjustments(s: Summary) -> list[str]:
         if r.rule == "within-paired-interval":
             out.append(f"{r.metric}: beyond tolerance but not significant (paired 95% interval "
                        f"[{r.interval[0]:+.3f}, {r.interval[1]:+.3f}] contains 0, "
-                       f"p={r.p_value:.3f}): not a regression")
+                       f"p={format_p(r.p_value)}): not a regression")
         elif r.rule == "within-baseline-interval":
             out.append(f"{r.metric}: beyond tolerance but inside the baseline's 95% interval "
                        f"[{r.interval[0]:.3f}, {r.interval[1]:.3f}] (trained method): not a "

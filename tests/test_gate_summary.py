@@ -103,3 +103,13 @@ def test_refused_comparison_exits_2_with_a_summary(board, tmp_path):
     assert main(["check", str(board / "gamma.json"), "--against", str(board / "alpha.json"),
                  "--summary", str(out)]) == 2
     assert out.read_text().startswith("### posebench check: :no_entry: refused")
+
+
+def test_small_p_values_are_printed_not_rounded_to_zero():
+    """(c + 1) / (n + 1) is never 0: 1/2001 prints as 0.0005, not 0.000."""
+    from posebench.gate_summary import format_p
+
+    assert format_p(1 / 2001) == "0.0005"
+    assert format_p(0.0045) == "0.0045"
+    assert format_p(0.118) == "0.118"
+    assert format_p(1.0) == "1.000"
