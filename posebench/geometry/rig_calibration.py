@@ -40,6 +40,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from itertools import combinations
+from math import comb
 
 import numpy as np
 
@@ -102,7 +103,7 @@ def average_rotations(V: int, pairs: np.ndarray, R_rel: np.ndarray, weight: np.n
     edge whose removal leaves the most consistent graph (smallest largest residual, graph still
     connected) is dropped and the average redone. Returns (R, reached (V,) bool, edge_used
     (E,) bool)."""
-    used = weight > 0
+    used = _consensus_edges(V, pairs, R_rel, weight, ref, 2 * edge_tol_deg)
     R, reached, resid = _average(V, pairs, R_rel, weight, used, ref, iters)
     while (resid[used] > edge_tol_deg).any():
         best = None
@@ -119,6 +120,58 @@ def average_rotations(V: int, pairs: np.ndarray, R_rel: np.ndarray, weight: np.n
             break
         _, used, R, reached, resid = best
     return R, reached, used
+
+
+def _consensus_edges(V: int, pairs: np.ndarray, R_rel: np.ndarray, weight: np.ndarray,
+                     ref: int, tol_deg: float, n_trees: int = 200) -> np.ndarray:
+    """Edges (E,) bool of the largest-weight consistent subgraph: each candidate spanning
+    tree (all of them when there are at most `n_trees` edge subsets of size V - 1, else
+    `n_trees` seeded random ones and the maximum one) chains absolute rotations; its consensus
+    is the set of usable edges within `tol_deg` of them; the largest consensus wins, ties to
+    the heavier (RANSAC
+    over spanning trees: two wrong edges that happen to form a tree with one good edge no
+    longer outvote a consistent cycle, as greedy dropping allowed)."""
+    usable = np.flatnonzero(weight > 0)
+    if len(usable) < V:  # at most a tree: nothing to vote on
+        return weight > 0
+    k = V - 1
+    if comb(len(usable), k) <= n_trees:
+        subsets = [np.array(c) for c in combinations(usable, k)]
+    else:
+        rng = np.random.default_rng(0)
+        subsets = [_kruskal(V, pairs, usable, -weight[usable])] + [_kruskal(V, pairs, usable, rng.random(len(usable)))
+                              for _ in range(n_trees)]
+    best, best_score = weight > 0, -1.0
+    for sub in subsets:
+        tree = np.zeros(len(pairs), bool)
+        tree[sub] = True
+        R, reached, _ = _average(V, pairs, R_rel, weight, tree, ref, iters=0)
+        if not reached[np.unique(pairs[usable])].all():
+            continue
+        resid = rotation_angle_deg(R_rel, R[pairs[:, 1]] @ np.swapaxes(R[pairs[:, 0]], -1, -2))
+        cons = (weight > 0) & (resid < tol_deg)
+        score = cons.sum() + weight[cons].sum() / (weight.sum() + 1e-300)  # count, then weight
+        if score > best_score:
+            best, best_score = cons, score
+    return best
+
+
+def _kruskal(V: int, pairs: np.ndarray, edges: np.ndarray, key: np.ndarray) -> np.ndarray:
+    """Edges (indices into pairs) of the spanning forest taking `edges` in order of `key`."""
+    parent = list(range(V))
+
+    def root(v):
+        while parent[v] != v:
+            v = parent[v]
+        return v
+
+    out = []
+    for e in edges[np.argsort(key)]:
+        ra, rb = root(pairs[e, 0]), root(pairs[e, 1])
+        if ra != rb:
+            parent[ra] = rb
+            out.append(e)
+    return np.array(out, dtype=np.int64)
 
 
 def _average(V, pairs, R_rel, weight, used, ref, iters):
@@ -243,12 +296,14 @@ def calibrate_rig(x: np.ndarray, K: np.ndarray, *, min_joints: int = 8, min_fram
         reason[reason == OK] = NOT_ENOUGH_VIEWS
         return done(*no_rig, reason)
 
-    # 2. rotation averaging over the view graph, the best edge as reference
-    best = int(np.argmax(weight))
+    # 2. rotation averaging over the view graph; the best edge kept by it is the reference
+    Rabs, reached, used = average_rotations(V, pairs, rp.R, weight, int(pairs[np.argmax(
+        weight), 0]), edge_tol_deg=edge_tol_deg)
+    best = int(np.argmax(np.where(used, weight, -1.0)))
     ref, other = (int(v) for v in pairs[best])
-    Rabs, reached, _ = average_rotations(V, pairs, rp.R, weight, ref,
-                                         edge_tol_deg=edge_tol_deg)
+    Rabs = Rabs @ Rabs[ref].T
     info["reference_view"] = ref
+    info["edges_used"] = used.tolist()
 
     # 3. translations (the best edge's baseline is 1) and the points they give
     tabs, cam_ok, Xinit = _initial_translations(x, K, rp, best, ref, other, Rabs, reached)
@@ -301,8 +356,9 @@ def _pairwise_poses(x, K, pairs, frames_both, pair_kw):
 
 def _initial_translations(x, K, rp, best, ref, other, Rabs, reached):
     """Step 3 of `calibrate_rig`: the reference view at the origin, the best edge's other view
-    at unit baseline (its pairwise pose, also written into Rabs), every other reached view's
-    translation solved linearly from the best edge's triangulated points. Returns t (V, 3)
+    at unit baseline along its pairwise translation, every other reached view's translation
+    solved linearly from the best edge's triangulated points (the averaged rotations are
+    kept: the best edge's own may differ slightly from the consensus). Returns t (V, 3)
     (NaN where unknown), cam_ok (V,) and the DLT points (T, J, 3) of all usable cameras."""
     T, V = x.shape[:2]
     Kinv = np.linalg.inv(K)
@@ -310,7 +366,6 @@ def _initial_translations(x, K, rp, best, ref, other, Rabs, reached):
     tabs = np.full((V, 3), np.nan)
     tabs[ref] = 0.0
     tabs[other] = rp.t[best] / np.linalg.norm(rp.t[best])
-    Rabs[other] = rp.R[best] @ Rabs[ref]
     Pm = np.concatenate([Rabs, tabs[..., None]], -1)  # normalised-coordinate cameras
     X0, _ = triangulate_dlt_checked(Pm[[ref, other]][None], xn[:, [ref, other]])
     for v in range(V):
