@@ -58,10 +58,11 @@ REASONS: tuple[str, ...] = (
     "little_motion",        # 12 rig calibration: too little motion for a confident pose
     "ill_conditioned",      # 13 rig calibration: pose uncertainty above the limit
     "not_visible",          # 14 the view does not see the person (its root joint has no 2D)
+    "inconsistent",         # 15 rig calibration: the bundle fits worse than the pairwise fits
 )
 OK, TOO_FEW, IDENTICAL, COLLINEAR, NO_PARALLAX, CHEIRALITY, NON_FINITE, ROOT_MISSING, \
     NOT_ENOUGH_VIEWS, PARALLEL_RAYS, BEHIND_CAMERA, FEW_VISIBLE, LITTLE_MOTION, \
-    ILL_CONDITIONED, NOT_VISIBLE = range(len(REASONS))
+    ILL_CONDITIONED, NOT_VISIBLE, INCONSISTENT = range(len(REASONS))
 
 
 def _valid_mask(x1: np.ndarray, x2: np.ndarray, valid: np.ndarray | None) -> np.ndarray:
