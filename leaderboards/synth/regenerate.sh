@@ -25,7 +25,7 @@ row() {  # row RECORD_NAME LABEL METHOD [--option k=v ...]
   shift 3
   $PB run "$method" --dataset synth --protocol synth --train-split train --seed 0 "$@" \
     --label "$label" --out "$name.npz"
-  $PB eval "$name.npz" --dataset synth --protocol synth --out "$name.json" >/dev/null
+  $PB eval "$name.npz" --dataset synth --protocol synth --per-joint --out "$name.json" >/dev/null
   cp "$name.json" "$name.samples.npz" "$BOARD/"
 }
 
