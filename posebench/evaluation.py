@@ -40,6 +40,7 @@ from posebench.io import savez_atomic, sha256_file
 from posebench.metrics.pss import (
     clustering_spread,
 )
+from posebench.parallel import chunks
 from posebench.predictions import Predictions, load_predictions, match_to_ground_truth
 from posebench.provenance import code_record, external_provenance, git_state, portable_path
 from posebench.pss_models import hits_and_labels, models_for_evaluation
@@ -375,11 +376,15 @@ def mpjve_by_action(pred: np.ndarray, gt: np.ndarray, keys) -> dict[str, float]:
             "|", keys.camera)))))
     order = np.lexsort((keys.frame, seq))
     s, f = seq[order], keys.frame[order]
-    p, g = pred[order], gt[order]
     pair = (s[1:] == s[:-1]) & (f[1:] - f[:-1] == 1)
     if not pair.any():
         return {}
-    dv = np.linalg.norm((p[1:] - p[:-1]) - (g[1:] - g[:-1]), axis=-1).mean(axis=-1)[pair]
+    dv = np.empty(pair.size)
+    for sl in chunks(pair.size):  # pairs (i, i+1) of the sorted rows, a block at a time
+        rows = order[sl.start:sl.stop + 1]  # (not four pose-sized temporaries at full size)
+        p, g = pred[rows], gt[rows]
+        dv[sl] = np.linalg.norm((p[1:] - p[:-1]) - (g[1:] - g[:-1]), axis=-1).mean(axis=-1)
+    dv = dv[pair]
     uniq, inv = np.unique(s[1:][pair], return_inverse=True)
     seq_mean = np.bincount(inv, dv) / np.bincount(inv)
     names, lengths = np.unique(s, return_counts=True)

@@ -213,3 +213,41 @@ def test_frame_dataframe_carries_keys_and_metrics(synth):
     np.testing.assert_array_equal(f["subject"], test.keys.subject)
     assert set(f.columns) >= {"mpjpe", "p_mpjpe", "n_mpjpe", "pck", "auc", "pss@50"}
     assert (f["pss@50"] == 1.0).all()
+
+
+def test_mpjve_in_blocks_equals_the_whole_array_formula(monkeypatch):
+    """mpjve_by_action walks the frame pairs a block at a time (memory); the numbers must equal,
+    to the bit, VideoPose3D's formula on whole arrays: per sequence the mean over consecutive
+    pairs of mean_j |(p_t - p_t-1) - (g_t - g_t-1)|, per action weighted by frames."""
+    import types
+
+    import posebench.parallel as par
+    from posebench.evaluation import mpjve_by_action
+
+    rng = np.random.default_rng(3)
+    n = 3000
+    keys = types.SimpleNamespace(subject=rng.choice(["S9", "S11"], n),
+                                 action=rng.choice(["Walk", "Eat"], n),
+                                 subaction=rng.integers(1, 3, n), camera=rng.choice(["a", "b"], n),
+                                 frame=rng.permutation(n) % 400)  # gaps and duplicates
+    pred, gt = rng.normal(size=(n, 17, 3)), rng.normal(size=(n, 17, 3))
+    seq = [f"{s}|{a}|{u}|{c}" for s, a, u, c in zip(keys.subject, keys.action, keys.subaction,
+                                                    keys.camera)]
+    order = np.lexsort((keys.frame, np.array(seq)))
+    s, f, p, g = np.array(seq)[order], keys.frame[order], pred[order], gt[order]
+    pair = (s[1:] == s[:-1]) & (f[1:] - f[:-1] == 1)
+    dv = np.linalg.norm((p[1:] - p[:-1]) - (g[1:] - g[:-1]), axis=-1).mean(axis=-1)[pair]
+    expected = {}
+    for act in ("Eat", "Walk"):
+        num = den = 0.0
+        for q in sorted(set(s[1:][pair])):
+            if q.split("|")[1] == act:
+                w = float((s == q).sum())
+                num += dv[s[1:][pair] == q].mean() * w
+                den += w
+        expected[act] = num / den
+    monkeypatch.setattr(par, "CHUNK", 97)  # many blocks, boundaries inside sequences
+    got = mpjve_by_action(pred, gt, keys)
+    assert got.keys() == expected.keys()
+    for act in expected:
+        assert got[act] == pytest.approx(expected[act], rel=1e-12)
