@@ -62,3 +62,37 @@ def test_damaged_cache_is_recomputed(home):
         np.testing.assert_array_equal(got[0], want[0])
         with np.load(path) as z:  # replaced by the right labels
             np.testing.assert_array_equal(z["e0"], want[0])
+
+
+def test_training_poses_read_alone_match_the_whole_split_path(tmp_path):
+    """`read_split_poses` reads only poses_3d; `pss_training_poses` drops non-finite rows,
+    converts to the evaluation skeleton and root-centres in the input's dtype, equal to the
+    step-by-step formula (filter, convert, subtract the root)."""
+    from posebench.data.dataset import read_split_poses
+    from posebench.errors import InputError
+    from posebench.io import load_npz
+    from posebench.skeletons import convert, get_skeleton
+
+    rng = np.random.default_rng(5)
+    poses = rng.normal(0, 300, (50, 17, 3)).astype(np.float32)
+    poses[[3, 17], 5, 1] = np.nan
+    root = tmp_path / "ds"
+    root.mkdir()
+    (root / "meta.json").write_text('{"name": "tiny", "skeleton": "h36m17", '
+                                    '"splits": {"train": {"has_3d": true}}}')
+    np.savez(root / "train.npz", poses_3d=poses, poses_2d=np.zeros((50, 17, 2)))
+    got, skel = read_split_poses(root, "train")
+    assert skel == "h36m17" and got.dtype == np.float32 and np.array_equal(got, poses,
+                                                                          equal_nan=True)
+    assert set(load_npz(root / "train.npz", only=("poses_2d",))) == {"poses_2d"}
+    with pytest.raises(InputError, match="has no array 'frame'"):
+        load_npz(root / "train.npz", only=("frame",))
+    for dst in ("h36m17", "3dhp17"):
+        eval_skel = get_skeleton(dst)
+        keep = np.isfinite(poses).all(axis=(1, 2))
+        ref = convert(poses[keep], "h36m17", eval_skel)
+        ref = ref - ref[:, eval_skel.root][:, None]
+        out = pss_models.pss_training_poses(got, skel, eval_skel)
+        assert out.dtype == np.float32 and out.shape == (48, 17, 3)
+        assert np.array_equal(out, ref)
+    assert np.array_equal(got, poses, equal_nan=True)  # the input is left as it was
