@@ -325,13 +325,19 @@ def read_meta(root: str | Path) -> dict:
     return meta
 
 
-def read_split_poses(root: str | Path, split: str) -> tuple[np.ndarray, str]:
-    """(poses_3d (N, J, 3) mm, skeleton name) of one split, reading nothing else of it (the
-    PSS fits of a full-size training split need only these: a third of its bytes)."""
+def _split_meta(root: str | Path, split: str) -> dict:
+    """meta.json of a dataset folder, refusing a split it does not list."""
     meta = read_meta(root)
     if split not in meta.get("splits", {}):
         raise InputError(f"dataset '{meta.get('name')}' has no split '{split}'; expected one of "
                          f"{', '.join(meta.get('splits', {}))}; pick one of those.")
+    return meta
+
+
+def read_split_poses(root: str | Path, split: str) -> tuple[np.ndarray, str]:
+    """(poses_3d (N, J, 3) mm, skeleton name) of one split, reading nothing else of it (the
+    PSS fits of a full-size training split need only these: a third of its bytes)."""
+    meta = _split_meta(root, split)
     arrays = load_npz(Path(root) / f"{split}.npz", what="a posebench dataset split with 3D",
                       only=("poses_3d",))
     return arrays["poses_3d"], meta["skeleton"]
@@ -340,10 +346,7 @@ def read_split_poses(root: str | Path, split: str) -> tuple[np.ndarray, str]:
 def read_split(root: str | Path, split: str, *, mmap_images: bool = True) -> PoseDataset:
     """Load one split of a dataset folder; images are memory-mapped (read-only)."""
     root = Path(root)
-    meta = read_meta(root)
-    if split not in meta.get("splits", {}):
-        raise InputError(f"dataset '{meta.get('name')}' has no split '{split}'; expected one of "
-                         f"{', '.join(meta.get('splits', {}))}; pick one of those.")
+    meta = _split_meta(root, split)
     arrays = load_npz(root / f"{split}.npz", what="a posebench dataset split")
     img_file = root / f"{split}_images.npy"
     images = None
