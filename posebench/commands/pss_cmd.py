@@ -67,7 +67,7 @@ def _fit_in_skeleton(dataset, split, skeleton, k, seed, definition, normalizatio
     with `algorithm`, else the named definition (ensemble or paper)."""
     skel = get_skeleton(skeleton)
     ds = load_dataset(dataset, split)
-    poses = pss_training_poses(ds, skel)
+    poses = pss_training_poses(ds.poses_3d, ds.skeleton, skel)
     if algorithm is not None:
         model = PoseStructureScore(k=k, normalization=normalization, seed=seed, root=skel.root,
                                    algorithm=algorithm).fit(poses)
