@@ -52,7 +52,7 @@ from posebench.results import (
     write_result,
 )
 from posebench.skeletons import convert, get_skeleton
-from posebench.stats import BLOCK_COLUMNS, block_bootstrap, block_ids, block_stats
+from posebench.stats import BLOCK_COLUMNS, block_bootstrap, block_ids, block_stats, sorted_codes
 
 KEY_COLUMNS = ("subject", "action", "subaction", "camera", "frame")
 #: Under `gt_root_zeroing` a prediction whose root lies (median) further than this from the
@@ -245,7 +245,7 @@ def _scored_pair(ds, match, protocol, notes: list[str]):
     in the evaluation skeleton centred on the protocol's root, plus the (M, J, 3) mm ground
     truth in the dataset skeleton and the name of its array. Refuses missing 3D truth."""
     gt_all, gt_name = ground_truth_of(ds, protocol, notes)
-    gt_src = gt_all[match.rows]
+    gt_src = _take_rows(gt_all, match.rows)
     if not np.isfinite(gt_src).all():
         raise InputError(f"dataset '{ds.name}' split '{ds.split}' has no finite 3D ground truth "
                          f"for some of the {len(match.rows)} samples protocol {protocol.name} "
@@ -253,16 +253,27 @@ def _scored_pair(ds, match, protocol, notes: list[str]):
                          "protocol with 3D ground truth.")
     ds_skel = get_skeleton(ds.skeleton)
     eval_skel = get_skeleton(protocol.eval_skeleton)
-    gt = convert(gt_src, ds_skel, eval_skel) - gt_src[:, ds_skel.index(protocol.root)][:, None]
+    gt = convert(gt_src, ds_skel, eval_skel).astype(np.float64, copy=False)  # fancy-indexed: new
+    gt -= gt_src[:, ds_skel.index(protocol.root)][:, None]
     return _scored_prediction(match, protocol), gt, gt_src, gt_name
+
+
+def _take_rows(a: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """``a[rows]``, as a view (no copy of a split-sized array) when `rows` is a run of
+    consecutive rows (every sample of a split, in order)."""
+    rows = np.asarray(rows)
+    if rows.size and rows[-1] - rows[0] == rows.size - 1 and (np.diff(rows) == 1).all():
+        return a[rows[0]:rows[-1] + 1]
+    return a[rows]
 
 
 def _pss_values(pss, match, gt: np.ndarray, eval_skel, values: dict) -> dict:
     """Score every PSS model: adds ``values["pss@k"]`` (M,) (share of the ensemble's models
     hit) and each model's spread to its info; returns the ``"pss@k.hits"`` (M, R) arrays."""
     try:
-        all_hits, gt_labels = (hits_and_labels([model for _, model, _ in pss],
-                                               match.poses - match.root[:, None], gt)
+        # the poses as matched, not centred: every PSS normalisation subtracts a translation
+        # (a root or the centroid) first, so centring would only cost a pose-sized copy
+        all_hits, gt_labels = (hits_and_labels([model for _, model, _ in pss], match.poses, gt)
                                if pss else ([], []))
     except ValueError as exc:
         paths = ", ".join(str(info.get("path", name)) for name, _, info in pss)
@@ -274,7 +285,7 @@ def _pss_values(pss, match, gt: np.ndarray, eval_skel, values: dict) -> dict:
     for (name, _, info), hits, labels in zip(pss, all_hits, gt_labels):
         values[name] = hits.mean(axis=1)  # share of the ensemble's models hit
         extra_arrays[f"{name}.hits"] = hits
-        extra_arrays[f"{name}.gt_label"] = labels[:, 0]  # first member: the site's gallery
+        extra_arrays[f"{name}.gt_label"] = labels[:, 0].astype(np.int64)  # the site's gallery
         spread = clustering_spread(hits)
         info.update({key: spread[key] for key in ("member_sd", "clustering_sd",
                                                   "binomial_sd")})
@@ -371,9 +382,7 @@ def mpjve_by_action(pred: np.ndarray, gt: np.ndarray, keys) -> dict[str, float]:
     mean_j |(p_t - p_t-1) - (g_t - g_t-1)| (common/loss.py mean_velocity_error); per action:
     sequence values weighted by the sequence's number of frames (run.py evaluate: weight
     N = frames). Pairs across a gap (missing frames) are not used."""
-    seq = np.char.add(np.char.add(keys.subject, "|"), np.char.add(
-        keys.action, np.char.add("|", np.char.add(keys.subaction.astype(str), np.char.add(
-            "|", keys.camera)))))
+    seq, n_seq = block_ids(keys.subject, keys.action, keys.subaction, keys.camera)
     order = np.lexsort((keys.frame, seq))
     s, f = seq[order], keys.frame[order]
     pair = (s[1:] == s[:-1]) & (f[1:] - f[:-1] == 1)
@@ -385,15 +394,21 @@ def mpjve_by_action(pred: np.ndarray, gt: np.ndarray, keys) -> dict[str, float]:
         p, g = pred[rows], gt[rows]
         dv[sl] = np.linalg.norm((p[1:] - p[:-1]) - (g[1:] - g[:-1]), axis=-1).mean(axis=-1)
     dv = dv[pair]
-    uniq, inv = np.unique(s[1:][pair], return_inverse=True)
-    seq_mean = np.bincount(inv, dv) / np.bincount(inv)
-    names, lengths = np.unique(s, return_counts=True)
-    weight = lengths[np.searchsorted(names, uniq)].astype(np.float64)
-    action = np.array([u.split("|")[1] for u in uniq])
+    seq_of_pair = s[1:][pair]
+    used = np.bincount(seq_of_pair, minlength=n_seq) > 0  # sequences with a frame pair
+    seq_mean = np.bincount(seq_of_pair, dv, n_seq)[used] / np.bincount(seq_of_pair, None,
+                                                                         n_seq)[used]
+    weight = np.bincount(seq, minlength=n_seq)[used].astype(np.float64)  # frames per sequence
+    action_codes, n_actions = sorted_codes(keys.action)
+    names = np.empty(n_actions, dtype=np.asarray(keys.action).dtype)
+    names[action_codes] = keys.action
+    seq_action = np.empty(n_seq, dtype=np.int64)
+    seq_action[seq] = action_codes
+    seq_action = seq_action[used]
     out = {}
-    for a in np.unique(action):
-        m = action == a
-        out[str(a)] = float(np.sum(seq_mean[m] * weight[m]) / np.sum(weight[m]))
+    for a in np.unique(seq_action):
+        m = seq_action == a
+        out[str(names[a])] = float(np.sum(seq_mean[m] * weight[m]) / np.sum(weight[m]))
     return out
 
 
@@ -427,13 +442,13 @@ def _per_sample_metrics(pred: np.ndarray, gt: np.ndarray, protocol,
                              "the least_squares N-MPJPE scale is defined; fix the protocol "
                              "definition.")
         funcs = {
-            "mpjpe": lambda: M.mpjpe(pred, gt),
-            "p_mpjpe": lambda: M.p_mpjpe(pred, gt),
-            "n_mpjpe": lambda: M.n_mpjpe_given_frame(pred, gt),
-            "pck": lambda: M.pck(pred, gt, threshold=protocol.pck_threshold),
-            "auc": lambda: M.auc(pred, gt, thresholds=thresholds),
+            "mpjpe": M.mpjpe,
+            "p_mpjpe": M.p_mpjpe,
+            "n_mpjpe": M.n_mpjpe_given_frame,
+            "pck": lambda p, g: M.pck(p, g, threshold=protocol.pck_threshold),
+            "auc": lambda p, g: M.auc(p, g, thresholds=thresholds),
         }
-        out = {m: np.asarray(funcs[m](), dtype=np.float64) for m in wanted}
+        out = _per_pose_in_blocks({m: funcs[m] for m in wanted}, pred, gt)
     elif root_idx is not None:
         n_name = "n_mpjpe" if protocol.n_mpjpe_scale == "least_squares" else "n_mpjpe_procrustes"
         names = tuple(n_name if m == "n_mpjpe" else m for m in wanted)
@@ -450,6 +465,24 @@ def _per_sample_metrics(pred: np.ndarray, gt: np.ndarray, protocol,
         }
         out = {m: np.asarray(funcs[m](), dtype=np.float64) for m in wanted}
     _apply_anchor_options(out, pred, gt, protocol, root_idx, gt_root, thresholds)
+    return out
+
+
+#: Poses per block of `_per_pose_in_blocks`: each metric's temporaries stay ~100 MB (the
+#: whole of a full-size test split at once peaked 1.6 GB above its inputs).
+METRIC_BLOCK = 262144
+
+
+def _per_pose_in_blocks(funcs: dict, pred: np.ndarray, gt: np.ndarray) -> dict[str, np.ndarray]:
+    """``{name: (M,) float64}`` of per-pose metrics ``fn(pred, gt) -> (m,)``, run one block of
+    `METRIC_BLOCK` poses at a time (the numbers of the whole arrays: each value depends on its
+    own pose only, up to the last bit that BLAS kernels round with the data's alignment; the
+    functions parallelise within a block)."""
+    out = {name: np.empty(len(pred)) for name in funcs}
+    for sl in chunks(len(pred), METRIC_BLOCK):
+        p, g = pred[sl], gt[sl]
+        for name, fn in funcs.items():
+            out[name][sl] = fn(p, g)
     return out
 
 
@@ -616,7 +649,7 @@ def _resolve(dataset, protocol, ground_truth: str | None = None):
         kind = read_meta(root).get("kind", "*")
         p = _protocol(protocol, kind)
         check_kind(p, kind, str(dataset))
-        ds = read_split(root, p.split)
+        ds = read_split(root, p.split, mmap_poses=True)  # read only: never written
     else:
         raise InputError(f"dataset of type {type(dataset).__name__} is not supported; expected "
                          "a dataset name, a dataset folder or a PoseDataset; pass one of those.")

@@ -112,9 +112,12 @@ def load_pickle_file(path: str | os.PathLike) -> object:
 
 
 def load_npz(path: str | os.PathLike, what: str = "an .npz file",
-             only: tuple[str, ...] | None = None) -> dict[str, np.ndarray]:
+             only: tuple[str, ...] | None = None,
+             mmap: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
     """Load every array (or the arrays named in `only`, which must exist) of an .npz into
-    memory with allow_pickle=False.
+    memory with allow_pickle=False; the arrays named in `mmap` that are stored uncompressed
+    (np.savez, as posebench writes datasets) come back as read-only memory maps instead:
+    nothing is read until used, and pages the process does not touch cost no memory.
 
     Object arrays (which need pickle) are refused with a one-sentence InputError.
     """
@@ -139,7 +142,8 @@ def load_npz(path: str | os.PathLike, what: str = "an .npz file",
                                  f"arrays {', '.join(only)}; re-create it.")
             for key in (z.files if only is None else only):
                 try:
-                    out[key] = z[key]
+                    mapped = _stored_member_memmap(path, z.zip, key) if key in mmap else None
+                    out[key] = z[key] if mapped is None else mapped
                 except ValueError as exc:
                     if "allow_pickle" in str(exc) or "Object arrays" in str(exc):
                         raise InputError(
@@ -156,6 +160,32 @@ def load_npz(path: str | os.PathLike, what: str = "an .npz file",
             f"{path} could not be read as .npz ({type(exc).__name__}: {exc}); expected {what} "
             "written by np.savez; re-create the file (it may be truncated)."
         ) from None
+
+
+def _stored_member_memmap(path: Path, zf: zipfile.ZipFile, key: str) -> np.ndarray | None:
+    """Read-only memory map of array `key` of an .npz when its member is stored uncompressed
+    and holds a plain (no object) array; None otherwise (the caller then loads it)."""
+    info = zf.getinfo(f"{key}.npy")
+    if info.compress_type != zipfile.ZIP_STORED:
+        return None
+    with open(path, "rb") as fh:
+        fh.seek(info.header_offset)
+        local = fh.read(30)  # zip local file header: name and extra-field lengths at 26..29
+        if len(local) < 30 or local[:4] != b"PK\x03\x04":
+            return None
+        fh.seek(info.header_offset + 30 + int.from_bytes(local[26:28], "little")
+                + int.from_bytes(local[28:30], "little"))
+        version = np.lib.format.read_magic(fh)
+        read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                       else np.lib.format.read_array_header_2_0)
+        shape, fortran, dtype = read_header(fh)
+        offset = fh.tell()
+    if dtype.hasobject:
+        return None  # z[key] raises the object-array refusal
+    if int(np.prod(shape)) == 0:
+        return np.zeros(shape, dtype=dtype)
+    return np.memmap(path, dtype=dtype, mode="r", offset=offset, shape=shape,
+                     order="F" if fortran else "C")
 
 
 def current_umask() -> int:

@@ -181,16 +181,17 @@ def labels_cache_path(ensembles: list[PSSEnsemble], gt: np.ndarray) -> Path:
 
 def ground_truth_labels(ensembles: list[PSSEnsemble], gt: np.ndarray,
                         cache: bool = True) -> list[np.ndarray]:
-    """`ensemble_labels(ensembles, gt)`: labels (N, R_e) int per ensemble, read from the cache
-    when an earlier evaluation stored them (a damaged or foreign cache file is recomputed and
-    replaced), else computed and stored."""
+    """`ensemble_labels(ensembles, gt)`: labels (N, R_e) int32 per ensemble (k < 2^31; half
+    of int64's 165 MB per ensemble at full size), read from the cache when an earlier
+    evaluation stored them (a damaged or foreign cache file is recomputed and replaced), else
+    computed and stored."""
     if not cache:
         return ensemble_labels(ensembles, gt)
     path = labels_cache_path(ensembles, gt)
     shapes = [(len(gt), len(e.members)) for e in ensembles]
     try:
         with np.load(path, allow_pickle=False) as z:
-            labels = [np.asarray(z[f"e{i}"], dtype=np.int64) for i in range(len(ensembles))]
+            labels = [z[f"e{i}"].astype(np.int32) for i in range(len(ensembles))]
         if [a.shape for a in labels] == shapes and all(
                 ((a >= -1) & (a < e.k)).all() for a, e in zip(labels, ensembles)):
             return labels
@@ -199,7 +200,7 @@ def ground_truth_labels(ensembles: list[PSSEnsemble], gt: np.ndarray,
     labels = ensemble_labels(ensembles, gt)
     path.parent.mkdir(parents=True, exist_ok=True)
     savez_atomic(path, **{f"e{i}": a for i, a in enumerate(labels)})
-    return labels
+    return [a.astype(np.int32) for a in labels]
 
 
 def hits_and_labels(ensembles: list[PSSEnsemble], pred: np.ndarray, gt: np.ndarray,

@@ -38,6 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
+from posebench.data.fingerprint_cache import cached_fingerprint
 from posebench.errors import InputError
 from posebench.io import atomic_dir, load_npz, write_json_atomic
 
@@ -129,10 +130,10 @@ class SampleKeys:
     frame: np.ndarray
 
     def __post_init__(self):
-        self.subject = np.asarray(self.subject).astype(str)
-        self.action = np.asarray(self.action).astype(str)
+        self.subject = np.asarray(self.subject).astype(str, copy=False)
+        self.action = np.asarray(self.action).astype(str, copy=False)
         self.subaction = np.asarray(self.subaction, dtype=np.int64)
-        self.camera = np.asarray(self.camera).astype(str)
+        self.camera = np.asarray(self.camera).astype(str, copy=False)
         self.frame = np.asarray(self.frame, dtype=np.int64)
         n = len(self.subject)
         for f in KEY_FIELDS:
@@ -178,6 +179,9 @@ class PoseDataset:
     images: np.ndarray | None = None
     extra: dict[str, np.ndarray] = field(default_factory=dict)
     meta: dict = field(default_factory=dict)
+    #: the split file this object was read from unchanged (set by `read_split` only; a subset
+    #: or a hand-built dataset has None): its fingerprint is cached by the file's identity
+    source_file: str | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self):
         self.poses_3d = np.asarray(self.poses_3d, dtype=np.float64)
@@ -228,7 +232,15 @@ class PoseDataset:
     # ---------------------------------------------------------------- fingerprint / io
     def fingerprint(self) -> str:
         """sha256 of the annotation content: keys, poses rounded to 1e-3 mm / 1e-3 px, and
-        the cameras used. Independent of array dtypes, of storage and of images."""
+        the cameras used. Independent of array dtypes, of storage and of images. For a split
+        read by `read_split`, cached by the file's identity (`fingerprint_cache`)."""
+        if self.source_file is not None:
+            return cached_fingerprint(self.source_file, f"{self.skeleton}|{self.split}",
+                                      self._content_fingerprint)
+        return self._content_fingerprint()
+
+    def _content_fingerprint(self) -> str:
+        """`fingerprint` computed from the arrays."""
         # Hashed in row chunks (same bytes, same digest as hashing whole arrays) so that a
         # multi-million-sample split needs no full-size temporary copies.
         chunks = [slice(s, s + _FINGERPRINT_CHUNK) for s in range(0, len(self),
@@ -343,11 +355,15 @@ def read_split_poses(root: str | Path, split: str) -> tuple[np.ndarray, str]:
     return arrays["poses_3d"], meta["skeleton"]
 
 
-def read_split(root: str | Path, split: str, *, mmap_images: bool = True) -> PoseDataset:
-    """Load one split of a dataset folder; images are memory-mapped (read-only)."""
+def read_split(root: str | Path, split: str, *, mmap_images: bool = True,
+               mmap_poses: bool = False) -> PoseDataset:
+    """Load one split of a dataset folder; images are memory-mapped (read-only), and so are
+    poses_3d / poses_2d with `mmap_poses` (an evaluation reads them only: the 2D poses of a
+    full-size split, 280 MB, are then never read)."""
     root = Path(root)
     meta = _split_meta(root, split)
-    arrays = load_npz(root / f"{split}.npz", what="a posebench dataset split")
+    arrays = load_npz(root / f"{split}.npz", what="a posebench dataset split",
+                      mmap=("poses_3d", "poses_2d") if mmap_poses else ())
     img_file = root / f"{split}_images.npy"
     images = None
     if img_file.is_file():
@@ -355,4 +371,5 @@ def read_split(root: str | Path, split: str, *, mmap_images: bool = True) -> Pos
     ds = PoseDataset.from_arrays(arrays, meta["name"], split, meta["skeleton"], images,
                                  meta={**meta, "split_info": meta["splits"][split],
                                        "root": str(root)})
+    ds.source_file = str(root / f"{split}.npz")
     return ds

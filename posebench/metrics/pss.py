@@ -431,7 +431,7 @@ def hits_many(models: list[PoseStructureScore], pred: np.ndarray, gt: np.ndarray
     for (norm, root), idx in _groups(models).items():
         lab = _Labeller([models[i] for i in idx])
         group_outs = [outs[i] for i in idx]
-        glab = np.stack([np.asarray(lg[i], dtype=np.int64) for i in idx], axis=1)
+        glab = np.stack([np.asarray(lg[i], dtype=np.int32) for i in idx], axis=1)  # k < 2^31
 
         def work(sl: slice, norm=norm, root=root, lab=lab, group_outs=group_outs,
                  glab=glab) -> None:

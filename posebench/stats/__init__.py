@@ -12,8 +12,8 @@ whole sequences (blocks), never frames; see docs/statistics.md for the measured 
 """
 
 from posebench.stats.block_bootstrap import BootstrapResult, block_bootstrap, count_matrix
-from posebench.stats.blocks import BLOCK_COLUMNS, BlockStats, block_ids, block_stats
+from posebench.stats.blocks import BLOCK_COLUMNS, BlockStats, block_ids, block_stats, sorted_codes
 from posebench.stats.paired import paired_block_test
 
 __all__ = ["BLOCK_COLUMNS", "BlockStats", "BootstrapResult", "block_bootstrap", "block_ids",
-           "block_stats", "count_matrix", "paired_block_test"]
+           "block_stats", "count_matrix", "paired_block_test", "sorted_codes"]

@@ -31,20 +31,27 @@ def block_ids(*columns: np.ndarray) -> tuple[np.ndarray, int]:
         raise InputError("block_ids needs at least one key column; pass subject, action and "
                          "subaction arrays.")
     n = len(columns[0])
-    codes = []
+    ids = np.zeros(n, dtype=np.int64)
     for c in columns:
         c = np.asarray(c)
         if c.shape != (n,):
             raise InputError(f"block key columns have shapes {c.shape} and ({n},); expected one "
                              "value per sample; pass aligned key arrays.")
-        codes.append(np.unique(c.astype(str) if c.dtype == object else c,
-                               return_inverse=True)[1].reshape(-1))
+        codes, size = sorted_codes(c.astype(str) if c.dtype == object else c)
+        ids, _ = sorted_codes(ids * size + codes)  # re-densified: never overflows
     if n == 0:
         return np.zeros(0, np.int64), 0
-    stacked = np.stack(codes, axis=1)
-    _, ids = np.unique(stacked, axis=0, return_inverse=True)
-    ids = ids.reshape(-1).astype(np.int64)
     return ids, int(ids.max()) + 1
+
+
+def sorted_codes(values: np.ndarray) -> tuple[np.ndarray, int]:
+    """``(codes (N,) int64, number of distinct values)``: each value's rank among the distinct
+    values in sorted order (``np.unique(values, return_inverse=True)[1]``), by hashing
+    (`pandas.factorize`): a million strings in ~0.1 s where np.unique sorts them in ~2 s."""
+    import pandas as pd  # lazy: ~0.3 s, only when blocks are built
+
+    codes, uniques = pd.factorize(np.asarray(values), sort=True, use_na_sentinel=False)
+    return codes.astype(np.int64, copy=False), len(uniques)
 
 
 @dataclass

@@ -116,3 +116,20 @@ def test_block_interval_coverage_full_size():
     cov_block, cov_frame = _coverage(500, 2000, seed=1)
     assert 0.91 <= cov_block <= 0.98, cov_block
     assert cov_frame < 0.4, cov_frame
+
+
+def test_block_ids_equal_numpy_unique_of_the_key_tuples():
+    """block_ids (hashing, re-densified per column) numbers blocks exactly as np.unique of the
+    key tuples does: 'S1' < 'S11' < 'S9' as strings, ints by value, four columns, NaN last."""
+    rng = np.random.default_rng(5)
+    n = 5000
+    cols = (rng.choice(["S1", "S11", "S9", "S5"], n), rng.choice(["Walk", "Eat", "Sit"], n),
+            rng.integers(1, 3, n), rng.choice(["54138969", "55011271", "60457274"], n))
+    codes = [np.unique(c, return_inverse=True)[1].reshape(-1) for c in cols]
+    _, expected = np.unique(np.stack(codes, axis=1), axis=0, return_inverse=True)
+    ids, n_blocks = block_ids(*cols)
+    assert ids.dtype == np.int64 and ids.tolist() == expected.reshape(-1).tolist()
+    assert n_blocks == len(np.unique(expected))
+    f = np.array([2.0, np.nan, 1.0, np.nan, 2.0])
+    assert block_ids(f)[0].tolist() == [1, 2, 0, 2, 1]  # NaN: one block, sorted last
+    assert block_ids(np.array([], dtype=str))[1] == 0

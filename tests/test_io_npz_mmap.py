@@ -1,0 +1,41 @@
+"""load_npz(mmap=...): uncompressed members as read-only memory maps, equal to np.load;
+compressed members and object arrays take the loading path (and its refusal)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from posebench.errors import InputError
+from posebench.io import load_npz
+
+
+def test_stored_members_are_read_only_maps_equal_to_np_load(tmp_path):
+    rng = np.random.default_rng(0)
+    arrays = {"poses": rng.normal(size=(50, 17, 3)), "f32": rng.normal(size=(7, 2)).astype("<f4"),
+              "big_endian": np.arange(6, dtype=">i8"), "names": np.array(["S1", "S11"]),
+              "fortran": np.asfortranarray(rng.normal(size=(4, 3))), "empty": np.zeros((0, 3)),
+              "kept": np.arange(3)}
+    path = tmp_path / "a.npz"
+    np.savez(path, **arrays)
+    mapped = [k for k in arrays if k != "kept"]
+    out = load_npz(path, mmap=tuple(mapped))
+    for key, a in arrays.items():
+        np.testing.assert_array_equal(out[key], a)
+        assert out[key].dtype == a.dtype and out[key].shape == a.shape
+    for key in ("poses", "f32", "big_endian", "names", "fortran"):
+        assert isinstance(out[key], np.memmap) and not out[key].flags.writeable
+        with pytest.raises(ValueError):
+            out[key][...] = 0  # a read-only map: the file can never be written through it
+    assert not isinstance(out["kept"], np.memmap)
+    np.testing.assert_array_equal(np.load(path)["poses"], arrays["poses"])  # file untouched
+
+
+def test_compressed_members_are_loaded_and_objects_still_refused(tmp_path):
+    a = np.arange(12.0).reshape(4, 3)
+    np.savez_compressed(tmp_path / "c.npz", a=a)
+    out = load_npz(tmp_path / "c.npz", mmap=("a",))
+    assert not isinstance(out["a"], np.memmap) and np.array_equal(out["a"], a)
+    np.savez(tmp_path / "o.npz", o=np.array([{"x": 1}], dtype=object))
+    with pytest.raises(InputError, match="object array"):
+        load_npz(tmp_path / "o.npz", mmap=("o",))
