@@ -165,6 +165,48 @@ def load_npz(path: str | os.PathLike, what: str = "an .npz file",
 def _stored_member_memmap(path: Path, zf: zipfile.ZipFile, key: str) -> np.ndarray | None:
     """Read-only memory map of array `key` of an .npz when its member is stored uncompressed
     and holds a plain (no object) array; None otherwise (the caller then loads it)."""
+    layout = _stored_member_layout(path, zf, key)
+    if layout is None:
+        return None
+    offset, shape, fortran, dtype = layout
+    if int(np.prod(shape)) == 0:
+        return np.zeros(shape, dtype=dtype)
+    return np.memmap(path, dtype=dtype, mode="r", offset=offset, shape=shape,
+                     order="F" if fortran else "C")
+
+
+def npz_row_blocks(path: str | os.PathLike, key: str, rows: int, what: str = "an .npz file"
+                   ) -> tuple[tuple[int, ...], np.dtype, Iterator[np.ndarray]]:
+    """(shape, dtype, blocks of at most `rows` consecutive rows) of array `key` of an .npz:
+    an uncompressed C-order member is read a block at a time (never whole: a full-size
+    training split's poses are a gigabyte), any other is loaded (`load_npz`) and sliced."""
+    path = Path(path)
+    layout = None
+    if path.is_file():
+        try:
+            with zipfile.ZipFile(path) as zf:
+                layout = _stored_member_layout(path, zf, key)
+        except (zipfile.BadZipFile, KeyError, OSError, ValueError):
+            layout = None
+    if layout is None or layout[2]:
+        a = load_npz(path, what=what, only=(key,))[key]
+        return a.shape, a.dtype, (a[i:i + rows] for i in range(0, len(a), rows))
+    offset, shape, _, dtype = layout
+    row_items = int(np.prod(shape[1:]))
+
+    def blocks() -> Iterator[np.ndarray]:
+        with open(path, "rb") as fh:
+            for start in range(0, shape[0], rows):
+                n = min(rows, shape[0] - start)
+                fh.seek(offset + start * row_items * dtype.itemsize)
+                yield np.fromfile(fh, dtype=dtype, count=n * row_items).reshape(n, *shape[1:])
+
+    return tuple(shape), dtype, blocks()
+
+
+def _stored_member_layout(path: Path, zf: zipfile.ZipFile, key: str):
+    """(data offset in the file, shape, Fortran order, dtype) of member `key` of an .npz when
+    it is stored uncompressed and holds a plain array; else None."""
     info = zf.getinfo(f"{key}.npy")
     if info.compress_type != zipfile.ZIP_STORED:
         return None
@@ -180,12 +222,9 @@ def _stored_member_memmap(path: Path, zf: zipfile.ZipFile, key: str) -> np.ndarr
                        else np.lib.format.read_array_header_2_0)
         shape, fortran, dtype = read_header(fh)
         offset = fh.tell()
-    if dtype.hasobject:
-        return None  # z[key] raises the object-array refusal
-    if int(np.prod(shape)) == 0:
-        return np.zeros(shape, dtype=dtype)
-    return np.memmap(path, dtype=dtype, mode="r", offset=offset, shape=shape,
-                     order="F" if fortran else "C")
+    if dtype.hasobject or len(shape) == 0:
+        return None  # loading raises the object-array refusal / reads the scalar
+    return offset, shape, fortran, dtype
 
 
 def current_umask() -> int:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from posebench.data.dataset import read_meta, read_split, read_split_poses
+from posebench.data.dataset import read_meta, read_split, read_split_pose_blocks
 from posebench.data.registry import load_dataset, posebench_home
 from posebench.errors import InputError
 from posebench.io import savez_atomic
@@ -127,7 +127,8 @@ def models_for_evaluation(ds, root_dir, protocol, paths, ks, seed, train, notes,
         else:
             if poses is None:
                 if train is None:
-                    poses = pss_training_poses(*read_split_poses(root_dir, "train"), eval_skel)
+                    shape, dtype, skel, blocks = read_split_pose_blocks(root_dir, "train")
+                    poses = training_poses_from_blocks(shape, dtype, blocks, skel, eval_skel)
                 else:
                     poses = pss_training_poses(train.poses_3d, train.skeleton, eval_skel)
             model = PSSEnsemble(k=int(k), definition=definition, seed=seed,
@@ -144,13 +145,29 @@ def models_for_evaluation(ds, root_dir, protocol, paths, ks, seed, train, notes,
 
 def pss_training_poses(poses: np.ndarray, skeleton: str, eval_skel) -> np.ndarray:
     """(N', J', 3) root-centred training ground truth in the evaluation skeleton, from
-    `poses` (N, J, 3) mm in `skeleton` (rows with NaN / inf left out). One new array of the
-    output's size (no intermediate copies: a full-size split is a gigabyte)."""
-    keep = np.isfinite(poses).all(axis=(1, 2))
-    rows = slice(None) if keep.all() else np.flatnonzero(keep)
-    out = np.asarray(poses)[rows][:, mapping(skeleton, eval_skel)]
-    out -= out[:, eval_skel.root][:, None]
-    return out
+    `poses` (N, J, 3) mm in `skeleton` (rows with NaN / inf left out), dtype kept."""
+    poses = np.asarray(poses)
+    blocks = (poses[i:i + _POSE_BLOCK] for i in range(0, len(poses), _POSE_BLOCK))
+    return training_poses_from_blocks(poses.shape, poses.dtype, blocks, skeleton, eval_skel)
+
+
+_POSE_BLOCK = 65536
+
+
+def training_poses_from_blocks(shape: tuple, dtype, blocks, skeleton: str, eval_skel
+                               ) -> np.ndarray:
+    """`pss_training_poses` of an (N, J, 3) array given as consecutive row blocks (e.g.
+    `read_split_pose_blocks`): one array of the output's size and one block's temporaries
+    (a full-size split is a gigabyte: never two copies of it)."""
+    idx = mapping(skeleton, eval_skel)
+    out = np.empty((shape[0], len(idx), 3), dtype=dtype)
+    n = 0
+    for blk in blocks:
+        blk = np.take(blk[np.isfinite(blk).all(axis=(1, 2))], idx, axis=1)  # C-contiguous
+        blk -= blk[:, eval_skel.root].copy()[:, None]
+        out[n:n + len(blk)] = blk
+        n += len(blk)
+    return out[:n]
 
 
 def _training_fingerprint(root_dir) -> str | None:

@@ -195,5 +195,7 @@ def mapping(src: str | Skeleton, dst: str | Skeleton) -> np.ndarray:
 
 
 def convert(poses: np.ndarray, src: str | Skeleton, dst: str | Skeleton) -> np.ndarray:
-    """Re-order / subset `(..., J_src, C)` poses into `dst`'s joint order `(..., J_dst, C)`."""
-    return np.asarray(poses)[..., mapping(src, dst), :]
+    """Re-order / subset `(..., J_src, C)` poses into `dst`'s joint order `(..., J_dst, C)`,
+    a new C-contiguous array (``poses[..., idx, :]`` would lay it out joint-major: every
+    later reshape, hash or row block of it would copy)."""
+    return np.take(np.asarray(poses), mapping(src, dst), axis=-2)

@@ -39,3 +39,21 @@ def test_compressed_members_are_loaded_and_objects_still_refused(tmp_path):
     np.savez(tmp_path / "o.npz", o=np.array([{"x": 1}], dtype=object))
     with pytest.raises(InputError, match="object array"):
         load_npz(tmp_path / "o.npz", mmap=("o",))
+
+
+def test_row_blocks_of_stored_and_compressed_members(tmp_path):
+    from posebench.io import npz_row_blocks
+
+    a = np.random.default_rng(1).normal(size=(23, 4, 3)).astype(np.float32)
+    np.savez(tmp_path / "s.npz", a=a, f=np.asfortranarray(a[:, :, 0]))
+    np.savez_compressed(tmp_path / "c.npz", a=a)
+    for path, key in ((tmp_path / "s.npz", "a"), (tmp_path / "c.npz", "a"),
+                      (tmp_path / "s.npz", "f")):
+        shape, dtype, blocks = npz_row_blocks(path, key, rows=5)
+        blocks = list(blocks)
+        want = np.load(path)[key]
+        assert shape == want.shape and dtype == want.dtype
+        assert [len(b) for b in blocks] == [5, 5, 5, 5, 3]
+        np.testing.assert_array_equal(np.concatenate(blocks), want)
+    with pytest.raises(InputError, match="has no array 'b'"):
+        npz_row_blocks(tmp_path / "s.npz", "b", rows=5)

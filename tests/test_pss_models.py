@@ -65,10 +65,11 @@ def test_damaged_cache_is_recomputed(home):
 
 
 def test_training_poses_read_alone_match_the_whole_split_path(tmp_path):
-    """`read_split_poses` reads only poses_3d; `pss_training_poses` drops non-finite rows,
-    converts to the evaluation skeleton and root-centres in the input's dtype, equal to the
-    step-by-step formula (filter, convert, subtract the root)."""
-    from posebench.data.dataset import read_split_poses
+    """`read_split_pose_blocks` reads only poses_3d, a block of rows at a time;
+    `pss_training_poses` (and `training_poses_from_blocks` on the file's blocks) drops
+    non-finite rows, converts to the evaluation skeleton and root-centres in the input's
+    dtype, equal to the step-by-step formula (filter, convert, subtract the root)."""
+    from posebench.data.dataset import read_split_pose_blocks
     from posebench.errors import InputError
     from posebench.io import load_npz
     from posebench.skeletons import convert, get_skeleton
@@ -81,9 +82,12 @@ def test_training_poses_read_alone_match_the_whole_split_path(tmp_path):
     (root / "meta.json").write_text('{"name": "tiny", "skeleton": "h36m17", '
                                     '"splits": {"train": {"has_3d": true}}}')
     np.savez(root / "train.npz", poses_3d=poses, poses_2d=np.zeros((50, 17, 2)))
-    got, skel = read_split_poses(root, "train")
-    assert skel == "h36m17" and got.dtype == np.float32 and np.array_equal(got, poses,
-                                                                          equal_nan=True)
+    shape, dtype, skel, blocks = read_split_pose_blocks(root, "train", rows=7)
+    blocks = list(blocks)
+    assert [len(b) for b in blocks] == [7] * 7 + [1] and shape == poses.shape
+    got = np.concatenate(blocks)
+    assert skel == "h36m17" and got.dtype == dtype == np.float32 and np.array_equal(
+        got, poses, equal_nan=True)
     assert set(load_npz(root / "train.npz", only=("poses_2d",))) == {"poses_2d"}
     with pytest.raises(InputError, match="has no array 'frame'"):
         load_npz(root / "train.npz", only=("frame",))
@@ -94,5 +98,8 @@ def test_training_poses_read_alone_match_the_whole_split_path(tmp_path):
         ref = ref - ref[:, eval_skel.root][:, None]
         out = pss_models.pss_training_poses(got, skel, eval_skel)
         assert out.dtype == np.float32 and out.shape == (48, 17, 3)
-        assert np.array_equal(out, ref)
+        assert np.array_equal(out, ref) and out.flags["C_CONTIGUOUS"]
+        shape, dtype, skel, blocks = read_split_pose_blocks(root, "train", rows=7)
+        from_file = pss_models.training_poses_from_blocks(shape, dtype, blocks, skel, eval_skel)
+        assert np.array_equal(from_file, ref)  # blocks crossing the dropped rows
     assert np.array_equal(got, poses, equal_nan=True)  # the input is left as it was

@@ -40,7 +40,7 @@ import numpy as np
 
 from posebench.data.fingerprint_cache import cached_fingerprint
 from posebench.errors import InputError
-from posebench.io import atomic_dir, load_npz, write_json_atomic
+from posebench.io import atomic_dir, load_npz, npz_row_blocks, write_json_atomic
 
 KEY_FIELDS = ("subject", "action", "subaction", "camera", "frame")
 _FINGERPRINT_CHUNK = 65536  # rows hashed at a time
@@ -346,13 +346,14 @@ def _split_meta(root: str | Path, split: str) -> dict:
     return meta
 
 
-def read_split_poses(root: str | Path, split: str) -> tuple[np.ndarray, str]:
-    """(poses_3d (N, J, 3) mm, skeleton name) of one split, reading nothing else of it (the
+def read_split_pose_blocks(root: str | Path, split: str, rows: int = 65536):
+    """(shape (N, J, 3), dtype, skeleton name, blocks of at most `rows` consecutive poses_3d
+    rows, mm) of one split, reading nothing else of it and never the whole array at once (the
     PSS fits of a full-size training split need only these: a third of its bytes)."""
     meta = _split_meta(root, split)
-    arrays = load_npz(Path(root) / f"{split}.npz", what="a posebench dataset split with 3D",
-                      only=("poses_3d",))
-    return arrays["poses_3d"], meta["skeleton"]
+    shape, dtype, blocks = npz_row_blocks(Path(root) / f"{split}.npz", "poses_3d", rows,
+                                          what="a posebench dataset split with 3D")
+    return shape, dtype, meta["skeleton"], blocks
 
 
 def read_split(root: str | Path, split: str, *, mmap_images: bool = True,
