@@ -177,9 +177,13 @@ def evaluate(predictions, dataset="synth", protocol=None, pss_models=None,
     root_idx = eval_skel.names.index(protocol.root) if protocol.root in eval_skel.names else None
     values = _metrics_with_nan_policy(pred, gt, protocol, root_idx, match.nonfinite,
                                       gt_root=gt_src[:, ds_skel.index(protocol.root)])
+    mpjve = (mpjve_by_action(pred, gt, ds.keys.take(match.rows))
+             if _mpjve_allowed(protocol) else {})
+    joint_table = _per_joint_table(pred, gt, groups, protocol, eval_skel) if per_joint else None
     pss = list(models_for_evaluation(ds, root_dir, protocol, pss_models, pss_k, seed, train,
                                      notes, pss_definition))
     extra_arrays = _pss_values(pss, match, gt, eval_skel, values)
+    del pred, gt, gt_src  # pose-sized: not needed for the tables and intervals below
     summary_metrics = {name: float(M.aggregate(v, groups, how=protocol.aggregation))
                        for name, v in values.items()}
 
@@ -189,9 +193,9 @@ def evaluate(predictions, dataset="synth", protocol=None, pss_models=None,
         ci = block_bootstrap(_block_stats(frame, list(values)), protocol.aggregation,
                              n_boot=n_boot, level=ci_level, seed=seed).as_record()
     per_group = _per_group_tables(frame, values, protocol, per_action, notes)
-    if per_joint:
-        per_group["joint"] = _per_joint_table(pred, gt, groups, protocol, eval_skel)
-    _add_mpjve(summary_metrics, per_group, pred, gt, ds.keys.take(match.rows), protocol)
+    if joint_table is not None:
+        per_group["joint"] = joint_table
+    _add_mpjve(summary_metrics, per_group, mpjve)
 
     summary = {
         "format": "posebench-result",
@@ -320,12 +324,10 @@ def _per_joint_table(pred, gt, groups, protocol, eval_skel):
         index=pd.Index(eval_skel.names, name="joint"))
 
 
-def _add_mpjve(summary_metrics: dict, per_group: dict, pred, gt, keys, protocol) -> None:
-    """MPJVE (mean over actions) into the summary and the per-action table, where the
-    protocol scores consecutive frames (`_mpjve_allowed`)."""
-    if not _mpjve_allowed(protocol):
-        return
-    by_action = mpjve_by_action(pred, gt, keys)
+def _add_mpjve(summary_metrics: dict, per_group: dict, by_action: dict[str, float]) -> None:
+    """MPJVE per action (`mpjve_by_action`; empty where the protocol does not score
+    consecutive frames, `_mpjve_allowed`): its mean over actions into the summary, the
+    values into the per-action table."""
     if by_action:
         summary_metrics["mpjve"] = float(np.mean(list(by_action.values())))
         if "action" in per_group:

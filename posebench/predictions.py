@@ -411,7 +411,7 @@ def _apply_nan_policy(poses: np.ndarray, cols: np.ndarray, policy: str, source: 
     """(poses, (M,) bool poses with a non-finite scored joint, the number of such joints);
     refuses under "refuse"; under "miss" the poses come back as a new array with every
     non-finite coordinate NaN (the input, perhaps the caller's array, is never written)."""
-    bad_joint = ~np.isfinite(poses[:, cols]).all(axis=-1)  # (M, C)
+    bad_joint = ~np.isfinite(poses).all(axis=-1)[:, cols]  # (M, C); no copy of the poses
     nonfinite = bad_joint.any(axis=1)
     n_joints = int(bad_joint.sum())
     if not nonfinite.any():

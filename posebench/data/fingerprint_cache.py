@@ -17,6 +17,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+from posebench.home import posebench_home
 from posebench.io import write_json_atomic
 
 _FORMAT = "posebench.split-fingerprint/1"
@@ -30,8 +31,6 @@ def file_identity(path: str | os.PathLike) -> dict:
 
 
 def _entry_path(path: Path) -> Path:
-    from posebench.data.registry import posebench_home  # lazy: registry imports the datasets
-
     name = hashlib.blake2b(str(path.resolve()).encode(), digest_size=16).hexdigest()
     return posebench_home() / "cache" / "fingerprints" / f"{name}.json"
 

@@ -7,21 +7,16 @@ Builders for datasets that can be generated on first use (``synth``) register in
 from __future__ import annotations
 
 import importlib
-import os
 from pathlib import Path
 
 from posebench.data.dataset import PoseDataset, read_meta, read_split
 from posebench.errors import InputError
+from posebench.home import posebench_home
 
 #: Datasets generated automatically on first use: name -> "module:function(root: Path)".
 AUTO_BUILDERS: dict[str, str] = {
     "synth": "posebench.synth.build:build_default",
 }
-
-
-def posebench_home() -> Path:
-    """Root of posebench's cache: $POSEBENCH_HOME or ~/.cache/posebench."""
-    return Path(os.environ.get("POSEBENCH_HOME", Path.home() / ".cache" / "posebench"))
 
 
 def dataset_dir(name: str) -> Path:
