@@ -49,6 +49,7 @@ camera v maps reference-frame points by ``X_v = R_v X + t_v`` (reference camera:
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import dataclass, field
 from itertools import combinations
 from math import comb
@@ -68,8 +69,7 @@ from posebench.geometry.two_view import (
     relative_pose,
 )
 
-
-BONE_SIGMA = 0.02  # default bone-length spread, fraction of the median bone length
+BONE_SIGMA = 0.005  # default bone-length spread, fraction of the median bone length
 
 
 def _checked_bones(bones, J: int) -> np.ndarray | None:
@@ -310,6 +310,7 @@ def calibrate_rig(x: np.ndarray, K: np.ndarray, *, min_joints: int = 8, min_fram
     x = np.asarray(x, dtype=np.float64)
     T, V, J, _ = x.shape
     K = np.broadcast_to(np.asarray(K, dtype=np.float64), (V, 3, 3))
+    bones = None if bones is None else _checked_bones(bones, J)
     pairs = np.array(list(combinations(range(V), 2)), dtype=np.int64).reshape(-1, 2)
     vis = np.isfinite(x).all(-1)  # (T, V, J)
     both = vis[:, pairs[:, 0]] & vis[:, pairs[:, 1]]  # (T, P, J)
@@ -356,15 +357,19 @@ def calibrate_rig(x: np.ndarray, K: np.ndarray, *, min_joints: int = 8, min_fram
     prob = _BundleProblem(x, K, Rabs, np.nan_to_num(tabs), free, other,
                           obs & pt_ok[:, None, :], Xinit, pt_ok, loss)
     if bones is not None:
-        prob.set_bones(_checked_bones(bones, J), bone_sigma, sig_pw)
+        prob.set_bones(bones, bone_sigma, sig_pw)
     Rc, tc, Xp, jac = _bundle_adjust(prob, tabs, cam_ok, loss, max_nfev, info)
 
     # 5. conditioning flags (fit_ratio: reprojection residuals only, dof from the points'
     # effective parameter count, which the bone terms lower)
-    var_v = _rotation_variance(jac, info["residual_sigma_px"], free, V)
     n_res = int(prob.obs.sum()) * 2
-    n_par = info.pop("point_dof", 3 * int(pt_ok.sum())) + 6 * len(free)
+    n_free = 3 * int(pt_ok.sum()) + 6 * len(free)  # parameters of free points and cameras
+    n_par = info.pop("point_dof", n_free - 6 * len(free)) + 6 * len(free)
     sig_ba = info["residual_sigma_px"] * np.sqrt(n_res / max(n_res - n_par, 1))
+    # the covariance keeps the free-point fit's residual-scale convention (raw robust sigma):
+    # bone terms absorb fewer residual dofs, so their raw sigma is rescaled to that convention
+    sig_cov = info["residual_sigma_px"] * np.sqrt(max(n_res - n_free, 1) / max(n_res - n_par, 1))
+    var_v = _rotation_variance(jac, sig_cov, free, V)
     # floor 0.05 px: below it both fits are exact and their ratio is rounding noise
     info["fit_ratio"] = float(sig_ba / max(sig_pw, 0.05)) if np.isfinite(sig_pw) \
         else float("nan")
@@ -535,7 +540,8 @@ class _BundleProblem:
             return
         ok = self.pt_ok[:, bones[:, 0]] & self.pt_ok[:, bones[:, 1]]  # (T, B)
         d = np.linalg.norm(self.X0[:, bones[:, 0]] - self.X0[:, bones[:, 1]], axis=-1)
-        with np.errstate(all="ignore"):
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # bones never seen: NaN, dropped
             L0 = np.nanmedian(np.where(ok, d, np.nan), axis=0)
         keep = ok.any(0) & np.isfinite(L0) & (L0 > 0)
         if not keep.any() or not np.isfinite(sigma_rel) or sigma_rel <= 0:
