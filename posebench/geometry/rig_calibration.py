@@ -58,6 +58,7 @@ camera v maps reference-frame points by ``X_v = R_v X + t_v`` (reference camera:
 
 from __future__ import annotations
 
+import contextlib
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -78,6 +79,7 @@ from posebench.geometry.two_view import (
     OK,
     relative_pose,
 )
+from posebench.parallel import single_threaded_blas
 
 BONE_SIGMA = 0.005  # default bone-length spread, fraction of the median bone length
 
@@ -469,7 +471,11 @@ def _bundle_adjust(prob, tabs, cam_ok, loss, max_nfev, info):
     r0 = prob.residuals(p0)
     f_scale = float(np.clip(3.0 * 1.4826 * np.median(np.abs(r0[:prob.n_rep])), 1.0, 50.0))
     prob.f_scale = f_scale
-    with np.errstate(all="ignore"):
+    # with bone terms, BLAS held to one thread: the (3J, 3J) frame solves and the tall SVDs of
+    # `least_squares` gain nothing from threads and lose ~3x on a busy 2-core machine (the
+    # path without bones keeps its threads: its figures stay bit-identical)
+    blas = single_threaded_blas() if prob.bones is not None else contextlib.nullcontext()
+    with np.errstate(all="ignore"), blas:
         sol = least_squares(prob.residuals, p0, jac=prob.jacobian, method="trf", loss=loss,
                             f_scale=f_scale, x_scale="jac", max_nfev=max_nfev, xtol=1e-12,
                             ftol=1e-12, gtol=1e-12)
