@@ -29,7 +29,7 @@
    pixels (s_px: median pairwise Sampson RMS, the pixel-noise figure), so a deviation of
    ``bone_sigma`` (fraction of the median bone length) weighs as one noise-sized pixel
    residual; each frame's joints are then solved jointly (a (3J, 3J) system per frame).
-   At the true rig it lowers the rotations' Gauss-Newton std by 1-13% per camera (synth,
+   At the true rig it lowers the rotations' Gauss-Newton std by 1-13% per camera pair (synth,
    hard-constraint limit); see `benchmarks/geometry_rig.py` for what it measured.
 
 Conditioning (a confident wrong rotation is the worst outcome): each camera pair reports
