@@ -247,3 +247,23 @@ def test_real_clips_with_bones_are_calibrated_and_fit_as_well(shared_fixtures):
         err = rotation_angle_deg(cal.relative()[0], true_relative(cal.pairs)[0])
         assert (cal.pair_reason == 0).all() and err.max() < bound, (name, err)
         assert 0.85 < cal.info["fit_ratio"] < 1.1
+
+
+def test_pooled_bundle_with_bones_never_raises_on_random_rigs():
+    """The never-crash property of `test_geometry_never_crash` (random rigs, people behind
+    cameras, NaN joints, missing views, static people) with the bone terms on."""
+    from hypothesis import HealthCheck, given, settings
+    from test_geometry_never_crash import _check_result, scenes
+
+    from posebench.geometry.pseudo_labels import pseudo_labels
+
+    @settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(scene=scenes)
+    def check(scene):
+        cams, uv, _ = scene
+        G, V = uv.shape[:2]
+        res = pseudo_labels(uv, cams, mode="pooled", sequence_ids=np.zeros(G, int),
+                            bones=BONES)
+        _check_result(res, G, V)
+
+    check()
