@@ -32,6 +32,8 @@ benchmarks/results/geometry_rig.json), bundle without / with bones:
 - Bandai ds-1 (1044): median 0.111 / 0.114 deg, 0.0% / 0.0% above 5 deg, 0 / 0 flagged or
   failed eligible, RRA@1 0.991 / 0.989, fit_ratio 0.92-1.02 / 0.95-1.01, P-MPJPE 1.003x /
   0.818x known, 0.95 / 3.55 s per sequence.
+Other noise seeds (docs/geometry.md, run 4): synth medians 0.105 -> 0.093, 0.102 -> 0.093 deg
+with bones; Bandai (every third clip) 0.117 -> 0.123 deg, RMS 0.266 -> 0.340: bones stay off.
 """
 
 from __future__ import annotations
