@@ -101,6 +101,8 @@ def main() -> None:
     ap.add_argument("--rig-every", type=int, default=1, help="use every k-th mocap clip")
     ap.add_argument("--rig-synth-sequences", type=int, default=40)
     ap.add_argument("--rig-noise", type=float, default=2.0)
+    ap.add_argument("--rig-bones", choices=["off", "on", "both"], default="both",
+                    help="bundle rows: without / with the skeleton's constant bone lengths")
     ap.add_argument("--json", default=None, help="write the rig section's figures here")
     args = ap.parse_args()
     if args.section in ("rig", "all"):

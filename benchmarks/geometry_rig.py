@@ -17,9 +17,23 @@ Pipelines, all from the same undistorted pixels, per sequence:
   ``calibration="pairwise"``);
 - ours pooled bundle: `rig_calibration.calibrate_rig` (rotation averaging + bundle
   adjustment, conditioning flags);
+- ours pooled bundle + bones: the same with the h36m17 skeleton's constant bone lengths
+  (``bones``, default ``bone_sigma``; ``--rig-bones on|off|both``, default both);
 - known cameras: multi-view DLT with the true rig (pseudo-label reference).
 Failures (no estimate) and flags count as failures (error = infinity) in every figure whose
 name says "incl."; accepted-only figures are printed next to them.
+
+Measured (2026-12-04, 2 px, BLAS one thread, 2 cores shared with other work; results in
+benchmarks/results/geometry_rig.json), bundle without / with bones:
+- synth (240 sequence-pairs): median 0.105 / 0.107 deg (goal 0.1: missed either way), RMS
+  0.142 / 0.144, covariance predicts 0.108 / 0.104, 0 flagged, RRA@1 1.000 / 1.000,
+  fit_ratio 0.88-1.00 / 0.95-1.01, pseudo-label P-MPJPE 1.004x / 0.747x known cameras,
+  1.05 / 3.83 s per sequence;
+- Bandai ds-1 (1044): median 0.111 / 0.114 deg, 0.0% / 0.0% above 5 deg, 0 / 0 flagged or
+  failed eligible, RRA@1 0.991 / 0.989, fit_ratio 0.92-1.02 / 0.95-1.01, P-MPJPE 1.003x /
+  0.818x known, 0.95 / 3.55 s per sequence.
+Other noise seeds (docs/geometry.md, run 4): synth medians 0.105 -> 0.093, 0.102 -> 0.093 deg
+with bones; Bandai (every third clip) 0.117 -> 0.123 deg, RMS 0.266 -> 0.340: bones stay off.
 """
 
 from __future__ import annotations
@@ -37,6 +51,7 @@ from posebench.geometry.rotations import relative_extrinsics, rotation_angle_deg
 from posebench.geometry.triangulation import triangulate_dlt_checked
 from posebench.geometry.two_view import REASONS, relative_pose
 from posebench.metrics import p_mpjpe
+from posebench.skeletons import get_skeleton
 from posebench.synth import rig as synth_rig
 from posebench.synth.build import place_in_capture_volume
 from posebench.synth.scenes import h36m_rig, random_sequences
@@ -162,18 +177,70 @@ def _pm_nan(X, gt):
     return p_mpjpe(Xf, gf) * J / np.maximum(m.sum(1), 1)
 
 
+def _bundle_run(cal, Xw, und, K, rig, Rg, C_gt, acc):
+    """Accumulate one `calibrate_rig` result of a sequence into acc (dict of lists)."""
+    R, _ = cal.relative()
+    ok = cal.pair_reason == 0
+    e = rotation_angle_deg(np.nan_to_num(R), Rg)
+    acc["err"].append(np.where(ok, e, np.inf))
+    acc["flagged"].append(~ok)
+    acc["raw"].append(e)  # bundle errors of flagged pairs too (diagnosis column)
+    acc["rot_std"].append(cal.pair_rot_std_deg)
+    acc["fit_ratio"].append(cal.info.get("fit_ratio", np.nan))
+    for r in cal.pair_reason[~ok]:
+        acc["reasons"][int(r)] = acc["reasons"].get(int(r), 0) + 1
+    # camera centres after similarity alignment (reference frame -> world)
+    C = -np.einsum("vji,vj->vi", np.nan_to_num(cal.R), np.nan_to_num(cal.t))
+    C[~cal.view_ok] = np.nan
+    acc["cca"].append(similarity_centre_error(C, C_gt))
+    # pseudo-labels: bundle points vs known cameras (multi-view DLT), P-MPJPE per frame
+    P = K @ np.concatenate([rig["R"], rig["t"][..., None]], -1)
+    Xk, _ = triangulate_dlt_checked(np.broadcast_to(P, (len(Xw), 4, 3, 4)), und)
+    sel = np.isfinite(cal.points).all((-2, -1)) & np.isfinite(Xk).all((-2, -1))
+    if sel.any() and ok.all():
+        acc["pm_bundle"].append(p_mpjpe(cal.points[sel], Xw[sel]))
+        acc["pm_known"].append(p_mpjpe(Xk[sel], Xw[sel]))
+
+
+def _bundle_summary(acc, s):
+    """Bundle-only figures of one variant's accumulators into its summary row s."""
+    s["camera_centre_error_mm_median"] = float(np.median(np.concatenate(acc["cca"])))
+    s["flag_reasons"] = {REASONS[k]: v for k, v in acc["reasons"].items()}
+    # the bundle's own covariance: a 3-axis isotropic error of total std s has median angle
+    # 0.888 s (Maxwell), the figure to put beside the measured median
+    rs = np.concatenate(acc["rot_std"])
+    s["covariance_predicted_median_deg"] = float(
+        0.888 * np.nanmedian(np.where(np.isfinite(rs), rs, np.nan)))
+    s["fit_ratio_min"] = float(np.nanmin(acc["fit_ratio"]))
+    s["fit_ratio_max"] = float(np.nanmax(acc["fit_ratio"]))
+    e = np.concatenate(acc["err"])
+    s["rms_accepted_deg"] = float(np.sqrt(np.mean(e[np.isfinite(e)] ** 2)))
+    fl = np.concatenate(acc["flagged"])
+    s["flagged_true_error_deg"] = np.concatenate(acc["raw"])[fl].tolist()
+    if acc["pm_bundle"]:
+        pb = np.concatenate(acc["pm_bundle"]).mean()
+        pk = np.concatenate(acc["pm_known"]).mean()
+        s["pseudo_label_p_mpjpe_mm"] = {"bundle": float(pb), "known": float(pk),
+                                        "ratio": float(pb / pk)}
+
+
 def run_dataset(name, sequences, rig, noise, seed=0, frames_min=30, joints_min=8,
-                per_frame_every=4):
+                per_frame_every=4, bundles=None):
+    """Every pipeline on `sequences`; bundles: {row name: `calibrate_rig` keyword arguments}
+    (default: the one row "ours pooled bundle" with the defaults)."""
+    bundles = {"ours pooled bundle": {}} if bundles is None else bundles
     rng = np.random.default_rng(seed)
     K = intrinsic_matrix(rig["f"], rig["c"])
     a, b = PAIRS[:, 0], PAIRS[:, 1]
     Rg, _ = relative_extrinsics(rig["R"][a], rig["t"][a], rig["R"][b], rig["t"][b])
     C_gt = -np.einsum("vji,vj->vi", rig["R"], rig["t"])
-    err = {k: [] for k in ("opencv pooled", "ours pooled pairwise", "ours pooled bundle")}
-    flagged = {k: [] for k in err}
-    secs = {k: 0.0 for k in err}
-    eligible, cca, pm_bundle, pm_known, reasons, rot_std = [], [], [], [], {}, []
-    fit_ratio = []
+    pooled = ("opencv pooled", "ours pooled pairwise", *bundles)
+    err = {k: [] for k in pooled}
+    flagged = {k: [] for k in pooled}
+    secs = {k: 0.0 for k in pooled}
+    acc = {k: {"err": err[k], "flagged": flagged[k], "raw": [], "rot_std": [], "fit_ratio": [],
+               "reasons": {}, "cca": [], "pm_bundle": [], "pm_known": []} for k in bundles}
+    eligible = []
     pf = {k: [] for k in ("opencv 8pt per-frame", "ours per-frame fast",
                           "ours per-frame accurate")}
     pf_pm = {k: [] for k in pf}
@@ -197,41 +264,21 @@ def run_dataset(name, sequences, rig, noise, seed=0, frames_min=30, joints_min=8
         e = rotation_angle_deg(rp.R, Rg)
         err["ours pooled pairwise"].append(np.where(rp.ok, e, np.inf))
         flagged["ours pooled pairwise"].append(~rp.ok)
-        t0 = time.perf_counter()
-        cal = calibrate_rig(und, K)
-        secs["ours pooled bundle"] += time.perf_counter() - t0
-        R, _ = cal.relative()
-        ok = cal.pair_reason == 0
-        e = rotation_angle_deg(np.nan_to_num(R), Rg)
-        err["ours pooled bundle"].append(np.where(ok, e, np.inf))
-        flagged["ours pooled bundle"].append(~ok)
-        rot_std.append(cal.pair_rot_std_deg)
-        fit_ratio.append(cal.info.get("fit_ratio", np.nan))
-        for r in cal.pair_reason[~ok]:
-            reasons[int(r)] = reasons.get(int(r), 0) + 1
-        # bundle errors of flagged pairs, for the "accepted-only" and diagnosis columns
-        err.setdefault("bundle raw", []).append(e)
-        # camera centres after similarity alignment (reference frame -> world)
-        C = -np.einsum("vji,vj->vi", np.nan_to_num(cal.R), np.nan_to_num(cal.t))
-        C[~cal.view_ok] = np.nan
-        cca.append(similarity_centre_error(C, C_gt))
-        # pseudo-labels: bundle points vs known cameras (multi-view DLT), P-MPJPE per frame
-        P = K @ np.concatenate([rig["R"], rig["t"][..., None]], -1)
-        Xk, _ = triangulate_dlt_checked(np.broadcast_to(P, (len(Xw), 4, 3, 4)), und)
-        sel = np.isfinite(cal.points).all((-2, -1)) & np.isfinite(Xk).all((-2, -1))
-        if sel.any() and ok.all():
-            pm_bundle.append(p_mpjpe(cal.points[sel], Xw[sel]))
-            pm_known.append(p_mpjpe(Xk[sel], Xw[sel]))
+        for k, kw in bundles.items():
+            t0 = time.perf_counter()
+            cal = calibrate_rig(und, K, **kw)
+            secs[k] += time.perf_counter() - t0
+            _bundle_run(cal, Xw, und, K, rig, Rg, C_gt, acc[k])
     eligible = np.concatenate(eligible)
     rows, summary = [], {}
-    for k in ("opencv pooled", "ours pooled pairwise", "ours pooled bundle"):
+    for k in pooled:
         e = np.concatenate(err[k])
         f = np.concatenate(flagged[k])
-        acc = e[np.isfinite(e)]
+        acc_e = e[np.isfinite(e)]
         s = summary[k] = {
             "sequence_pairs": int(e.size), "flagged_or_failed": int(f.sum()),
             "median_incl_deg": float(np.median(e)),
-            "median_accepted_deg": float(np.median(acc)) if acc.size else None,
+            "median_accepted_deg": float(np.median(acc_e)) if acc_e.size else None,
             "above_5deg_incl": float(np.mean(~(e <= 5.0))),
             "RRA@1": float(np.mean(e < 1)), "RRA@2": float(np.mean(e < 2)),
             "RRA@5": float(np.mean(e < 5)),
@@ -244,6 +291,8 @@ def run_dataset(name, sequences, rig, noise, seed=0, frames_min=30, joints_min=8
                      f"{100 * s['above_5deg_incl']:.1f}%",
                      f"{s['RRA@1']:.3f}/{s['RRA@2']:.3f}/{s['RRA@5']:.3f}",
                      s["failed_eligible"], f"{s['seconds_per_sequence']:.3f}"])
+        if k in bundles:
+            _bundle_summary(acc[k], s)
     for k in pf:
         if not pf[k]:
             continue
@@ -261,22 +310,9 @@ def run_dataset(name, sequences, rig, noise, seed=0, frames_min=30, joints_min=8
                      else f"{s['median_accepted_deg']:.3g}",
                      f"{100 * s['above_5deg_incl']:.1f}%", "-", "-",
                      f"{s['pairs_per_s']:,.0f} pairs/s; P-MPJPE {s['p_mpjpe_accepted_mm']:.3g}"])
-    cc = np.concatenate(cca)
-    summary["ours pooled bundle"]["camera_centre_error_mm_median"] = float(np.median(cc))
-    summary["ours pooled bundle"]["flag_reasons"] = {REASONS[k]: v for k, v in reasons.items()}
-    # the bundle's own covariance: a 3-axis isotropic error of total std s has median angle
-    # 0.888 s (Maxwell), the figure to put beside the measured median
-    rs = np.concatenate(rot_std)
-    summary["ours pooled bundle"]["covariance_predicted_median_deg"] = float(
-        0.888 * np.nanmedian(np.where(np.isfinite(rs), rs, np.nan)))
-    summary["ours pooled bundle"]["fit_ratio_max"] = float(np.nanmax(fit_ratio))
-    raw = np.concatenate(err["bundle raw"])
-    fl = np.concatenate(flagged["ours pooled bundle"])
-    summary["ours pooled bundle"]["flagged_true_error_deg"] = raw[fl].tolist()
-    if pm_bundle:
-        pb, pk = np.concatenate(pm_bundle).mean(), np.concatenate(pm_known).mean()
-        summary["pseudo_label_p_mpjpe_mm"] = {"bundle": float(pb), "known": float(pk),
-                                              "ratio": float(pb / pk)}
+    main = summary[next(iter(bundles))]
+    if "pseudo_label_p_mpjpe_mm" in main:  # where it was before: the default bundle's
+        summary["pseudo_label_p_mpjpe_mm"] = main["pseudo_label_p_mpjpe_mm"]
     return rows, summary
 
 
@@ -284,16 +320,26 @@ def synth_sequences(n, frames=200, seed=0):
     return list(random_sequences(n, frames, np.random.default_rng(seed)))
 
 
+def bundle_variants(mode: str) -> dict:
+    """{row name: `calibrate_rig` keyword arguments} of the bundle rows: "off" (every frame's
+    joints free), "on" (the h36m17 skeleton's bones, default bone_sigma) or "both"."""
+    bones = np.array(get_skeleton("h36m17").bones)  # synth and converted Bandai: h36m17
+    rows = {"ours pooled bundle": {}, "ours pooled bundle + bones": {"bones": bones}}
+    return {k: v for k, v in rows.items() if mode == "both" or (mode == "on") == ("bones" in v)}
+
+
 def main_rig(args) -> dict:
     rig = h36m_rig("S1")
     rows, out = [], {}
+    bundles = bundle_variants(args.rig_bones)
     r, out["synth"] = run_dataset("synth", synth_sequences(args.rig_synth_sequences), rig,
-                                  args.rig_noise)
+                                  args.rig_noise, bundles=bundles)
     rows += r
     path = Path(args.mocap)
     if path.is_file():
         seqs, _ = bandai_sequences(path, every=args.rig_every)
-        r, out["bandai_ds1"] = run_dataset("real mocap (Bandai ds-1)", seqs, rig, args.rig_noise)
+        r, out["bandai_ds1"] = run_dataset("real mocap (Bandai ds-1)", seqs, rig, args.rig_noise,
+                                           bundles=bundles)
         rows += r
     else:
         print(f"(real mocap section skipped: {path} not found)")
@@ -301,25 +347,30 @@ def main_rig(args) -> dict:
                                   "median incl. deg", "median accepted", ">5 deg incl.",
                                   "RRA@1/2/5 incl.", "failed eligible", "s/sequence"]))
     checks = []
-    b = out["synth"]["ours pooled bundle"]
-    checks.append(["synth: bundle median <= 0.1 deg", f"{b['median_incl_deg']:.3g} (own "
-                   f"covariance predicts {b['covariance_predicted_median_deg']:.3g})",
-                   b["median_incl_deg"] <= 0.1])
-    if "bandai_ds1" in out:
-        b = out["bandai_ds1"]["ours pooled bundle"]
-        checks.append(["real: bundle median <= 0.2 deg", f"{b['median_incl_deg']:.3g} (own "
-                       f"covariance predicts {b['covariance_predicted_median_deg']:.3g})",
+    for name in bundles:
+        b = out["synth"][name]
+        checks.append([f"synth: {name} median <= 0.1 deg",
+                       f"{b['median_incl_deg']:.3g} (own covariance predicts "
+                       f"{b['covariance_predicted_median_deg']:.3g})",
+                       b["median_incl_deg"] <= 0.1])
+        if "bandai_ds1" not in out:
+            continue
+        b = out["bandai_ds1"][name]
+        checks.append([f"real: {name} median <= 0.2 deg",
+                       f"{b['median_incl_deg']:.3g} (own covariance predicts "
+                       f"{b['covariance_predicted_median_deg']:.3g})",
                        b["median_incl_deg"] <= 0.2])
-        checks.append(["real: <= 2% seq-pairs > 5 deg (flagged counted)",
+        checks.append([f"real: {name} <= 2% seq-pairs > 5 deg (flagged counted)",
                        f"{100 * b['above_5deg_incl']:.2f}%", b["above_5deg_incl"] <= 0.02])
-        checks.append(["real: no failed eligible seq-pair (>= 30 frames, >= 8 joints)",
+        checks.append([f"real: {name} no failed eligible seq-pair (>= 30 frames, >= 8 joints)",
                        str(b["failed_eligible"]), b["failed_eligible"] == 0])
     for k, v in out.items():
-        if "pseudo_label_p_mpjpe_mm" in v:
-            p = v["pseudo_label_p_mpjpe_mm"]
-            checks.append([f"{k}: pseudo-label P-MPJPE bundle <= 1.05x known",
-                           f"{p['bundle']:.3g} / {p['known']:.3g} = {p['ratio']:.3f}x",
-                           p["ratio"] <= 1.05])
+        for name in bundles:
+            if "pseudo_label_p_mpjpe_mm" in v[name]:
+                p = v[name]["pseudo_label_p_mpjpe_mm"]
+                checks.append([f"{k}: {name} pseudo-label P-MPJPE <= 1.05x known",
+                               f"{p['bundle']:.3g} / {p['known']:.3g} = {p['ratio']:.3f}x",
+                               p["ratio"] <= 1.05])
     print(tabulate([[c, v, "PASS" if ok else "FAIL"] for c, v, ok in checks],
                    headers=["target", "measured", "result"]))
     return out

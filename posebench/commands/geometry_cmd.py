@@ -22,6 +22,7 @@ from posebench.errors import InputError
 from posebench.geometry.dataset_labels import dataset_pseudo_labels
 from posebench.geometry.report import quality_report
 from posebench.io import load_npz, savez_atomic, write_json_atomic
+from posebench.skeletons import get_skeleton
 
 
 @click.group()
@@ -77,6 +78,9 @@ def _load_detections(path: str, n: int, J: int) -> np.ndarray:
               help="pooled mode: bundle (all cameras of a sequence calibrated jointly: "
                    "rotation averaging + bundle adjustment, ill-conditioned sequences flagged) "
                    "or pairwise (one pooled relative pose per camera pair).")
+@click.option("--bones/--no-bones", default=False, show_default=True,
+              help="pooled bundle: also fit one constant length per bone of the dataset's "
+                   "skeleton over each sequence (people and mocap keep their bone lengths).")
 @click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=0, show_default=True,
               help="Seed of noise and RANSAC.")
 @click.option("--out", "--output", "out_path", required=True, type=click.Path(dir_okay=False),
@@ -85,7 +89,7 @@ def _load_detections(path: str, n: int, J: int) -> np.ndarray:
               help="Also write a JSON accuracy report here.")
 @click.option("--n-jobs", type=int, default=1, show_default=True, help="Worker processes.")
 def pseudo_labels_cmd(dataset, split, detections, gt_2d, noise_px, mode, estimator,
-                      calibration, seed, out_path, report_path, n_jobs) -> None:
+                      calibration, bones, seed, out_path, report_path, n_jobs) -> None:
     """Triangulate 3D pseudo-labels from multi-view 2D poses of a dataset split."""
     if detections and gt_2d:
         raise InputError("both --detections and --gt-2d were given; expected one 2D source; "
@@ -101,6 +105,8 @@ def pseudo_labels_cmd(dataset, split, detections, gt_2d, noise_px, mode, estimat
     kw = {"seed": seed}
     if mode == "pooled":
         kw["calibration"] = calibration
+        if bones:
+            kw["bones"] = np.array(get_skeleton(ds.skeleton).bones)
     if estimator:
         kw["estimator"] = estimator
     out = dataset_pseudo_labels(ds, x, mode=mode, n_jobs=n_jobs, **kw)

@@ -153,7 +153,7 @@ def pseudo_labels(poses_2d: np.ndarray, cameras: ViewCameras, *, mode: str = "pe
                   ransac_iters: int = 100, known_method: str = "dlt", seed: int = 0,
                   min_points: int = 8, n_threads: int | None = None,
                   triangulation: str | None = None, calibration: str = "bundle",
-                  calibration_kw: dict | None = None) -> PseudoLabels:
+                  calibration_kw: dict | None = None, bones=None) -> PseudoLabels:
     """3D pseudo-labels from multi-view 2D poses (see the module docstring for everything).
 
     poses_2d (G, V, J, 2) px, full distorted image; cameras: `ViewCameras`; mode "known" |
@@ -170,7 +170,10 @@ def pseudo_labels(poses_2d: np.ndarray, cameras: ViewCameras, *, mode: str = "pe
     `rig_calibration.calibrate_rig`; every frame's joints are the bundle-adjusted points;
     ill-conditioned sequences are flagged with their reason) or "pairwise" (one pooled
     relative pose per camera pair, then two-view optimal triangulation and the vector median);
-    calibration_kw: extra arguments of `calibrate_rig` (thresholds).
+    calibration_kw: extra arguments of `calibrate_rig` (thresholds, ``bone_sigma``).
+    bones (pooled bundle only): None or the skeleton's (parent, child) joint pairs (B, 2)
+    (`Skeleton.bones`): the bundle then also fits one constant length per bone over each
+    sequence (`calibrate_rig`'s ``bones``); None keeps every frame's joints free.
     Never raises on data: degenerate groups, views and pairs come back flagged with a reason.
     """
     x = np.asarray(poses_2d, dtype=np.float64)
@@ -197,7 +200,10 @@ def pseudo_labels(poses_2d: np.ndarray, cameras: ViewCameras, *, mode: str = "pe
     kw = dict(refine=refine, threshold_px=threshold_px, ransac_iters=ransac_iters, seed=seed,
               min_points=min_points, n_threads=n_threads)
     if mode == "pooled" and calibration == "bundle":
-        return _pooled_bundle(und, K, P, np.asarray(sequence_ids), root, calibration_kw or {},
+        cal_kw = dict(calibration_kw or {})
+        if bones is not None:
+            cal_kw["bones"] = bones
+        return _pooled_bundle(und, K, P, np.asarray(sequence_ids), root, cal_kw,
                               dict(kw, estimator=estimator or "trimmed"))
     return _unknown_scale(und, K, P, mode, estimator, np.asarray(sequence_ids)
                           if mode == "pooled" else None, root, triangulation, kw)
