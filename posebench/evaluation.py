@@ -170,6 +170,12 @@ def evaluate(predictions, dataset="synth", protocol=None, pss_models=None,
     match = match_to_ground_truth(preds, ds, protocol, allow_partial=allow_partial,
                                   joint_order=joint_order, nan_policy=nan_policy)
     notes.extend(match.notes)
+    # PSS models before any pose-sized array of the scoring: a first evaluation fits them on
+    # the training split (a gigabyte at full size) while little else is held (full-size peak
+    # 3.06 -> 2.54 GiB); after the checks of the predictions, so a bad file is refused at once
+    pss_notes: list[str] = []
+    pss = list(models_for_evaluation(ds, root_dir, protocol, pss_models, pss_k, seed, train,
+                                     pss_notes, pss_definition))
     pred, gt, gt_src, gt_name = _scored_pair(ds, match, protocol, notes)
     ds_skel = get_skeleton(ds.skeleton)
     eval_skel = get_skeleton(protocol.eval_skeleton)
@@ -180,8 +186,7 @@ def evaluate(predictions, dataset="synth", protocol=None, pss_models=None,
     mpjve = (mpjve_by_action(pred, gt, ds.keys.take(match.rows))
              if _mpjve_allowed(protocol) else {})
     joint_table = _per_joint_table(pred, gt, groups, protocol, eval_skel) if per_joint else None
-    pss = list(models_for_evaluation(ds, root_dir, protocol, pss_models, pss_k, seed, train,
-                                     notes, pss_definition))
+    notes.extend(pss_notes)
     extra_arrays = _pss_values(pss, match, gt, eval_skel, values)
     del pred, gt, gt_src  # pose-sized: not needed for the tables and intervals below
     summary_metrics = {name: float(M.aggregate(v, groups, how=protocol.aggregation))
