@@ -107,13 +107,14 @@ def main() -> None:
         load = os.getloadavg()[0]
         wall, rss, rc = run_eval(cmd, env)
         t_goal, m_goal = GOALS[label]
-        ok = "PASS" if wall <= t_goal and rss <= m_goal and rc == 0 else "FAIL"
+        t_ok, m_ok = wall <= t_goal and rc == 0, rss <= m_goal and rc == 0
+        verdict = {True: "PASS", False: "FAIL"}
         print(f"{label:5s} eval: {wall:6.1f} s, peak RSS {rss:5.2f} GB, exit {rc}  "
-              f"[{ok}: goal <= {t_goal:g} s, <= {m_goal:g} GB]  (load average before: "
-              f"{load:.2f})")
+              f"[time {verdict[t_ok]}: goal <= {t_goal:g} s; memory {verdict[m_ok]}: goal "
+              f"<= {m_goal:g} GB]  (load average before: {load:.2f})")
         runs.append({"run": label, "wall_s": round(wall, 1), "peak_rss_gb": round(rss, 2),
-                     "exit": rc, "goal_s": t_goal, "goal_gb": m_goal, "pass": ok == "PASS",
-                     "load_average_before": round(load, 2)})
+                     "exit": rc, "goal_s": t_goal, "goal_gb": m_goal, "time_pass": t_ok,
+                     "memory_pass": m_ok, "load_average_before": round(load, 2)})
     if args.out:
         out = {"train_poses": n_train, "test_poses": int(len(rows)),
                "definition": args.definition, "metrics_core_s": round(t_core, 2),
