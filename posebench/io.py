@@ -175,6 +175,20 @@ def _stored_member_memmap(path: Path, zf: zipfile.ZipFile, key: str) -> np.ndarr
                      order="F" if fortran else "C")
 
 
+def check_npz_crc(path: str | os.PathLike, what: str = "an .npz file") -> None:
+    """InputError when a member of the .npz fails its CRC-32 (a damaged file): the check
+    `np.load` makes while reading, which memory-mapped members (`load_npz(mmap=...)`) skip.
+    Reads the file in buffered blocks (no memory of its size)."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            bad = zf.testzip()
+    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        bad = f"({type(exc).__name__}: {exc})"
+    if bad is not None:
+        raise InputError(f"{path} is damaged: member {bad} fails its CRC-32 check; expected "
+                         f"{what} as written by np.savez; re-create the file.")
+
+
 def npz_row_blocks(path: str | os.PathLike, key: str, rows: int, what: str = "an .npz file"
                    ) -> tuple[tuple[int, ...], np.dtype, Iterator[np.ndarray]]:
     """(shape, dtype, blocks of at most `rows` consecutive rows) of array `key` of an .npz:

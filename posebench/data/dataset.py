@@ -40,7 +40,7 @@ import numpy as np
 
 from posebench.data.fingerprint_cache import cached_fingerprint
 from posebench.errors import InputError
-from posebench.io import atomic_dir, load_npz, npz_row_blocks, write_json_atomic
+from posebench.io import atomic_dir, check_npz_crc, load_npz, npz_row_blocks, write_json_atomic
 
 KEY_FIELDS = ("subject", "action", "subaction", "camera", "frame")
 _FINGERPRINT_CHUNK = 65536  # rows hashed at a time
@@ -235,8 +235,12 @@ class PoseDataset:
         the cameras used. Independent of array dtypes, of storage and of images. For a split
         read by `read_split`, cached by the file's identity (`fingerprint_cache`)."""
         if self.source_file is not None:
+            def checked() -> str:  # the members' CRCs, which memory-mapped arrays skip
+                check_npz_crc(self.source_file, "a posebench dataset split")
+                return self._content_fingerprint()
+
             return cached_fingerprint(self.source_file, f"{self.skeleton}|{self.split}",
-                                      self._content_fingerprint)
+                                      checked)
         return self._content_fingerprint()
 
     def _content_fingerprint(self) -> str:

@@ -54,3 +54,20 @@ def test_read_split_fingerprint_equals_the_in_memory_one(home, tmp_path):
     assert ds.fingerprint() == first  # recomputed from the arrays: the same
     sub = read_split(root, "test").take(np.arange(3))
     assert sub.source_file is None and sub.fingerprint() != first
+
+
+def test_a_damaged_split_is_refused_although_its_poses_are_mapped(home, tmp_path):
+    """Mapped members skip the CRC check np.load makes; the fingerprint (computed once per
+    file identity) checks every member's CRC, so a flipped byte is one InputError."""
+    from posebench.errors import InputError
+
+    root = toy_h36m(tmp_path / "ds")
+    f = root / "test.npz"
+    data = bytearray(f.read_bytes())
+    i = data.find(b"poses_3d.npy") + 400  # inside the member's data, past its header
+    data[i] ^= 0xFF
+    f.write_bytes(bytes(data))
+    ds = read_split(root, "test", mmap_poses=True)
+    with pytest.raises(InputError, match="fails its CRC-32 check"):
+        ds.fingerprint()
+    assert not _entry_path(f).exists()  # nothing cached for a damaged file
