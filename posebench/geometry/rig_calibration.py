@@ -673,13 +673,7 @@ class _BundleProblem:
         m = self.obs.astype(np.float64)
         eye = np.eye(3)
         for _ in range(self.iters):
-            uv, (Ju, Jv) = self._project(R, t, X)
-            r = np.where(self.obs[..., None], uv - self.x, 0.0)
-            w = (m * self._weights((r * r).sum(-1)))[..., None]  # (T, V, J, 1)
-            wu, wv = w * Ju, w * Jv
-            H = (wu[..., :, None] * Ju[..., None, :] + wv[..., :, None] * Jv[..., None, :]
-                 ).sum(1)  # (T, J, 3, 3)
-            g = (wu * r[..., 0:1] + wv * r[..., 1:2]).sum(1)  # (T, J, 3)
+            H, g = self._reprojection_normal(R, t, X, m)
             H = H + 1e-9 * (H[..., 0, 0] + H[..., 1, 1] + H[..., 2, 2])[..., None, None] * eye
             okh = self.pt_ok & np.isfinite(H).all((-2, -1)) & np.isfinite(g).all(-1)
             Hs = np.where(okh[..., None, None], H, eye)
@@ -689,6 +683,17 @@ class _BundleProblem:
             X = X - np.where(okh[..., None], d, 0.0)
         return np.where(self.pt_ok[..., None], X, np.nan)
 
+    def _reprojection_normal(self, R, t, X, m):
+        """Per-joint Gauss-Newton normal matrices H (T, J, 3, 3) and gradients g (T, J, 3) of
+        the robustly weighted reprojection error of the points X (T, J, 3); m (T, V, J) 1.0
+        where observed."""
+        uv, (Ju, Jv) = self._project(R, t, X)
+        r = np.where(self.obs[..., None], uv - self.x, 0.0)
+        w = (m * self._weights((r * r).sum(-1)))[..., None]  # (T, V, J, 1)
+        wu, wv = w * Ju, w * Jv
+        H = (wu[..., :, None] * Ju[..., None, :] + wv[..., :, None] * Jv[..., None, :]).sum(1)
+        return H, (wu * r[..., 0:1] + wv * r[..., 1:2]).sum(1)
+
     def _points_bones(self, R, t, L):
         """`points` with bone terms: Gauss-Newton on each frame's 3J coordinates at once (a
         (3J, 3J) system per frame; reprojection weights as in `points`)."""
@@ -696,13 +701,7 @@ class _BundleProblem:
         T, J = X.shape[:2]
         m = self.obs.astype(np.float64)
         for _ in range(self.iters):
-            uv, (Ju, Jv) = self._project(R, t, X)
-            r = np.where(self.obs[..., None], uv - self.x, 0.0)
-            w = (m * self._weights((r * r).sum(-1)))[..., None]  # (T, V, J, 1)
-            wu, wv = w * Ju, w * Jv
-            Hd = (wu[..., :, None] * Ju[..., None, :] + wv[..., :, None] * Jv[..., None, :]
-                  ).sum(1)  # (T, J, 3, 3)
-            g = (wu * r[..., 0:1] + wv * r[..., 1:2]).sum(1)  # (T, J, 3)
+            Hd, g = self._reprojection_normal(R, t, X, m)
             u, rb, wb = self._bone_terms(X, L)
             g = g + self.D.T @ ((self.bone_w * wb * rb)[..., None] * u)
             g = np.where(self.pt_ok[..., None], g, 0.0)
