@@ -321,3 +321,26 @@ def test_hits_without_labelling_predictions_equal_label_comparison(model):
     assert not given[0][5] and not given[0][7]
     with pytest.raises(ValueError, match="gt_labels"):
         hits_many(models, pred, truth, gt_labels=labels_many(models[:1], truth))
+
+
+def test_labels_equal_float64_argmax_on_ties_and_duplicate_centres(model):
+    """The centre-major labelling (max, index by the mask's dot product, runner-up) equals a
+    float64 argmax of the scores, first index on ties: rows at exact midpoints of two
+    centres, a model with a duplicated centre (every row nearest it ties), k = 1."""
+    from posebench.metrics.pss import labels_many, normalize_poses
+
+    gt = training_poses(1500, seed=31)
+    dup = PoseStructureScore(k=5, seed=3).fit(gt)
+    dup.centres_ = np.concatenate([dup.centres_[:3], dup.centres_[2:3], dup.centres_[3:4]])
+    one = PoseStructureScore(k=1).fit(gt)
+    models = [model, dup, one]
+    rng = np.random.default_rng(8)
+    c = dup.centres_.reshape(-1, 17, 3)
+    mid = (c[rng.integers(0, 5, 300)] + c[rng.integers(0, 5, 300)]) / 2
+    poses = np.concatenate([gt, mid, c])
+    x = normalize_poses(poses)
+    for m, got in zip(models, labels_many(models, poses)):
+        cen = m.centres_
+        want = (2 * x @ cen.T - np.einsum("ij,ij->i", cen, cen)).argmax(axis=1)
+        np.testing.assert_array_equal(got, want)
+    assert (labels_many([dup], c)[0] == [0, 1, 2, 2, 4]).all()  # the duplicate: first index
