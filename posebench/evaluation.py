@@ -179,7 +179,9 @@ def evaluate(predictions, dataset="synth", protocol=None, pss_models=None,
     pred, gt, gt_src, gt_name = _scored_pair(ds, match, protocol, notes)
     ds_skel = get_skeleton(ds.skeleton)
     eval_skel = get_skeleton(protocol.eval_skeleton)
-    groups = ds.keys.action[match.rows]
+    # action codes, not the strings: every aggregate groups by them (np.unique of a million
+    # strings per call was 0.2 s, x 8 metrics and x 17 joints)
+    groups = sorted_codes(ds.keys.action[match.rows])[0]
     root_idx = eval_skel.names.index(protocol.root) if protocol.root in eval_skel.names else None
     values = _metrics_with_nan_policy(pred, gt, protocol, root_idx, match.nonfinite,
                                       gt_root=gt_src[:, ds_skel.index(protocol.root)])

@@ -31,10 +31,18 @@ def _values_groups(values, groups):
 
 
 def _group_sums(v: np.ndarray, g: np.ndarray):
-    """Unique labels, per-group sums and counts of the non-NaN values (no loop over samples)."""
+    """Unique labels (sorted), per-group sums and counts of the non-NaN values (no loop over
+    samples). Small non-negative integer labels (codes) are counted directly, without the
+    sort np.unique makes."""
+    ok = ~np.isnan(v)
+    if g.dtype.kind in "iu" and g.size and g.min() >= 0 and g.max() <= 2 * g.size:
+        present = np.bincount(g) > 0
+        labels = np.flatnonzero(present).astype(g.dtype)
+        sums = np.bincount(g[ok], weights=v[ok], minlength=present.size)[labels]
+        counts = np.bincount(g[ok], minlength=present.size)[labels]
+        return labels, sums, counts
     labels, inverse = np.unique(g, return_inverse=True)
     inverse = inverse.reshape(-1)
-    ok = ~np.isnan(v)
     sums = np.bincount(inverse[ok], weights=v[ok], minlength=labels.shape[0])
     counts = np.bincount(inverse[ok], minlength=labels.shape[0])
     return labels, sums, counts

@@ -92,3 +92,25 @@ def test_metrics_import_neither_torch_nor_sklearn():
             "bad = [m for m in ('torch', 'sklearn') if m in sys.modules]; "
             "sys.exit(1 if bad else 0)")
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+def test_integer_codes_group_like_their_labels():
+    """Dense integer codes (the evaluation's action codes) take a counting path: it must give
+    the same groups, means and order as the labels themselves, NaN and unused codes
+    included; negative integers take the general path."""
+    rng = np.random.default_rng(3)
+    names = np.array(["walk", "sit", "eat", "pose", "wait"])
+    codes = rng.choice([0, 1, 3, 4], 500)  # code 2 unused
+    values = rng.normal(50, 10, 500)
+    values[codes == 4] = np.nan  # a group with no finite value
+    values[::7] = np.nan
+    by_code = group_means(values, codes)
+    by_name = group_means(values, names[codes])
+    assert list(by_code) == [0, 1, 3, 4]
+    for c, m in by_code.items():
+        assert m == pytest.approx(by_name[names[c]], nan_ok=True)
+    assert np.isnan(by_code[4])
+    want = np.mean([np.nanmean(values[codes == c]) for c in (0, 1, 3)])
+    assert aggregate(values, codes, how="action") == pytest.approx(want)
+    assert aggregate(values, codes - 2, how="action") == pytest.approx(want)
+    assert aggregate(values, names[codes], how="action") == pytest.approx(want)
