@@ -10,6 +10,7 @@ import contextlib
 import hashlib
 import io
 import json
+import mmap
 import os
 import pickle
 import shutil
@@ -173,6 +174,17 @@ def _stored_member_memmap(path: Path, zf: zipfile.ZipFile, key: str) -> np.ndarr
         return np.zeros(shape, dtype=dtype)
     return np.memmap(path, dtype=dtype, mode="r", offset=offset, shape=shape,
                      order="F" if fortran else "C")
+
+
+def release_mapped(a: np.ndarray) -> None:
+    """Give back the resident pages of a read-only memory map (`load_npz(mmap=...)`) once its
+    data has been read: they stop counting to the process's memory, and a later read faults
+    them in again from the file (the page cache). No-op for an array that is not mapped, or
+    where madvise is unavailable."""
+    mm = getattr(a, "_mmap", None)
+    if isinstance(a, np.memmap) and mm is not None and hasattr(mmap, "MADV_DONTNEED"):
+        with contextlib.suppress(OSError, ValueError):
+            mm.madvise(mmap.MADV_DONTNEED)
 
 
 def check_npz_crc(path: str | os.PathLike, what: str = "an .npz file") -> None:

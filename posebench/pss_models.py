@@ -32,7 +32,7 @@ from posebench.metrics.pss import (
 )
 from posebench.skeletons import SKELETONS, get_skeleton, mapping
 
-_LABELS_FORMAT = "posebench.pss-gt-labels/1"
+_LABELS_FORMAT = "posebench.pss-gt-labels/2"  # /2: one int32 matrix
 
 
 def split_training_poses(dataset: str, split: str):
@@ -201,28 +201,43 @@ def ground_truth_labels(ensembles: list[PSSEnsemble], gt: np.ndarray,
     """`ensemble_labels(ensembles, gt)`: labels (N, R_e) int32 per ensemble (k < 2^31; half
     of int64's 165 MB per ensemble at full size), read from the cache when an earlier
     evaluation stored them (a damaged or foreign cache file is recomputed and replaced), else
-    computed and stored."""
+    computed and stored. The arrays are column views of one (N, sum R_e) matrix
+    (`_label_matrix`)."""
+    matrix = _label_matrix(ensembles, gt, cache)
+    bounds = np.cumsum([0] + [len(e.members) for e in ensembles])
+    return [matrix[:, a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+
+
+def _label_matrix(ensembles: list[PSSEnsemble], gt: np.ndarray, cache: bool) -> np.ndarray:
+    """The ground truth's labels under every member of every ensemble, side by side:
+    (N, sum R_e) int32, stored as one int32 array (read without a conversion copy)."""
     if not cache:
-        return ensemble_labels(ensembles, gt)
+        return _stacked(ensemble_labels(ensembles, gt))
     path = labels_cache_path(ensembles, gt)
-    shapes = [(len(gt), len(e.members)) for e in ensembles]
+    ks = np.concatenate([np.full(len(e.members), e.k) for e in ensembles])
     try:
         with np.load(path, allow_pickle=False) as z:
-            labels = [z[f"e{i}"].astype(np.int32) for i in range(len(ensembles))]
-        if [a.shape for a in labels] == shapes and all(
-                ((a >= -1) & (a < e.k)).all() for a, e in zip(labels, ensembles)):
-            return labels
+            matrix = z["labels"]
+        if (matrix.dtype == np.int32 and matrix.shape == (len(gt), len(ks))
+                and ((matrix >= -1) & (matrix < ks)).all()):
+            return matrix
     except (OSError, KeyError, ValueError):
         pass
-    labels = ensemble_labels(ensembles, gt)
+    matrix = _stacked(ensemble_labels(ensembles, gt))
     path.parent.mkdir(parents=True, exist_ok=True)
-    savez_atomic(path, **{f"e{i}": a for i, a in enumerate(labels)})
-    return [a.astype(np.int32) for a in labels]
+    savez_atomic(path, labels=matrix)
+    return matrix
+
+
+def _stacked(labels: list[np.ndarray]) -> np.ndarray:
+    return np.concatenate([a.astype(np.int32) for a in labels], axis=1)
 
 
 def hits_and_labels(ensembles: list[PSSEnsemble], pred: np.ndarray, gt: np.ndarray,
                     cache: bool = True) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Hits (N, R_e) bool and ground-truth labels (N, R_e) int of every ensemble, with the
     ground truth's labels cached between evaluations (`ground_truth_labels`)."""
-    labels = ground_truth_labels(ensembles, gt, cache=cache)
-    return ensemble_hits(ensembles, pred, gt, gt_labels=labels), labels
+    matrix = _label_matrix(ensembles, gt, cache)
+    bounds = np.cumsum([0] + [len(e.members) for e in ensembles])
+    labels = [matrix[:, a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+    return ensemble_hits(ensembles, pred, gt, gt_labels=matrix), labels

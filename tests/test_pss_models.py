@@ -53,15 +53,21 @@ def test_damaged_cache_is_recomputed(home):
     want = ensemble_labels(ens, gt)
     path = pss_models.labels_cache_path(ens, gt)
     path.parent.mkdir(parents=True)
-    for bad in (b"not an npz", None):
-        if bad is None:  # well-formed but out-of-range labels
-            np.savez(path, e0=np.full((len(gt), 2), 99))
+    for bad in (b"not an npz", "range", "int64", "old"):
+        if bad == "range":  # well-formed but out-of-range labels
+            np.savez(path, labels=np.full((len(gt), 2), 99, dtype=np.int32))
+        elif bad == "int64":  # right labels, another dtype than the format's int32
+            np.savez(path, labels=want[0])
+        elif bad == "old":  # the /1 layout: one array per ensemble
+            np.savez(path, e0=want[0].astype(np.int32))
         else:
             path.write_bytes(bad)
         got = pss_models.ground_truth_labels(ens, gt)
         np.testing.assert_array_equal(got[0], want[0])
-        with np.load(path) as z:  # replaced by the right labels
-            np.testing.assert_array_equal(z["e0"], want[0])
+        assert got[0].dtype == np.int32
+        with np.load(path) as z:  # replaced by the right labels, one int32 matrix
+            assert z["labels"].dtype == np.int32
+            np.testing.assert_array_equal(z["labels"], want[0])
 
 
 def test_training_poses_read_alone_match_the_whole_split_path(tmp_path):

@@ -435,19 +435,30 @@ def labels_many(models: list[PoseStructureScore], poses: np.ndarray) -> list[np.
 
 
 def hits_many(models: list[PoseStructureScore], pred: np.ndarray, gt: np.ndarray,
-              gt_labels: list[np.ndarray] | None = None) -> list[np.ndarray]:
+              gt_labels: list[np.ndarray] | np.ndarray | None = None) -> list[np.ndarray]:
     """Per-sample hits ``(N,)`` bool of each model (e.g. PSS@50 and PSS@100 together):
     the prediction's nearest centre is the ground truth's. `gt_labels` (one ``(N,)`` int array
-    per model, `labels_many` of gt) skips labelling the ground truth again."""
+    per model, `labels_many` of gt, or one ``(N, n_models)`` int32 matrix, used without a
+    copy) skips labelling the ground truth again."""
     p, g, _ = check_pair(pred, gt)
     lg = labels_many(models, g) if gt_labels is None else gt_labels
-    if len(lg) != len(models) or any(np.shape(a) != (p.shape[0],) for a in lg):
+    if isinstance(lg, np.ndarray):
+        if lg.shape != (p.shape[0], len(models)):
+            raise ValueError(f"gt_labels must have shape ({p.shape[0]}, {len(models)}), got "
+                             f"{lg.shape}")
+        matrix = lg.astype(np.int32, copy=False)  # k < 2^31
+    elif len(lg) != len(models) or any(np.shape(a) != (p.shape[0],) for a in lg):
         raise ValueError(f"gt_labels must be {len(models)} arrays of shape ({p.shape[0]},)")
+    else:
+        matrix = None
     outs = [np.empty(p.shape[0], dtype=bool) for _ in models]
     for (norm, root), idx in _groups(models).items():
         lab = _Labeller([models[i] for i in idx])
         group_outs = [outs[i] for i in idx]
-        glab = np.stack([np.asarray(lg[i], dtype=np.int32) for i in idx], axis=1)  # k < 2^31
+        if matrix is None:
+            glab = np.stack([np.asarray(lg[i], dtype=np.int32) for i in idx], axis=1)
+        else:
+            glab = matrix if idx == list(range(len(models))) else matrix[:, idx]
 
         def work(sl: slice, norm=norm, root=root, lab=lab, group_outs=group_outs,
                  glab=glab) -> None:
@@ -693,12 +704,13 @@ def ensemble_labels(ensembles: list[PSSEnsemble], poses: np.ndarray) -> list[np.
 
 
 def ensemble_hits(ensembles: list[PSSEnsemble], pred: np.ndarray, gt: np.ndarray,
-                  gt_labels: list[np.ndarray] | None = None) -> list[np.ndarray]:
+                  gt_labels: list[np.ndarray] | np.ndarray | None = None) -> list[np.ndarray]:
     """Hits ``(N, R_e)`` bool of every ensemble, all members scored in one pass.
-    `gt_labels`: `ensemble_labels(ensembles, gt)` when known (e.g. cached), else computed."""
+    `gt_labels`: `ensemble_labels(ensembles, gt)` when known (e.g. cached), or those arrays
+    side by side as one ``(N, sum R_e)`` int32 matrix (no copy), else computed."""
     flat = [m for e in ensembles for m in e._fitted()]
-    cols = None
-    if gt_labels is not None:
+    cols = gt_labels
+    if gt_labels is not None and not isinstance(gt_labels, np.ndarray):
         cols = [np.asarray(lab)[:, j] for lab in gt_labels for j in range(lab.shape[1])]
     return _per_ensemble(ensembles, hits_many(flat, pred, gt, cols), len(pred), bool)
 

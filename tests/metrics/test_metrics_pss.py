@@ -319,8 +319,13 @@ def test_hits_without_labelling_predictions_equal_label_comparison(model):
     for got, want in zip(given, expected):
         np.testing.assert_array_equal(got, want)
     assert not given[0][5] and not given[0][7]
+    matrix = np.stack(labels_many(models, truth), axis=1).astype(np.int32)  # the cache's form
+    for got, want in zip(hits_many(models, pred, truth, gt_labels=matrix), expected):
+        np.testing.assert_array_equal(got, want)
     with pytest.raises(ValueError, match="gt_labels"):
         hits_many(models, pred, truth, gt_labels=labels_many(models[:1], truth))
+    with pytest.raises(ValueError, match="gt_labels"):
+        hits_many(models, pred, truth, gt_labels=matrix[:, :2])
 
 
 def test_labels_equal_float64_argmax_on_ties_and_duplicate_centres(model):
