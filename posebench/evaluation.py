@@ -176,16 +176,12 @@ def evaluate(predictions, dataset="synth", protocol=None, pss_models=None,
     pss_notes: list[str] = []
     pss = list(models_for_evaluation(ds, root_dir, protocol, pss_models, pss_k, seed, train,
                                      pss_notes, pss_definition))
-    pred, gt, gt_src, gt_name = _scored_pair(ds, match, protocol, notes)
-    ds_skel = get_skeleton(ds.skeleton)
+    pred, gt, gt_root, gt_name = _scored_pair(ds, match, protocol, notes)
     eval_skel = get_skeleton(protocol.eval_skeleton)
     # action codes, not the strings: every aggregate groups by them (np.unique of a million
     # strings per call was 0.2 s, x 8 metrics and x 17 joints)
     groups = sorted_codes(ds.keys.action[match.rows])[0]
     root_idx = eval_skel.names.index(protocol.root) if protocol.root in eval_skel.names else None
-    gt_root = np.array(gt_src[:, ds_skel.index(protocol.root)])
-    release_mapped(gt_src)  # read: its pages need not stay resident (full size: 0.2 GB)
-    del gt_src
     values = _metrics_with_nan_policy(pred, gt, protocol, root_idx, match.nonfinite,
                                       gt_root=gt_root)
     mpjve = (mpjve_by_action(pred, gt, ds.keys.take(match.rows))
@@ -255,21 +251,32 @@ def _as_predictions(predictions) -> Predictions:
 
 
 def _scored_pair(ds, match, protocol, notes: list[str]):
-    """(pred, gt, gt_src, gt_name): the (M, J', 3) mm prediction as scored and the ground truth
-    in the evaluation skeleton centred on the protocol's root, plus the (M, J, 3) mm ground
-    truth in the dataset skeleton and the name of its array. Refuses missing 3D truth."""
+    """(pred, gt, gt_root, gt_name): the (M, J', 3) mm prediction as scored, the ground truth
+    in the evaluation skeleton centred on the protocol's root, the (M, 3) mm root of the
+    ground truth as stored, and the name of its array. Refuses missing 3D truth.
+
+    The ground truth is built a block of rows at a time, and the pages of a memory-mapped
+    split are given back behind each block (full size: never both the stored and the
+    converted truth resident)."""
     gt_all, gt_name = ground_truth_of(ds, protocol, notes)
     gt_src = _take_rows(gt_all, match.rows)
-    if not np.isfinite(gt_src).all():
-        raise InputError(f"dataset '{ds.name}' split '{ds.split}' has no finite 3D ground truth "
-                         f"for some of the {len(match.rows)} samples protocol {protocol.name} "
-                         "scores; expected a split with 3D annotations; pick a split or "
-                         "protocol with 3D ground truth.")
     ds_skel = get_skeleton(ds.skeleton)
     eval_skel = get_skeleton(protocol.eval_skeleton)
-    gt = convert(gt_src, ds_skel, eval_skel).astype(np.float64, copy=False)  # fancy-indexed: new
-    gt -= gt_src[:, ds_skel.index(protocol.root)][:, None]
-    return _scored_prediction(match, protocol), gt, gt_src, gt_name
+    root = ds_skel.index(protocol.root)
+    gt = np.empty((len(gt_src), eval_skel.num_joints, 3))
+    gt_root = np.empty((len(gt_src), 3), dtype=gt_src.dtype)
+    for sl in chunks(len(gt_src), METRIC_BLOCK):
+        blk = gt_src[sl]
+        if not np.isfinite(blk).all():
+            raise InputError(f"dataset '{ds.name}' split '{ds.split}' has no finite 3D ground "
+                             f"truth for some of the {len(match.rows)} samples protocol "
+                             f"{protocol.name} scores; expected a split with 3D annotations; "
+                             "pick a split or protocol with 3D ground truth.")
+        gt_root[sl] = blk[:, root]
+        gt[sl] = convert(blk, ds_skel, eval_skel)
+        gt[sl] -= blk[:, root][:, None]
+        release_mapped(blk)
+    return _scored_prediction(match, protocol), gt, gt_root, gt_name
 
 
 def _take_rows(a: np.ndarray, rows: np.ndarray) -> np.ndarray:
@@ -503,8 +510,8 @@ def _scored_prediction(match, protocol) -> np.ndarray:
     """(M, J', 3) mm prediction as the protocol scores it: centred on its root, or as given
     under `gt_root_zeroing` (refused when its root is far from the origin: camera-frame
     predictions cannot be scored as given)."""
-    if not protocol.gt_root_zeroing:
-        return match.poses - match.root[:, None]
+    if not protocol.gt_root_zeroing:  # float64 arithmetic for float32 poses too (exact casts)
+        return np.subtract(match.poses, match.root[:, None], dtype=np.float64)
     far = float(np.median(np.linalg.norm(match.root, axis=-1))) if len(match.root) else 0.0
     if far > ROOT_RELATIVE_LIMIT_MM:
         raise InputError(f"protocol {protocol.name} scores the prediction as given against the "

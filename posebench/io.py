@@ -177,14 +177,22 @@ def _stored_member_memmap(path: Path, zf: zipfile.ZipFile, key: str) -> np.ndarr
 
 
 def release_mapped(a: np.ndarray) -> None:
-    """Give back the resident pages of a read-only memory map (`load_npz(mmap=...)`) once its
-    data has been read: they stop counting to the process's memory, and a later read faults
-    them in again from the file (the page cache). No-op for an array that is not mapped, or
-    where madvise is unavailable."""
-    mm = getattr(a, "_mmap", None)
-    if isinstance(a, np.memmap) and mm is not None and hasattr(mmap, "MADV_DONTNEED"):
+    """Give back the resident pages under `a`, a C-contiguous view of a read-only memory map
+    (`load_npz(mmap=...)`), once its data has been read: they stop counting to the process's
+    memory, and a later read faults them in again from the file (the page cache). Only whole
+    pages inside `a` are released; no-op for an array that is not mapped, or where madvise
+    is unavailable."""
+    base = a
+    while base is not None and not isinstance(base, mmap.mmap):  # views of views of the map
+        base = getattr(base, "base", None)
+    if base is None or not hasattr(mmap, "MADV_DONTNEED") or not a.flags.c_contiguous:
+        return
+    start = a.ctypes.data - np.frombuffer(base, dtype=np.uint8).ctypes.data
+    first = -(-start // mmap.PAGESIZE) * mmap.PAGESIZE
+    last = (start + a.nbytes) // mmap.PAGESIZE * mmap.PAGESIZE
+    if last > first:
         with contextlib.suppress(OSError, ValueError):
-            mm.madvise(mmap.MADV_DONTNEED)
+            base.madvise(mmap.MADV_DONTNEED, first, last - first)
 
 
 def check_npz_crc(path: str | os.PathLike, what: str = "an .npz file") -> None:

@@ -26,7 +26,6 @@ metric's denominator recorded).
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,7 +34,7 @@ import numpy as np
 
 from posebench.errors import InputError
 from posebench.frame_check import Reading, check_frame, sample_rows
-from posebench.io import load_npz
+from posebench.io import load_npz, sha256_file
 from posebench.skeletons import MPI3DHP_28_NAMES, MPI3DHP_28_TO_17, SKELETONS, get_skeleton
 
 KEY_ARRAYS = ("subject", "action", "camera", "frame")
@@ -87,7 +86,8 @@ _SCHEMA_HINT = "save with np.savez(path, poses_3d=poses_mm, index=np.arange(N))"
 class Predictions:
     """Validated predictions.
 
-    poses_3d     (N, J, 3) float64 mm
+    poses_3d     (N, J, 3) float32 or float64 mm, as stored (other dtypes become float64;
+                 every metric computes in float64)
     index        (N,) int64 positions in the protocol's canonical order, or None
     keys         {"subject", "action", "camera", "frame"[, "subaction"]: (N,)} or None
     joint_names  (J,) canonical joint names, or None (order inferred from J)
@@ -129,9 +129,9 @@ class Predictions:
 class Match:
     """Predictions matched to the protocol's samples, in canonical order.
 
-    poses      (M, J', 3) float64 mm predictions in the evaluation skeleton's joint order
-               (not root-centred)
-    root       (M, 3) float64 mm predicted root joint (protocol.root), for centring
+    poses      (M, J', 3) float32 or float64 mm predictions in the evaluation skeleton's joint
+               order (not root-centred), the dtype of `Predictions.poses_3d`
+    root       (M, 3) mm predicted root joint (the same dtype) (protocol.root), for centring
     rows       (M,) int64 rows of the dataset split scored
     positions  (M,) int64 positions in the protocol's canonical order (0..expected-1)
     expected   number of samples the protocol selects
@@ -171,7 +171,8 @@ def load_predictions(path: str | Path) -> Predictions:
     if not path.is_file():
         raise InputError(f"predictions file {path} does not exist; expected an .npz with "
                          f"poses_3d and index (or key arrays); check the path.")
-    data = path.read_bytes()
+    with open(path, "rb") as fh:  # the head only: the file is hashed in chunks below
+        data = fh.read(6)
     if len(data) == 0:
         raise InputError(f"predictions file {path} is empty (0 bytes); expected an .npz with "
                          f"poses_3d and index; {_SCHEMA_HINT}.")
@@ -183,7 +184,7 @@ def load_predictions(path: str | Path) -> Predictions:
                          f"expected an .npz with poses_3d and index; {_SCHEMA_HINT}.")
     arrays = load_npz(path, what="a predictions .npz (poses_3d plus index or key arrays)")
     preds = validate_arrays(arrays, source=str(path))
-    preds.sha256 = hashlib.sha256(data).hexdigest()
+    preds.sha256 = sha256_file(path)
     return preds
 
 
@@ -219,7 +220,9 @@ def _check_poses(p: np.ndarray, source: str) -> np.ndarray:
     if p.shape[0] == 0:
         raise InputError(f"{source}: poses_3d holds 0 poses; expected one pose per scored sample; "
                          "write the model's predictions before evaluating.")
-    return p.astype(np.float64)  # NaN / inf: the NaN policy decides (match_to_ground_truth)
+    # float32 kept as stored: half the memory of a full-size file (0.2 GB); the scoring casts
+    # to float64 exactly (_scored_prediction). NaN / inf: the NaN policy decides.
+    return p if p.dtype in (np.float32, np.float64) else p.astype(np.float64)
 
 
 def _check_index(idx: np.ndarray, n: int, source: str) -> np.ndarray:
@@ -437,7 +440,8 @@ def _check_frame(poses: np.ndarray, dataset, rows: np.ndarray, declared, alterna
     k = dataset.keys
     cams = np.char.add(np.char.add(k.subject[rows[pick]].astype(str), "|"),
                        k.camera[rows[pick]].astype(str))
-    out = check_frame(poses[pick], gt_all[rows[pick]], get_skeleton(dataset.skeleton).names,
+    out = check_frame(np.asarray(poses[pick], dtype=np.float64), gt_all[rows[pick]],
+                      get_skeleton(dataset.skeleton).names,
                       declared, alternatives, source, groups=cams)
     out["samples"] = int(len(poses))
     return out
@@ -595,6 +599,7 @@ def _readings(preds: Predictions, dataset, protocol, joint_order: str | None):
 
 
 def _refuse_metres(poses: np.ndarray, skel, source: str) -> None:
+    poses = np.asarray(poses, dtype=np.float64)  # float32 predictions: the same test
     bones = np.array(skel.bones)
     if len(bones) == 0 or len(poses) == 0:
         return

@@ -273,6 +273,28 @@ def test_the_callers_prediction_array_is_never_written(synth, nan_policy):
     assert rep.metrics == ref.metrics
 
 
+@pytest.mark.usefixtures("shared_pss")
+def test_float32_predictions_score_as_their_float64_values(synth, tmp_path):
+    """A float32 file stays float32 in memory (half of a full-size file); every metric is
+    computed in float64 from exact casts, so it scores exactly as the same numbers stored
+    as float64, in the summary and its intervals."""
+    from posebench.data.protocols import get_protocol
+
+    _, test, _ = synth
+    rng = np.random.default_rng(6)
+    gt = test.poses_3d[get_protocol("synth").select(test)]
+    p32 = (gt + rng.normal(0, 25, gt.shape)).astype(np.float32)
+    out = {}
+    for name, arr in (("f32", p32), ("f64", p32.astype(np.float64))):
+        path = tmp_path / f"{name}.npz"
+        np.savez(path, poses_3d=arr, index=np.arange(len(arr)))
+        out[name] = posebench.evaluate(path, dataset=test, train=synth[2], protocol="synth")
+    assert out["f32"].metrics == out["f64"].metrics
+    assert out["f32"].summary["ci"] == out["f64"].summary["ci"]
+    for col in out["f32"].frame.columns:
+        np.testing.assert_array_equal(out["f32"].frame[col], out["f64"].frame[col])
+
+
 def test_metrics_in_blocks_equal_the_whole_array(monkeypatch):
     """_per_pose_in_blocks (a block of poses at a time, for memory) gives the numbers of one
     call on the whole arrays (per-pose values; the BLAS kernels round the last bit differently

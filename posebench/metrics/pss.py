@@ -729,8 +729,9 @@ def clustering_spread(hits: np.ndarray) -> dict:
     """From hits ``(N, R)``: PSS, the sd of the members' PSS (one model's clustering sd),
     the clustering sd of the mean over R members (member sd / sqrt(R)) and the binomial
     sampling sd sqrt(p (1 - p) / N) (frames taken as independent: a lower bound)."""
-    h = np.asarray(hits, dtype=np.float64)
-    per_member = h.mean(axis=0) if h.size else np.zeros(0)
+    h = np.asarray(hits)
+    # a bool mean sums exactly into float64 without a float copy of (N, R) (full size: 0.16 GB)
+    per_member = h.mean(axis=0, dtype=np.float64) if h.size else np.zeros(0)
     p = float(per_member.mean()) if per_member.size else float("nan")
     r = per_member.size
     member_sd = float(per_member.std(ddof=1)) if r > 1 else None
