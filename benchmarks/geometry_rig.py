@@ -19,6 +19,8 @@ Pipelines, all from the same undistorted pixels, per sequence:
   adjustment, conditioning flags);
 - ours pooled bundle + bones: the same with the h36m17 skeleton's constant bone lengths
   (``bones``, default ``bone_sigma``; ``--rig-bones on|off|both``, default both);
+- ours pooled bundle + temporal: the same with the 2D tracks smoothed over 5 frames
+  (``temporal="savgol"``; ``--rig-temporal on|off|both``, default both);
 - known cameras: multi-view DLT with the true rig (pseudo-label reference).
 Failures (no estimate) and flags count as failures (error = infinity) in every figure whose
 name says "incl."; accepted-only figures are printed next to them.
