@@ -36,6 +36,13 @@ benchmarks/results/geometry_rig.json), bundle without / with bones:
   0.818x known, 0.95 / 3.55 s per sequence.
 Other noise seeds (docs/geometry.md, run 4): synth medians 0.105 -> 0.093, 0.102 -> 0.093 deg
 with bones; Bandai (every third clip) 0.117 -> 0.123 deg, RMS 0.266 -> 0.340: bones stay off.
+Run 5 (2026-12-05, same conditions), bundle + temporal (2D tracks smoothed over 5 frames):
+synth median 0.108 deg (RMS 0.144; without 0.105 / 0.142), Bandai 0.112 (RMS 0.265; without
+0.111 / 0.267), 0 flagged or failed, covariance prediction and fit_ratio unchanged, pseudo-label
+P-MPJPE 0.891x / 0.710x known, 1.32 / 1.21 s per sequence (bundle 1.20 / 1.05). Over 3 noise
+seeds (docs/geometry.md, run 5) the synth median / RMS go 0.104 / 0.152 -> 0.108 / 0.153 deg:
+temporal stays off (the synth motion is not smooth at the frame rate, and the rotations gain
+at most 2% of Gauss-Newton std even from a correct acceleration prior).
 """
 
 from __future__ import annotations
