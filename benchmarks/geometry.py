@@ -103,6 +103,9 @@ def main() -> None:
     ap.add_argument("--rig-noise", type=float, default=2.0)
     ap.add_argument("--rig-bones", choices=["off", "on", "both"], default="both",
                     help="bundle rows: without / with the skeleton's constant bone lengths")
+    ap.add_argument("--rig-temporal", choices=["off", "on", "both"], default="both",
+                    help="bundle rows: without / with temporal='savgol' (2D tracks smoothed)")
+    ap.add_argument("--rig-seed", type=int, default=0, help="seed of the rig section's 2D noise")
     ap.add_argument("--json", default=None, help="write the rig section's figures here")
     args = ap.parse_args()
     if args.section in ("rig", "all"):

@@ -81,6 +81,11 @@ def _load_detections(path: str, n: int, J: int) -> np.ndarray:
 @click.option("--bones/--no-bones", default=False, show_default=True,
               help="pooled bundle: also fit one constant length per bone of the dataset's "
                    "skeleton over each sequence (people and mocap keep their bone lengths).")
+@click.option("--temporal", type=click.Choice(["none", "savgol"]), default="none",
+              show_default=True,
+              help="pooled bundle: smooth each 2D track over time (Savitzky-Golay, 5 frames, "
+                   "NaN never spreads) before the bundle adjustment; conditioning figures stay "
+                   "on the raw 2D. Measured no better than none (docs/geometry.md, run 5).")
 @click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=0, show_default=True,
               help="Seed of noise and RANSAC.")
 @click.option("--out", "--output", "out_path", required=True, type=click.Path(dir_okay=False),
@@ -89,7 +94,8 @@ def _load_detections(path: str, n: int, J: int) -> np.ndarray:
               help="Also write a JSON accuracy report here.")
 @click.option("--n-jobs", type=int, default=1, show_default=True, help="Worker processes.")
 def pseudo_labels_cmd(dataset, split, detections, gt_2d, noise_px, mode, estimator,
-                      calibration, bones, seed, out_path, report_path, n_jobs) -> None:
+                      calibration, bones, temporal, seed, out_path, report_path,
+                      n_jobs) -> None:
     """Triangulate 3D pseudo-labels from multi-view 2D poses of a dataset split."""
     if detections and gt_2d:
         raise InputError("both --detections and --gt-2d were given; expected one 2D source; "
@@ -107,6 +113,8 @@ def pseudo_labels_cmd(dataset, split, detections, gt_2d, noise_px, mode, estimat
         kw["calibration"] = calibration
         if bones:
             kw["bones"] = np.array(get_skeleton(ds.skeleton).bones)
+        if temporal != "none":
+            kw["temporal"] = temporal
     if estimator:
         kw["estimator"] = estimator
     out = dataset_pseudo_labels(ds, x, mode=mode, n_jobs=n_jobs, **kw)

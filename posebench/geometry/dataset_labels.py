@@ -98,9 +98,11 @@ def dataset_pseudo_labels(ds, poses_2d: np.ndarray | None = None, *, mode: str =
     """Pseudo-labels for every sample of `ds`.
 
     poses_2d (N, J, 2) px overrides ds.poses_2d (detections, noisy copies). Extra keyword
-    arguments go to `pseudo_labels` (seed, estimator, pairs, ...). Returns a dict with the
-    merged `PseudoLabels` ("result", arrays over (G, V)), the grouping, per-sample arrays
-    poses_3d (N, J, 3), ok (N,), reason (N,), and "seconds" (wall time of the geometry).
+    arguments go to `pseudo_labels` (seed, estimator, pairs, ...); with ``temporal`` the
+    groups' frame numbers go along (groups are not in time order within a sequence). Returns
+    a dict with the merged `PseudoLabels` ("result", arrays over (G, V)), the grouping,
+    per-sample arrays poses_3d (N, J, 3), ok (N,), reason (N,), and "seconds" (wall time of
+    the geometry).
     """
     x2d = ds.poses_2d if poses_2d is None else np.asarray(poses_2d, dtype=np.float64)
     grouping = group_views(ds)
@@ -119,7 +121,9 @@ def dataset_pseudo_labels(ds, poses_2d: np.ndarray | None = None, *, mode: str =
     chunks = [np.flatnonzero(seq_chunk[seq] == i) for i in range(n_chunks)]
     chunks = [ch for ch in chunks if len(ch)]
     args = [(x[ch], cams.f[cr[ch]], cams.c[cr[ch]], cams.k[cr[ch]], cams.p[cr[ch]],
-             cams.distortion, cams.R[cr[ch]], cams.t[cr[ch]], seq[ch], dict(kw, mode=mode))
+             cams.distortion, cams.R[cr[ch]], cams.t[cr[ch]], seq[ch],
+             dict(kw, mode=mode, frames=grouping["frame"][ch].astype(np.int64))
+             if kw.get("temporal") is not None else dict(kw, mode=mode))
             for ch in chunks]
     t0 = time.perf_counter()
     if len(args) == 1:

@@ -153,7 +153,8 @@ def pseudo_labels(poses_2d: np.ndarray, cameras: ViewCameras, *, mode: str = "pe
                   ransac_iters: int = 100, known_method: str = "dlt", seed: int = 0,
                   min_points: int = 8, n_threads: int | None = None,
                   triangulation: str | None = None, calibration: str = "bundle",
-                  calibration_kw: dict | None = None, bones=None) -> PseudoLabels:
+                  calibration_kw: dict | None = None, bones=None, temporal: str | None = None,
+                  frames=None) -> PseudoLabels:
     """3D pseudo-labels from multi-view 2D poses (see the module docstring for everything).
 
     poses_2d (G, V, J, 2) px, full distorted image; cameras: `ViewCameras`; mode "known" |
@@ -174,6 +175,9 @@ def pseudo_labels(poses_2d: np.ndarray, cameras: ViewCameras, *, mode: str = "pe
     bones (pooled bundle only): None or the skeleton's (parent, child) joint pairs (B, 2)
     (`Skeleton.bones`): the bundle then also fits one constant length per bone over each
     sequence (`calibrate_rig`'s ``bones``); None keeps every frame's joints free.
+    temporal (pooled bundle only): None or "savgol" (`calibrate_rig`'s ``temporal``: each 2D
+    track smoothed over time before the bundle); frames (G,) integer frame numbers of the
+    groups (None: each sequence's groups are consecutive frames in order).
     Never raises on data: degenerate groups, views and pairs come back flagged with a reason.
     """
     x = np.asarray(poses_2d, dtype=np.float64)
@@ -203,8 +207,10 @@ def pseudo_labels(poses_2d: np.ndarray, cameras: ViewCameras, *, mode: str = "pe
         cal_kw = dict(calibration_kw or {})
         if bones is not None:
             cal_kw["bones"] = bones
+        if temporal is not None:
+            cal_kw["temporal"] = temporal
         return _pooled_bundle(und, K, P, np.asarray(sequence_ids), root, cal_kw,
-                              dict(kw, estimator=estimator or "trimmed"))
+                              dict(kw, estimator=estimator or "trimmed"), frames)
     return _unknown_scale(und, K, P, mode, estimator, np.asarray(sequence_ids)
                           if mode == "pooled" else None, root, triangulation, kw)
 
@@ -295,9 +301,10 @@ def _pooled_poses(x1, x2, K1, K2, seq, estimator, kw):
     return R, t, reason
 
 
-def _pooled_bundle(und, K, P, seq, root, cal_kw, pair_kw):
+def _pooled_bundle(und, K, P, seq, root, cal_kw, pair_kw, frames=None):
     """Pooled mode with joint rig calibration per sequence (`rig_calibration`); a Python loop
-    over sequences only. Per-view outputs are the bundle-adjusted joints in each camera."""
+    over sequences only. Per-view outputs are the bundle-adjusted joints in each camera;
+    frames (G,) the groups' frame numbers (option ``temporal``) or None."""
     G, V, J, _ = und.shape
     Pn = len(P)
     poses = np.full((G, V, J, 3), np.nan)
@@ -311,7 +318,8 @@ def _pooled_bundle(und, K, P, seq, root, cal_kw, pair_kw):
     _, inv = np.unique(seq, return_inverse=True)
     for s in range(inv.max() + 1 if G else 0):
         rows = np.flatnonzero(inv == s)
-        cal = calibrate_rig(und[rows], K[rows[0]], root=root, pair_kw=kw, **cal_kw)
+        fr = None if frames is None or "temporal" not in cal_kw else np.asarray(frames)[rows]
+        cal = calibrate_rig(und[rows], K[rows[0]], root=root, pair_kw=kw, frames=fr, **cal_kw)
         Rv, tv = np.nan_to_num(cal.R), np.nan_to_num(cal.t)
         Xv = np.matmul(cal.points[:, None], np.swapaxes(Rv, -1, -2)[None]) + tv[None, :, None]
         Xv, _ = normalise_scale(Xv, root)

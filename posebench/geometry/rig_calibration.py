@@ -31,6 +31,12 @@
    residual; each frame's joints are then solved jointly (a (3J, 3J) system per frame).
    At the true rig it lowers the rotations' Gauss-Newton std by 1-13% per camera pair (synth,
    hard-constraint limit); see `benchmarks/geometry_rig.py` for what it measured.
+   Optional smoothing (``temporal="savgol"``, off by default): steps 3-4 see every 2D track
+   smoothed over `temporal_window` frames (`temporal.savgol_tracks`, NaN never spreads); the
+   conditioning figures below stay on the raw pixels (`_raw_fit`). A camera perturbation is
+   absorbed by per-frame point shifts that vary as smoothly as the motion, so temporal
+   information adds almost nothing to the rotations (an acceleration prior lowers their
+   Gauss-Newton std at the true rig by at most 2%); it lowers the points' error.
 
 Conditioning (a confident wrong rotation is the worst outcome): each camera pair reports
 ``frames_both`` (frames with >= `min_joints` joints visible in both views), the motion figure
@@ -69,6 +75,7 @@ import numpy as np
 
 from posebench.errors import InputError
 from posebench.geometry.rotations import rodrigues, rotation_angle_deg, skew
+from posebench.geometry.temporal import SAVGOL_WINDOW, savgol_tracks
 from posebench.geometry.triangulation import triangulate_dlt_checked
 from posebench.geometry.two_view import (
     FEW_VISIBLE,
@@ -303,7 +310,8 @@ def calibrate_rig(x: np.ndarray, K: np.ndarray, *, min_joints: int = 8, min_fram
                   min_motion: float = 0.05, edge_tol_deg: float = 5.0, max_nfev: int = 60,
                   root: int = 0, pair_kw: dict | None = None, max_fit_ratio: float = 1.2,
                   consensus_tol_deg: float | None = None, bones=None,
-                  bone_sigma: float = BONE_SIGMA) -> RigCalibration:
+                  bone_sigma: float = BONE_SIGMA, temporal: str | None = None,
+                  temporal_window: int = SAVGOL_WINDOW, frames=None) -> RigCalibration:
     """Joint calibration of a static rig from one sequence (see the module docstring).
 
     x (T, V, J, 2) undistorted px (NaN = not visible); K (V, 3, 3). Never raises on data:
@@ -314,6 +322,12 @@ def calibrate_rig(x: np.ndarray, K: np.ndarray, *, min_joints: int = 8, min_fram
     ``s_px (|X_a - X_b| - L_b) / (bone_sigma median(L))`` with one free length L_b per bone
     (see `_BundleProblem`); bone_sigma: the bone-length spread as a fraction of the median
     bone length (a deviation of that size weighs as one pixel-noise residual).
+    temporal: None (default) or "savgol": the bundle (steps 3-4) sees each 2D track smoothed
+    by `temporal.savgol_tracks` (quadratic, `temporal_window` frames, NaN never spreads;
+    frames (T,) the rows' frame numbers, None = consecutive rows); the pairwise step, the
+    residual sigma, fit_ratio and the covariance (rot_std) use the raw observations at the
+    bundle's cameras (filtered residuals are smaller and correlated: they would understate
+    rot_std). Off by default: see `benchmarks/geometry_rig.py` for what it measured.
 
     Longer than 60 lines on purpose: the five numbered steps are one pipeline read top to
     bottom, each a call to a named helper; the early returns share one `done`.
@@ -323,6 +337,9 @@ def calibrate_rig(x: np.ndarray, K: np.ndarray, *, min_joints: int = 8, min_fram
     T, V, J, _ = x.shape
     K = np.broadcast_to(np.asarray(K, dtype=np.float64), (V, 3, 3))
     bones = None if bones is None else _checked_bones(bones, J)
+    if temporal not in (None, "savgol"):
+        raise InputError(f"temporal '{temporal}' is unknown; expected None or 'savgol'.")
+    xb = x if temporal is None else savgol_tracks(x, temporal_window, frames)
     pairs = np.array(list(combinations(range(V), 2)), dtype=np.int64).reshape(-1, 2)
     vis = np.isfinite(x).all(-1)  # (T, V, J)
     both = vis[:, pairs[:, 0]] & vis[:, pairs[:, 1]]  # (T, P, J)
@@ -357,7 +374,7 @@ def calibrate_rig(x: np.ndarray, K: np.ndarray, *, min_joints: int = 8, min_fram
     info["edges_used"] = used.tolist()
 
     # 3. translations (the best edge's baseline is 1) and the points they give
-    tabs, cam_ok, Xinit = _initial_translations(x, K, rp, best, ref, other, Rabs, reached)
+    tabs, cam_ok, Xinit = _initial_translations(xb, K, rp, best, ref, other, Rabs, reached)
 
     # 4. bundle adjustment in pixels (cameras outer, every joint inner: see `_BundleProblem`)
     free = [v for v in range(V) if cam_ok[v] and v != ref]
@@ -366,11 +383,18 @@ def calibrate_rig(x: np.ndarray, K: np.ndarray, *, min_joints: int = 8, min_fram
     if not pt_ok.any():
         return done(*no_rig, np.where(few, FEW_VISIBLE, NOT_ENOUGH_VIEWS).astype(np.int64))
     sig_pw = np.median(rp.sampson_rms_px[np.array(info["edges_used"])])
-    prob = _BundleProblem(x, K, Rabs, np.nan_to_num(tabs), free, other,
+    prob = _BundleProblem(xb, K, Rabs, np.nan_to_num(tabs), free, other,
                           obs & pt_ok[:, None, :], Xinit, pt_ok, loss)
     if bones is not None:
         prob.set_bones(bones, bone_sigma, sig_pw)
-    Rc, tc, Xp, jac = _bundle_adjust(prob, tabs, cam_ok, loss, max_nfev, info)
+    Rc, tc, Xp, sol = _bundle_adjust(prob, tabs, cam_ok, loss, max_nfev, info)
+    jac = sol.jac
+    if temporal is not None:  # residual scale and covariance from the raw observations
+        raw = _BundleProblem(x, K, Rabs, np.nan_to_num(tabs), free, other,
+                             obs & pt_ok[:, None, :], Xinit, pt_ok, loss)
+        if bones is not None:
+            raw.set_bones(bones, bone_sigma, sig_pw)
+        jac = _raw_fit(raw, prob, tabs, sol.x, info)
 
     # 5. conditioning flags (fit_ratio: reprojection residuals only, dof from the points'
     # effective parameter count, which the bone terms lower)
@@ -395,7 +419,8 @@ def calibrate_rig(x: np.ndarray, K: np.ndarray, *, min_joints: int = 8, min_fram
                             edge_tol_deg=edge_tol_deg, max_nfev=max_nfev, root=root,
                             pair_kw=pair_kw, max_fit_ratio=max_fit_ratio,
                             consensus_tol_deg=3 * edge_tol_deg, bones=bones,
-                            bone_sigma=bone_sigma)
+                            bone_sigma=bone_sigma, temporal=temporal,
+                            temporal_window=temporal_window, frames=frames)
         if alt.info["fit_ratio"] < info["fit_ratio"]:
             alt.info["second_start"] = True
             return alt
@@ -463,7 +488,7 @@ def _bundle_adjust(prob, tabs, cam_ok, loss, max_nfev, info):
     robust `loss` with the scale from the initial residuals) on `prob` from the initial
     translations tabs (V, 3); records nfev, reprojection RMS, robust residual sigma and
     f_scale (px) in `info`. Returns cameras R (V, 3, 3), t (V, 3) (NaN where not cam_ok),
-    points (T, J, 3) and the final Jacobian."""
+    points (T, J, 3) and the `least_squares` result (parameters x, final Jacobian jac)."""
     from scipy.optimize import least_squares  # lazy: scipy.optimize is slow to import
 
     p0 = np.concatenate([np.zeros(3 * len(prob.free)), np.nan_to_num(tabs[prob.free]).ravel(),
@@ -493,7 +518,49 @@ def _bundle_adjust(prob, tabs, cam_ok, loss, max_nfev, info):
     Xp = prob.points(Rc, tc, sol.x[prob.n_cam:])
     Rc[~cam_ok] = np.nan
     tc[~cam_ok] = np.nan
-    return Rc, tc, Xp, sol.jac
+    return Rc, tc, Xp, sol
+
+
+def _raw_fit(raw, prob, tabs, p, info):
+    """Option ``temporal``: the raw observations' problem `raw` at the bundle's parameters p
+    (points re-solved from the raw pixels). Its robust residual sigma replaces the filtered
+    one in `info` (kept as ``residual_sigma_filtered_px``); its Jacobian, rows scaled for the
+    robust loss as `least_squares` scales its own (f_scale from the raw residuals at the
+    initial cameras tabs (V, 3), as the bundle without the option sets it), is returned for
+    the covariance: the same figure the bundle would report on the raw pixels."""
+    p0 = np.concatenate([np.zeros(3 * len(raw.free)), np.nan_to_num(tabs[raw.free]).ravel(),
+                         raw.L0])
+    with np.errstate(all="ignore"):
+        r0 = raw.residuals(p0)
+        raw.f_scale = float(np.clip(3.0 * 1.4826 * np.median(np.abs(r0[:raw.n_rep])), 1.0,
+                                    50.0))
+        f = raw.residuals(p)
+        jac = raw.jacobian(p) * _loss_row_scale(f, raw.loss, raw.f_scale)[:, None]
+    res = f[:raw.n_rep]
+    info["residual_sigma_filtered_px"] = info["residual_sigma_px"]
+    info["reprojection_rms_filtered_px"] = info["reprojection_rms_px"]
+    info["reprojection_rms_px"] = float(np.sqrt(np.mean(res**2)))
+    info["residual_sigma_px"] = float(1.4826 * np.median(np.abs(res))) if len(res) \
+        else float("nan")
+    if raw.bones is not None:
+        info["point_dof"] = raw.point_dof(p)
+    return jac
+
+
+def _loss_row_scale(f: np.ndarray, loss: str, f_scale: float) -> np.ndarray:
+    """Row scale (n,) of a Jacobian for the robust `loss` at residuals f (n,):
+    ``sqrt(max(rho'(z) + 2 z rho''(z), eps))``, z = (f / f_scale)^2, as
+    `scipy.optimize.least_squares` scales the Jacobian it returns."""
+    z = (f / f_scale) ** 2
+    if loss == "soft_l1":
+        s = (1.0 + z) ** -1.5
+    elif loss == "huber":
+        s = np.where(z <= 1.0, 1.0, 0.0)
+    elif loss == "cauchy":
+        s = (1.0 - z) / (1.0 + z) ** 2
+    else:
+        s = np.ones_like(z)
+    return np.sqrt(np.maximum(s, np.finfo(float).eps))
 
 
 def _rotation_variance(jac: np.ndarray, sigma: float, free: list[int], V: int) -> np.ndarray:
