@@ -410,3 +410,18 @@ def test_reproduce_refuses_unknown_variants_before_any_work(tmp_path, capsys):
     msg = _one_line_exit_2(["reproduce", "epipolarpose", "--variants", "ss-knwon",
                             "--out", str(tmp_path / "r")], capsys)
     assert "ss-knwon" in msg and "ss-known" in msg and not (tmp_path / "r").exists()
+
+
+def test_cli_maps_the_split_read_only(synth):
+    """`posebench eval` reads the split's poses as read-only memory maps (as `evaluate` given
+    a folder does): a full-size split is ~0.7 GB of 2D and 3D poses that the evaluation
+    never loads whole (the 2D ones it never reads)."""
+    import mmap
+
+    from posebench.commands.eval_cmd import resolve
+
+    ds, _, _ = resolve(synth[0], "synth", None)
+    base = ds.poses_3d
+    while base is not None and not isinstance(base, mmap.mmap):
+        base = getattr(base, "base", None)
+    assert base is not None and not ds.poses_3d.flags.writeable

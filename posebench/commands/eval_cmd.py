@@ -210,7 +210,7 @@ def resolve(dataset, protocol, split):
                          f"scores (it has: {', '.join(splits)}); expected the protocol's split; "
                          f"pass --split {splits[0]} to score that split as a smoke test "
                          "(recorded as a derived protocol).")
-    return read_split(root, p.split), kind, p
+    return read_split(root, p.split, mmap_poses=True), kind, p  # read only: never written
 
 
 @click.command("keys")
