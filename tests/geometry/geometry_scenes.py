@@ -41,3 +41,16 @@ def svd_essential_hypotheses(E: np.ndarray):
     t = U[..., :, 2]
     return ((U * np.array([1.0, 1.0, 0.0])) @ Vt, np.stack([R1, R1, R2, R2], axis=-3),
             np.stack([t, -t, t, -t], axis=-2))
+
+
+def observe_s1(Xw: np.ndarray, noise: float, rng: np.random.Generator) -> np.ndarray:
+    """World joints (T, J, 3) mm seen by the Human3.6M S1 rig (official distortion), Gaussian
+    pixel noise `noise` px on the distorted pixels, then undistorted: (T, 4, J, 2) px."""
+    from posebench.geometry.camera import project, undistort_points, world_to_camera
+    from posebench.synth.scenes import h36m_rig
+
+    rig = h36m_rig("S1")
+    Xc = world_to_camera(Xw[:, None], rig["R"], rig["t"])
+    uv = project(Xc, rig["f"], rig["c"], rig["k"], rig["p"], "h36m")
+    uv = uv + rng.normal(size=uv.shape) * noise
+    return undistort_points(uv, rig["f"], rig["c"], rig["k"], rig["p"], "h36m")

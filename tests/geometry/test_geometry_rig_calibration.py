@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from geometry_scenes import observe_s1
 
 import posebench.geometry.rig_calibration as rc
 from posebench.geometry.camera import intrinsic_matrix, project, undistort_points, world_to_camera
@@ -19,10 +20,7 @@ K = intrinsic_matrix(RIG["f"], RIG["c"])
 
 
 def observe(Xw, noise, rng):
-    Xc = world_to_camera(Xw[:, None], RIG["R"], RIG["t"])
-    uv = project(Xc, RIG["f"], RIG["c"], RIG["k"], RIG["p"], "h36m")
-    uv = uv + rng.normal(size=uv.shape) * noise
-    return undistort_points(uv, RIG["f"], RIG["c"], RIG["k"], RIG["p"], "h36m")
+    return observe_s1(Xw, noise, rng)  # the S1 rig of RIG
 
 
 def true_relative(pairs):

@@ -7,11 +7,12 @@ import json
 
 import numpy as np
 import pytest
+from geometry_scenes import observe_s1
 
 import posebench.geometry.rig_calibration as rc
 from posebench.cli import main
 from posebench.errors import InputError
-from posebench.geometry.camera import intrinsic_matrix, project, undistort_points, world_to_camera
+from posebench.geometry.camera import intrinsic_matrix
 from posebench.geometry.rig_calibration import calibrate_rig
 from posebench.geometry.rotations import relative_extrinsics, rotation_angle_deg
 from posebench.geometry.temporal import savgol_tracks, savgol_weights
@@ -45,10 +46,7 @@ def smooth_sequence(T: int, rng, fps: float = 50.0) -> np.ndarray:
 
 
 def observe(Xw, noise, rng):
-    Xc = world_to_camera(Xw[:, None], RIG["R"], RIG["t"])
-    uv = project(Xc, RIG["f"], RIG["c"], RIG["k"], RIG["p"], "h36m")
-    uv = uv + rng.normal(size=uv.shape) * noise
-    return undistort_points(uv, RIG["f"], RIG["c"], RIG["k"], RIG["p"], "h36m")
+    return observe_s1(Xw, noise, rng)  # the S1 rig of RIG
 
 
 def rotation_errors(cal):
