@@ -180,20 +180,21 @@ def evaluate(predictions, dataset="synth", protocol=None, pss_models=None,
     eval_skel = get_skeleton(protocol.eval_skeleton)
     # action codes, not the strings: every aggregate groups by them (np.unique of a million
     # strings per call was 0.2 s, x 8 metrics and x 17 joints)
-    groups = sorted_codes(ds.keys.action[match.rows])[0]
+    keys = ds.keys.take(_row_index(match.rows))  # views when the rows are one run
+    groups = sorted_codes(keys.action)[0]
     root_idx = eval_skel.names.index(protocol.root) if protocol.root in eval_skel.names else None
     values = _metrics_with_nan_policy(pred, gt, protocol, root_idx, match.nonfinite,
                                       gt_root=gt_root)
-    mpjve = (mpjve_by_action(pred, gt, ds.keys.take(match.rows))
-             if _mpjve_allowed(protocol) else {})
+    mpjve = mpjve_by_action(pred, gt, keys) if _mpjve_allowed(protocol) else {}
     joint_table = _per_joint_table(pred, gt, groups, protocol, eval_skel) if per_joint else None
+    del pred, gt_root  # pose-sized; PSS scores match.poses against gt (full size: -0.42 GB)
     notes.extend(pss_notes)
     extra_arrays = _pss_values(pss, match, gt, eval_skel, values)
-    del pred, gt, gt_root  # pose-sized: not needed for the tables and intervals below
+    del gt  # pose-sized: not needed for the tables and intervals below
     summary_metrics = {name: float(M.aggregate(v, groups, how=protocol.aggregation))
                        for name, v in values.items()}
 
-    frame = _sample_frame(ds, match, values)
+    frame = _sample_frame(ds, match, keys, values)
     ci = {}
     if n_boot:
         ci = block_bootstrap(_block_stats(frame, list(values)), protocol.aggregation,
@@ -279,13 +280,18 @@ def _scored_pair(ds, match, protocol, notes: list[str]):
     return _scored_prediction(match, protocol), gt, gt_root, gt_name
 
 
-def _take_rows(a: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """``a[rows]``, as a view (no copy of a split-sized array) when `rows` is a run of
-    consecutive rows (every sample of a split, in order)."""
+def _row_index(rows: np.ndarray) -> np.ndarray | slice:
+    """`rows` as an index: a slice (arrays indexed by it are views, no copy of a split-sized
+    array) when it is a run of consecutive rows (every sample of a split, in order)."""
     rows = np.asarray(rows)
     if rows.size and rows[-1] - rows[0] == rows.size - 1 and (np.diff(rows) == 1).all():
-        return a[rows[0]:rows[-1] + 1]
-    return a[rows]
+        return slice(int(rows[0]), int(rows[-1]) + 1)
+    return rows
+
+
+def _take_rows(a: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """``a[rows]``, as a view when `rows` is a run of consecutive rows (`_row_index`)."""
+    return a[_row_index(rows)]
 
 
 def _pss_values(pss, match, gt: np.ndarray, eval_skel, values: dict) -> dict:
@@ -313,15 +319,15 @@ def _pss_values(pss, match, gt: np.ndarray, eval_skel, values: dict) -> dict:
     return extra_arrays
 
 
-def _sample_frame(ds, match, values: dict):
-    """DataFrame, one row per scored sample: position, row, key columns, scene (when the
-    dataset has it), sequence ``block`` id and one column per metric."""
+def _sample_frame(ds, match, keys, values: dict):
+    """DataFrame, one row per scored sample: position, row, key columns (`keys`, those of the
+    scored rows), scene (when the dataset has it), sequence ``block`` id and one column per
+    metric."""
     import pandas as pd  # lazy: ~0.3 s, only when scoring (not for `posebench keys`)
 
     frame = pd.DataFrame({"position": match.positions, "row": match.rows})
-    keys = ds.keys.take(match.rows)
     for col in KEY_COLUMNS:
-        frame[col] = getattr(keys, col)
+        frame[col] = np.array(getattr(keys, col))  # a copy: keys may be views of the dataset
     if "scene" in ds.extra:
         frame["scene"] = np.asarray(ds.extra["scene"])[match.rows].astype(str)
     frame["block"] = block_ids(*(np.asarray(frame[c]) for c in BLOCK_COLUMNS))[0]
