@@ -178,9 +178,9 @@ def evaluate(predictions, dataset="synth", protocol=None, pss_models=None,
                                      pss_notes, pss_definition))
     pred, gt, gt_root, gt_name = _scored_pair(ds, match, protocol, notes)
     eval_skel = get_skeleton(protocol.eval_skeleton)
+    keys = ds.keys.take(_row_index(match.rows))  # views when the rows are one run
     # action codes, not the strings: every aggregate groups by them (np.unique of a million
     # strings per call was 0.2 s, x 8 metrics and x 17 joints)
-    keys = ds.keys.take(_row_index(match.rows))  # views when the rows are one run
     groups = sorted_codes(keys.action)[0]
     root_idx = eval_skel.names.index(protocol.root) if protocol.root in eval_skel.names else None
     values = _metrics_with_nan_policy(pred, gt, protocol, root_idx, match.nonfinite,

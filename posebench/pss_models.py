@@ -203,7 +203,11 @@ def ground_truth_labels(ensembles: list[PSSEnsemble], gt: np.ndarray,
     evaluation stored them (a damaged or foreign cache file is recomputed and replaced), else
     computed and stored. The arrays are column views of one (N, sum R_e) matrix
     (`_label_matrix`)."""
-    matrix = _label_matrix(ensembles, gt, cache)
+    return _views_per_ensemble(_label_matrix(ensembles, gt, cache), ensembles)
+
+
+def _views_per_ensemble(matrix: np.ndarray, ensembles: list[PSSEnsemble]) -> list[np.ndarray]:
+    """The (N, R_e) column views of each ensemble in a (N, sum R_e) label matrix."""
     bounds = np.cumsum([0] + [len(e.members) for e in ensembles])
     return [matrix[:, a:b] for a, b in zip(bounds[:-1], bounds[1:])]
 
@@ -238,6 +242,5 @@ def hits_and_labels(ensembles: list[PSSEnsemble], pred: np.ndarray, gt: np.ndarr
     """Hits (N, R_e) bool and ground-truth labels (N, R_e) int of every ensemble, with the
     ground truth's labels cached between evaluations (`ground_truth_labels`)."""
     matrix = _label_matrix(ensembles, gt, cache)
-    bounds = np.cumsum([0] + [len(e.members) for e in ensembles])
-    labels = [matrix[:, a:b] for a, b in zip(bounds[:-1], bounds[1:])]
-    return ensemble_hits(ensembles, pred, gt, gt_labels=matrix), labels
+    return (ensemble_hits(ensembles, pred, gt, gt_labels=matrix),
+            _views_per_ensemble(matrix, ensembles))
