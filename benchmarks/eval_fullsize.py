@@ -7,9 +7,11 @@ Builds the VideoPose3D-layout Human3.6M of benchmarks/prepare_h36m.py (about 2.6
 1.05M test poses under h36m-p1 at the default size) into a temporary POSEBENCH_HOME, writes
 predictions = ground truth + 20 mm noise for protocol h36m-p1, and runs `posebench eval` twice
 in fresh processes: the first fits (and caches) the PSS@50/@100 models, the second reuses
-them. Prints wall time and peak resident memory of each (the child's own VmHWM) beside the
-metrics-core time (pose_errors on the same arrays, this process) and the goals (first eval
-<= 60 s and <= 3 GB; later evals <= 4 s and <= 1.5 GB). Run it on a quiet machine.
+them. Prints wall time and peak resident memory of each (the child's own VmHWM, and the sum
+over the child and the worker processes that fit the PSS members, sampled every 0.1 s: the
+memory verdict uses the sum) beside the metrics-core time (pose_errors on the same arrays,
+this process) and the goals (first eval <= 60 s and <= 3 GB; later evals <= 4 s and
+<= 1.5 GB). Run it on a quiet machine.
 """
 
 from __future__ import annotations
@@ -45,16 +47,46 @@ runpy.run_module("posebench.cli", run_name="__main__", alter_sys=True)
 """
 
 
-def run_eval(args: list[str], env: dict) -> tuple[float, float, int]:
-    """(wall s, peak resident GB (VmHWM), exit code) of one `posebench eval` child process."""
+def _tree_rss_gb(pid: int) -> float:
+    """Sum of the resident sizes (GB) of process `pid` and all its descendants (the PSS fit's
+    worker processes): an upper bound of their memory (shared pages count in each)."""
+    parent, rss = {}, {}
+    page = os.sysconf("SC_PAGE_SIZE")
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            with open(f"/proc/{d}/statm") as f:
+                rss[int(d)] = int(f.read().split()[1]) * page
+        except (OSError, IndexError, ValueError):
+            continue  # the process ended while being read
+        parent[int(d)] = int(fields[1])
+    tree, grew = {pid}, True
+    while grew:
+        new = {c for c, pp in parent.items() if pp in tree and c not in tree}
+        tree |= new
+        grew = bool(new)
+    return sum(rss.get(q, 0) for q in tree) / 1024**3
+
+
+def run_eval(args: list[str], env: dict) -> tuple[float, float, float, int]:
+    """(wall s, peak resident GB of the child itself (VmHWM), peak summed resident GB of the
+    child and its worker processes (sampled every 0.1 s), exit code) of one `posebench eval`
+    child process."""
     with tempfile.TemporaryDirectory() as tmp:
         hwm = Path(tmp) / "hwm"
         t0 = time.perf_counter()
-        proc = subprocess.run([sys.executable, "-c", _CHILD, *args],
-                              env={**env, "PB_HWM_FILE": str(hwm)}, stdout=subprocess.DEVNULL)
+        proc = subprocess.Popen([sys.executable, "-c", _CHILD, *args],
+                                env={**env, "PB_HWM_FILE": str(hwm)}, stdout=subprocess.DEVNULL)
+        tree = 0.0
+        while proc.poll() is None:
+            tree = max(tree, _tree_rss_gb(proc.pid))
+            time.sleep(0.1)
         wall = time.perf_counter() - t0
         peak = int(hwm.read_text()) / 1024**2 if hwm.is_file() else float("nan")
-    return wall, peak, proc.returncode
+    return wall, peak, max(tree, peak), proc.returncode
 
 
 def main() -> None:
@@ -105,14 +137,16 @@ def main() -> None:
     runs = []
     for label in ("first", "later", "later"):
         load = os.getloadavg()[0]
-        wall, rss, rc = run_eval(cmd, env)
+        wall, rss, tree, rc = run_eval(cmd, env)
         t_goal, m_goal = GOALS[label]
-        t_ok, m_ok = wall <= t_goal and rc == 0, rss <= m_goal and rc == 0
+        t_ok, m_ok = wall <= t_goal and rc == 0, tree <= m_goal and rc == 0
         verdict = {True: "PASS", False: "FAIL"}
-        print(f"{label:5s} eval: {wall:6.1f} s, peak RSS {rss:5.2f} GB, exit {rc}  "
+        print(f"{label:5s} eval: {wall:6.1f} s, peak RSS {rss:5.2f} GB (with its worker "
+              f"processes {tree:5.2f} GB), exit {rc}  "
               f"[time {verdict[t_ok]}: goal <= {t_goal:g} s; memory {verdict[m_ok]}: goal "
               f"<= {m_goal:g} GB]  (load average before: {load:.2f})")
         runs.append({"run": label, "wall_s": round(wall, 1), "peak_rss_gb": round(rss, 2),
+                     "peak_tree_gb": round(tree, 2),
                      "exit": rc, "goal_s": t_goal, "goal_gb": m_goal, "time_pass": t_ok,
                      "memory_pass": m_ok, "load_average_before": round(load, 2)})
     if args.out:

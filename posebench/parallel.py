@@ -7,6 +7,8 @@ without copying data to processes. Two shapes of work:
   preallocated outputs (the metrics core); results do not depend on the thread count.
 - `parallel_map(fn, items)`: ordered results of ``fn(item)`` (e.g. one part of a batch per
   thread, `split_batch`), used by the geometry solvers.
+- `process_map(fn, items)`: the same in worker processes, for work that holds the GIL (the
+  Python loop of scikit-learn's MiniBatchKMeans: threads gained nothing on its fits).
 
 Thread count: $POSEBENCH_NUM_THREADS, else min(2, CPU count); `set_num_threads` changes it.
 While our threads run, BLAS is held to one thread so the two levels do not oversubscribe.
@@ -98,6 +100,24 @@ def for_each_chunk(n: int, work: Callable[[slice], None], size: int | None = Non
             work(sl)
 
     parallel_map(run, chunks(n, size))
+
+
+def process_map(fn: Callable[[T], R], items: Iterable[T], workers: int | None = None
+                ) -> list[R]:
+    """``[fn(x) for x in items]`` in up to `workers` (default `num_threads()`) joblib/loky
+    worker processes, in order; `items` is consumed lazily (a few in flight), so a generator
+    of large arrays never has them all in memory. `fn`, the items and the results must
+    pickle (internal objects only: nothing read from a user's file goes through pickle).
+    Serial in this process when one worker is asked for or when called from inside the
+    thread pool. Each worker runs one BLAS/OpenMP thread."""
+    workers = workers or _THREADS
+    if workers <= 1 or _in_pool():
+        return [fn(x) for x in items]
+    from joblib import Parallel, delayed, parallel_config  # lazy: ~0.5 s, process work only
+
+    with parallel_config(backend="loky", inner_max_num_threads=1):
+        return Parallel(n_jobs=workers, max_nbytes=None, pre_dispatch="2*n_jobs")(
+            delayed(fn)(x) for x in items)
 
 
 @functools.lru_cache(maxsize=1)

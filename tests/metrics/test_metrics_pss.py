@@ -289,6 +289,35 @@ def test_ensemble_is_mean_of_member_scores_and_round_trips(tmp_path):
 
 
 
+def test_members_fitted_in_worker_processes_equal_those_fitted_here(monkeypatch):
+    """The process path (used from `PROCESS_FIT_ROWS` fitting poses per member) gives the
+    members the threads and a single thread give: same seeds, subsamples and centres."""
+    import posebench.metrics.pss as pss_module
+    from posebench import parallel
+
+    poses = training_poses(900, seed=5)
+    calls = []
+    real = pss_module.process_map
+
+    def spy(fn, items, workers=None):
+        calls.append(fn)
+        return real(fn, items, workers)
+
+    monkeypatch.setattr(pss_module, "process_map", spy)
+    threads = PSSEnsemble(k=5, seed=3, members=4, max_fit_poses=600).fit(poses)
+    assert calls == []  # below the threshold: threads
+    monkeypatch.setattr(pss_module, "PROCESS_FIT_ROWS", 100)
+    procs = PSSEnsemble(k=5, seed=3, members=4, max_fit_poses=600).fit(poses)
+    assert calls == [pss_module._fit_model]
+    monkeypatch.setattr(parallel, "_THREADS", 1)
+    serial = PSSEnsemble(k=5, seed=3, members=4, max_fit_poses=600).fit(poses)
+    assert procs.fingerprints == threads.fingerprints == serial.fingerprints
+    assert len(set(procs.fingerprints)) == 4
+    assert [m.info["num_samples"] for m in procs.members] == [600] * 4
+    for a, b in zip(procs.members, threads.members):
+        assert np.array_equal(a.centres_, b.centres_) and a.info == b.info
+
+
 def test_hits_without_labelling_predictions_equal_label_comparison(model):
     """The hit test that skips the prediction's argmax (certain hit / certain miss / float64
     near-ties) gives exactly ``label(pred) == label(gt)`` on adversarial inputs: poses at a
