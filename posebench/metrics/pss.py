@@ -557,8 +557,8 @@ class PSSEnsemble:
     def _fit_members(self, p: np.ndarray) -> None:
         """Fit the members in worker processes (`process_map`: scikit-learn's MiniBatchKMeans
         loop holds the GIL, so threads ran the full-size fits no faster than one core; measured
-        86.6 s on threads vs 48.7 s in two processes for both default ensembles of the
-        full-size Human3.6M, same fingerprints), or on threads below `PROCESS_FIT_ROWS`
+        86.6 s on threads vs 52.5-61.9 s in two processes for both default ensembles of
+        the full-size Human3.6M, same fingerprints), or on threads below `PROCESS_FIT_ROWS`
         fitting poses (starting workers costs more than such fits). Member r depends only on
         its seed and subsample, not on where it runs."""
         rows = p.shape[0] if self.max_fit_poses is None else min(p.shape[0], self.max_fit_poses)
